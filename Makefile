@@ -1,0 +1,107 @@
+# gdmpi: distributed data-parallel SGD on Open MPI, OpenBLAS and HDF5.
+# Targets: all (default), test, run, bench, deps, install, clean, docs.
+
+CC       := mpicc
+PKGS     := hdf5-openmpi openblas inih zlib
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lm
+
+# make test SANITIZE=address,undefined builds everything with the sanitizers.
+ifdef SANITIZE
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+BUILD   := build/san
+else
+BUILD   := build
+endif
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+NP      ?= $(shell nproc)
+
+# Open MPI refuses to start as root without these; CI and `make run` run as root.
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+MPIRUN  := mpirun --oversubscribe
+
+LIB_SRCS  := $(shell find src -name '*.c' ! -name main.c | sort)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+MPI_SRCS  := $(wildcard tests/mpi/mpi_*.c)
+MPI_BINS  := $(MPI_SRCS:tests/mpi/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test run bench install clean docs data-fmnist test-bins
+.DEFAULT_GOAL := all
+
+all: gdmpi
+
+gdmpi: $(BUILD)/src/main.o $(BUILD)/libgdmpi.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libgdmpi.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c $(wildcard include/gdmpi/*.h) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgdmpi.a tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/tests/mpi_%: tests/mpi/mpi_%.c $(BUILD)/libgdmpi.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libgdmpi.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS)
+
+test-bins: gdmpi $(UNIT_BINS) $(MPI_BINS)
+
+deps:
+	@scripts/install-deps.sh
+
+# The default data: Fashion-MNIST from Debian's dataset-fashion-mnist, as HDF5.
+FMNIST := /usr/share/datasets/fashion-mnist
+data/fmnist-train.h5: | gdmpi
+	@mkdir -p data
+	./gdmpi data convert idx --images $(FMNIST)/train-images-idx3-ubyte.gz \
+	    --labels $(FMNIST)/train-labels-idx1-ubyte.gz -o $@
+data/fmnist-test.h5: | gdmpi
+	@mkdir -p data
+	./gdmpi data convert idx --images $(FMNIST)/t10k-images-idx3-ubyte.gz \
+	    --labels $(FMNIST)/t10k-labels-idx1-ubyte.gz -o $@
+data-fmnist: data/fmnist-train.h5 data/fmnist-test.h5
+
+run: deps
+	$(MAKE) gdmpi
+	$(MAKE) data-fmnist
+	$(MPIRUN) -np $(NP) ./gdmpi run.cfg
+
+test: deps
+	$(MAKE) test-bins
+	@BUILD=$(BUILD) tests/run-all.sh
+
+bench: deps
+	$(MAKE) gdmpi $(BENCH_BINS)
+	$(MAKE) data-fmnist
+	@BUILD=$(BUILD) scripts/bench.sh
+
+# Regenerates the config reference in README.md from the key table.
+docs: gdmpi
+	@scripts/update-readme-reference.sh
+
+install: gdmpi
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 gdmpi $(DESTDIR)$(PREFIX)/bin/gdmpi
+
+clean:
+	rm -rf build gdmpi

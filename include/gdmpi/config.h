@@ -1,0 +1,89 @@
+/* The config: one declarative key table drives parsing, validation, --set
+ * overrides, `gdmpi config` and the README reference (DESIGN rule 8). */
+#ifndef GDMPI_CONFIG_H
+#define GDMPI_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define GD_PATH_MAX 1024
+#define GD_NAME_MAX 64
+
+typedef struct gd_config {
+    char path[GD_PATH_MAX]; /* the config file, as given */
+    char name[GD_NAME_MAX]; /* its base name without .cfg: the default run name */
+    struct {
+        char train[GD_PATH_MAX];
+        char val[GD_PATH_MAX];
+        char features[GD_NAME_MAX];
+        char labels[GD_NAME_MAX];
+        double scale;
+    } data;
+    struct {
+        char type[GD_NAME_MAX];
+        long classes;
+        double l2;
+        char init[GD_NAME_MAX];
+        double init_scale;
+    } model;
+    struct {
+        char type[GD_NAME_MAX];
+        double lr;
+    } optimizer;
+    struct {
+        long epochs;
+        long batch_size; /* 0 means "full": each rank's whole shard */
+        long seed;
+        int shuffle;
+        long max_steps; /* 0: no limit */
+        long threads;   /* OpenBLAS threads per rank */
+        long log_every; /* 0: one line per epoch */
+    } train;
+    struct {
+        char mode[GD_NAME_MAX];
+    } parallel;
+    struct {
+        char dir[GD_PATH_MAX];
+    } output;
+} gd_config;
+
+typedef enum { GD_KEY_INT, GD_KEY_REAL, GD_KEY_BOOL, GD_KEY_STRING, GD_KEY_BATCH } gd_key_type;
+
+/* Lists the names a key accepts ("a|b|c"); NULL for free-form keys. */
+typedef const char *(*gd_names_fn)(void);
+
+typedef struct gd_key {
+    const char *section;
+    const char *name;
+    gd_key_type type;
+    size_t offset;     /* of the field in gd_config */
+    size_t size;       /* of the field, for strings */
+    const char *defval;/* parsed like a file value; NULL: required */
+    double min, max;   /* for numbers */
+    gd_names_fn names; /* for keys that pick a type by name */
+    const char *help;
+} gd_key;
+
+extern const gd_key gd_keys[];
+extern const size_t gd_nkeys;
+
+/* Sets every key to its default. */
+void gd_config_defaults(gd_config *c);
+/* Reads path into c (after defaults). Errors name the file and line; status GD_ECONFIG. */
+int gd_config_load(gd_config *c, const char *path);
+/* Applies one "section.key=value" override. */
+int gd_config_set(gd_config *c, const char *assignment);
+/* Checks cross-key rules after all values are in (required keys, derived defaults). */
+int gd_config_finish(gd_config *c);
+/* The whole sequence for a command line: defaults, file, overrides, finish. */
+int gd_config_from_args(gd_config *c, const char *path, int nset, char **sets);
+
+/* Prints the resolved config as INI, each key with its default in a comment. */
+void gd_config_print(const gd_config *c, FILE *out);
+/* Prints the README reference table (markdown). */
+void gd_config_print_reference(FILE *out);
+/* The value of one key as text, as `gdmpi config` prints it. */
+void gd_config_format(const gd_config *c, const gd_key *k, char *buf, size_t len);
+const gd_key *gd_config_find(const char *section, const char *name);
+
+#endif

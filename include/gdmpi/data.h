@@ -1,0 +1,61 @@
+/* Data: each rank holds its own contiguous row range of an HDF5 data set. */
+#ifndef GDMPI_DATA_H
+#define GDMPI_DATA_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct gd_dataset {
+    float *x;          /* rows x cols, row-major, already scaled */
+    float *y;          /* rows targets, or class labels stored as exact integers */
+    size_t rows;       /* this rank's rows */
+    size_t cols;
+    size_t first_row;  /* global index of this rank's first row */
+    size_t total_rows; /* over all ranks */
+    char path[1024];   /* the file this rank read */
+} gd_dataset;
+
+/* Rows [first, first+count) of n for rank r of p: n/p each, the first n%p ranks one more. */
+void gd_shard_range(size_t n, int p, int r, size_t *first, size_t *count);
+
+/* Collective over comm. Reads this rank's shard of xname/yname from path (with
+ * `{rank}` in the path: one whole file per rank, else parallel HDF5 with
+ * collective MPI-IO), scales the features, and checks shapes, finiteness and
+ * the row count. All ranks return the same status and message. */
+int gd_data_load(gd_dataset *ds, const char *path, const char *xname, const char *yname,
+                 double scale, MPI_Comm comm);
+
+/* Collective: checks every label is an integer in [0, classes); names the first bad row. */
+int gd_data_check_labels(const gd_dataset *ds, long classes, MPI_Comm comm);
+
+/* Collective: the largest label + 1 over all ranks. */
+long gd_data_count_classes(const gd_dataset *ds, MPI_Comm comm);
+
+void gd_data_free(gd_dataset *ds);
+
+/* Synthetic data with known true parameters (`gdmpi data gen`). */
+typedef enum { GD_TASK_REGRESSION, GD_TASK_BINARY, GD_TASK_CLASSES } gd_task;
+
+typedef struct gd_gen_spec {
+    gd_task task;
+    size_t rows, features, val_rows;
+    long classes;
+    double noise;
+    uint64_t seed;
+    const char *out, *val_out;
+} gd_gen_spec;
+
+int gd_data_generate(const gd_gen_spec *spec);
+
+/* `gdmpi data convert idx`: MNIST-style IDX files (gzip or plain) to X (uint8) and y (int32). */
+int gd_idx_convert(const char *images, const char *labels, const char *out);
+
+/* Reads one IDX file into a new buffer; dims receives up to 3 dimensions. */
+int gd_idx_read(const char *path, int want_dims, size_t dims[3], uint8_t **data);
+
+/* `gdmpi data info`: shapes, dtypes, ranges and label histogram of a file. */
+int gd_data_info(const char *path, FILE *out);
+
+#endif

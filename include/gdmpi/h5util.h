@@ -1,0 +1,27 @@
+/* Small HDF5 helpers shared by data generation, model files and checkpoints. */
+#ifndef GDMPI_H5UTIL_H
+#define GDMPI_H5UTIL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+/* Silences HDF5's own error stack printing; gdmpi reports errors itself. */
+void gd_h5_quiet(void);
+
+/* Writes a dataset of rank 1 (cols == 0) or 2 from memory of type memtype, stored as filetype. */
+int gd_h5_write(hid_t file, const char *name, hid_t filetype, hid_t memtype, const void *data,
+                size_t rows, size_t cols);
+int gd_h5_attr_string(hid_t obj, const char *name, const char *value);
+int gd_h5_attr_long(hid_t obj, const char *name, long value);
+int gd_h5_read_attr_string(hid_t obj, const char *name, char *buf, size_t len);
+int gd_h5_read_attr_long(hid_t obj, const char *name, long *value);
+/* Reads a whole 1-D dataset of exactly n elements, converting to memtype. */
+int gd_h5_read_vector(hid_t file, const char *path, const char *name, hid_t memtype, void *data,
+                      size_t n);
+
+/* Writes through a temporary name: gd_h5_create_tmp makes "<path>.tmp"; gd_h5_commit closes
+ * the file, fsyncs it and renames it over path. */
+hid_t gd_h5_create_tmp(const char *path);
+int gd_h5_commit(hid_t file, const char *path);
+
+#endif

@@ -1,0 +1,65 @@
+/* Models: one flat parameter buffer and one flat gradient buffer (DESIGN rule 1).
+ * loss_grad returns sums over the batch, never means (DESIGN rule 2). */
+#ifndef GDMPI_MODEL_H
+#define GDMPI_MODEL_H
+
+#include "gdmpi/data.h"
+
+#include <stddef.h>
+
+typedef struct gd_model gd_model;
+
+#define GD_GRAD_EXTRA 2
+
+typedef struct gd_model_ops {
+    const char *name;
+    gd_task task;
+    /* Sets m->nparams from m->features and m->outputs; allocates scratch for m->max_batch rows. */
+    int (*setup)(gd_model *m);
+    /* Adds the per-sample gradient sums of x[0..n) to grad (when grad is not NULL) and
+     * returns the loss sum; counts correct predictions into *correct when not NULL. */
+    double (*loss_grad)(gd_model *m, const float *x, const float *y, size_t n, float *grad,
+                        size_t *correct);
+    /* Writes n predictions (regression value, class-1 probability, or class index). */
+    void (*predict)(gd_model *m, const float *x, size_t n, float *out);
+    /* How many leading parameters are weights (penalised by l1/l2); the rest are biases. */
+    size_t (*weight_count)(const gd_model *m);
+    void (*destroy)(gd_model *m);
+} gd_model_ops;
+
+struct gd_model {
+    const gd_model_ops *ops;
+    size_t features;  /* input columns */
+    size_t outputs;   /* 1 for linreg/logreg, classes for softmax */
+    size_t nparams;
+    size_t max_batch; /* rows the scratch buffers hold */
+    float *w;         /* nparams */
+    float *g;         /* nparams + GD_GRAD_EXTRA: strategies append the loss and count sums
+                         after the gradient so that one allreduce moves all three */
+    float *scratch;   /* model-private workspace */
+    double l2;
+};
+
+/* Looks the type up in the registry; unknown names list the known ones. */
+const gd_model_ops *gd_model_find(const char *name);
+const char *gd_model_names(void);
+
+/* Allocates w, g and scratch for a model of this type and shape (w zeroed). */
+int gd_model_create(gd_model *m, const char *type, size_t features, size_t outputs,
+                    size_t max_batch);
+void gd_model_destroy(gd_model *m);
+
+/* Fills w with N(0, scale^2) from the (seed, 0, GD_RNG_INIT) stream; biases stay 0. */
+void gd_model_init_normal(gd_model *m, double scale, unsigned long seed);
+
+/* Loss sum and correct count over a whole data set, in chunks of max_batch rows. */
+double gd_model_evaluate(gd_model *m, const float *x, const float *y, size_t n, size_t *correct);
+
+/* Adds l2 * w to the weight part of a mean gradient and returns the penalty l2/2 |w|^2. */
+double gd_model_penalty(const gd_model *m, float *grad_mean);
+
+/* Writes the model atomically (temporary name, then rename) / reads it back. */
+int gd_model_save(const gd_model *m, const char *path);
+int gd_model_load(gd_model *m, const char *path, size_t max_batch);
+
+#endif

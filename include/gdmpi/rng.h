@@ -1,0 +1,29 @@
+/* Random streams: every stream comes from (seed, rank, purpose) (DESIGN rule 5).
+ * xoshiro256** seeded through splitmix64, so streams are independent and the same
+ * triple always gives the same numbers on every platform. */
+#ifndef GDMPI_RNG_H
+#define GDMPI_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gd_rng {
+    uint64_t s[4];
+} gd_rng;
+
+/* Purposes: one constant per use, so adding a stream never shifts another. */
+enum {
+    GD_RNG_INIT = 1,     /* parameter initialisation (shared by all ranks) */
+    GD_RNG_SHUFFLE = 2,  /* per-rank shard permutation */
+    GD_RNG_DATAGEN = 3,  /* data generator */
+    GD_RNG_NOISE = 4,    /* gradient noise (shared by all ranks) */
+    GD_RNG_DROPOUT = 5   /* per-rank dropout masks */
+};
+
+void gd_rng_seed(gd_rng *r, uint64_t seed, uint64_t rank, uint64_t purpose);
+uint64_t gd_rng_next(gd_rng *r);
+double gd_rng_uniform(gd_rng *r);            /* [0, 1) */
+double gd_rng_normal(gd_rng *r);             /* N(0, 1), Box-Muller */
+void gd_rng_permute(gd_rng *r, size_t *idx, size_t n); /* Fisher-Yates on idx[0..n) */
+
+#endif

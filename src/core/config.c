@@ -1,0 +1,381 @@
+#include "gdmpi/config.h"
+
+#include "gdmpi/error.h"
+#include "gdmpi/model.h"
+#include "gdmpi/optim.h"
+#include "gdmpi/parallel.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *init_names(void) { return "zeros|normal"; }
+
+#define F(field) offsetof(gd_config, field), sizeof(((gd_config *)0)->field)
+#define BIG 1e18
+
+/* The one table of keys. Add a key here and it is parsed, validated, printed and documented. */
+const gd_key gd_keys[] = {
+    {"data", "train", GD_KEY_STRING, F(data.train), NULL, 0, 0, NULL,
+     "training HDF5 file; `{rank}` in the name gives one file per rank"},
+    {"data", "val", GD_KEY_STRING, F(data.val), "", 0, 0, NULL,
+     "validation HDF5 file, sharded like train (empty: none)"},
+    {"data", "features", GD_KEY_STRING, F(data.features), "X", 0, 0, NULL,
+     "dataset of features, rows x columns (float32, float64 or uint8)"},
+    {"data", "labels", GD_KEY_STRING, F(data.labels), "y", 0, 0, NULL,
+     "dataset of targets (linreg) or integer class labels"},
+    {"data", "scale", GD_KEY_REAL, F(data.scale), "1", -BIG, BIG, NULL,
+     "multiplier applied to every feature on load (1/255 for images)"},
+
+    {"model", "type", GD_KEY_STRING, F(model.type), "softmax", 0, 0, gd_model_names,
+     "model: linreg (MSE), logreg (binary cross-entropy), softmax"},
+    {"model", "classes", GD_KEY_INT, F(model.classes), "0", 0, 1000000, NULL,
+     "classes for softmax; 0 infers max label + 1 from the training data"},
+    {"model", "l2", GD_KEY_REAL, F(model.l2), "0", 0, 1e6, NULL,
+     "L2 penalty l2/2 * |W|^2 on the weights (not the bias)"},
+    {"model", "init", GD_KEY_STRING, F(model.init), "zeros", 0, 0, init_names,
+     "initial weights: zeros, or normal(0, init_scale) seeded from train.seed"},
+    {"model", "init_scale", GD_KEY_REAL, F(model.init_scale), "0.01", 0, 1e6, NULL,
+     "standard deviation for model.init = normal"},
+
+    {"optimizer", "type", GD_KEY_STRING, F(optimizer.type), "sgd", 0, 0, gd_optim_names,
+     "optimizer applied to the combined mean gradient"},
+    {"optimizer", "lr", GD_KEY_REAL, F(optimizer.lr), "0.1", 0, 1e6, NULL,
+     "learning rate"},
+
+    {"train", "epochs", GD_KEY_INT, F(train.epochs), "10", 1, 1000000000, NULL,
+     "passes over the training data"},
+    {"train", "batch_size", GD_KEY_BATCH, F(train.batch_size), "64", 1, 1000000000, NULL,
+     "rows per rank per step; `full` = each rank's whole shard (batch GD), 1 = plain SGD"},
+    {"train", "seed", GD_KEY_INT, F(train.seed), "42", 0, 9e18, NULL,
+     "seed of every random stream (init, shuffle, noise)"},
+    {"train", "shuffle", GD_KEY_BOOL, F(train.shuffle), "true", 0, 1, NULL,
+     "reshuffle each rank's shard every epoch from the rank's own stream"},
+    {"train", "max_steps", GD_KEY_INT, F(train.max_steps), "0", 0, 9e18, NULL,
+     "stop after this many optimizer steps (0: no limit)"},
+    {"train", "threads", GD_KEY_INT, F(train.threads), "1", 1, 1024, NULL,
+     "OpenBLAS threads per rank"},
+    {"train", "log_every", GD_KEY_INT, F(train.log_every), "0", 0, 9e18, NULL,
+     "also print a progress line every N steps (0: one line per epoch)"},
+
+    {"parallel", "mode", GD_KEY_STRING, F(parallel.mode), "allreduce", 0, 0, gd_strategy_names,
+     "how gradients are combined across ranks"},
+
+    {"output", "dir", GD_KEY_STRING, F(output.dir), "", 0, 0, NULL,
+     "run directory (empty: runs/<config name>)"},
+};
+const size_t gd_nkeys = sizeof gd_keys / sizeof gd_keys[0];
+
+static const char *const sections[] = {"data", "model", "optimizer", "train", "parallel", "output"};
+#define NSECTIONS (sizeof sections / sizeof sections[0])
+
+const gd_key *gd_config_find(const char *section, const char *name)
+{
+    for (size_t i = 0; i < gd_nkeys; i++)
+        if (!strcmp(gd_keys[i].section, section) && !strcmp(gd_keys[i].name, name))
+            return &gd_keys[i];
+    return NULL;
+}
+
+static int known_section(const char *section)
+{
+    for (size_t i = 0; i < NSECTIONS; i++)
+        if (!strcmp(sections[i], section))
+            return 1;
+    return 0;
+}
+
+static void list_sections(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < NSECTIONS; i++)
+        snprintf(buf + strlen(buf), len - strlen(buf), "%s[%s]", i ? " " : "", sections[i]);
+}
+
+static void list_keys(const char *section, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < gd_nkeys; i++)
+        if (!strcmp(gd_keys[i].section, section))
+            snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? ", " : "",
+                     gd_keys[i].name);
+}
+
+/* Is value one of the '|'-separated names? */
+static int name_in_list(const char *value, const char *list)
+{
+    size_t n = strlen(value);
+    for (const char *p = list; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, value, n))
+            return 1;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+static int parse_number(const gd_key *k, const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = k->type == GD_KEY_REAL ? strtod(v, &end) : (double)strtoll(v, &end, 10);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (end == v || *end || errno == ERANGE || !isfinite(x))
+        return gd_fail(GD_ECONFIG, "%s.%s = '%s': not %s", k->section, k->name, v,
+                       k->type == GD_KEY_REAL ? "a number" : "an integer");
+    if (x < k->min || x > k->max)
+        return gd_fail(GD_ECONFIG, "%s.%s = %s: out of range [%g, %g]", k->section, k->name, v,
+                       k->min, k->max);
+    *out = x;
+    return GD_OK;
+}
+
+static int parse_bool(const gd_key *k, const char *v, int *out)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on"))
+        *out = 1;
+    else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off"))
+        *out = 0;
+    else
+        return gd_fail(GD_ECONFIG, "%s.%s = '%s': not a boolean (true or false)", k->section,
+                       k->name, v);
+    return GD_OK;
+}
+
+static int parse_string(const gd_key *k, const char *v, char *out)
+{
+    if (strlen(v) >= k->size)
+        return gd_fail(GD_ECONFIG, "%s.%s: value longer than %zu characters", k->section,
+                       k->name, k->size - 1);
+    if (k->names && !name_in_list(v, k->names()))
+        return gd_fail(GD_ECONFIG, "%s.%s = '%s': unknown name (known: %s)", k->section,
+                       k->name, v, k->names());
+    strcpy(out, v);
+    return GD_OK;
+}
+
+static int set_value(gd_config *c, const gd_key *k, const char *v)
+{
+    char *field = (char *)c + k->offset;
+    double x;
+    int rc;
+    switch (k->type) {
+    case GD_KEY_BATCH:
+        if (!strcmp(v, "full")) {
+            *(long *)field = 0;
+            return GD_OK;
+        }
+        /* fall through */
+    case GD_KEY_INT:
+        if ((rc = parse_number(k, v, &x)))
+            return rc;
+        *(long *)field = (long)x;
+        return GD_OK;
+    case GD_KEY_REAL:
+        if ((rc = parse_number(k, v, &x)))
+            return rc;
+        *(double *)field = x;
+        return GD_OK;
+    case GD_KEY_BOOL:
+        return parse_bool(k, v, (int *)field);
+    case GD_KEY_STRING:
+        return parse_string(k, v, field);
+    }
+    return gd_fail(GD_ECONFIG, "%s.%s: bad key type", k->section, k->name);
+}
+
+void gd_config_defaults(gd_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < gd_nkeys; i++)
+        if (gd_keys[i].defval && set_value(c, &gd_keys[i], gd_keys[i].defval))
+            abort(); /* a bad default is a bug in the table, caught by the unit tests */
+}
+
+/* Parser state for one file: which keys were seen, for duplicate detection. */
+typedef struct {
+    gd_config *cfg;
+    unsigned char seen[sizeof gd_keys / sizeof gd_keys[0]];
+    int failed;
+} load_ctx;
+
+static int lookup_key(const char *section, const char *name, const gd_key **out)
+{
+    char list[1024];
+    if (!known_section(section)) {
+        list_sections(list, sizeof list);
+        return gd_fail(GD_ECONFIG, "unknown section [%s] (known: %s)", section, list);
+    }
+    *out = gd_config_find(section, name);
+    if (!*out) {
+        list_keys(section, list, sizeof list);
+        return gd_fail(GD_ECONFIG, "unknown key '%s' in [%s] (known: %s)", name, section, list);
+    }
+    return GD_OK;
+}
+
+/* inih handler: returning 0 makes ini_parse report this line as the first error. */
+static int on_ini_value(void *user, const char *section, const char *name, const char *value)
+{
+    load_ctx *ctx = user;
+    if (ctx->failed)
+        return 1;
+    const gd_key *k;
+    int rc = lookup_key(section, name, &k);
+    if (!rc && ctx->seen[k - gd_keys]++)
+        rc = gd_fail(GD_ECONFIG, "duplicate key '%s' in [%s]", name, section);
+    if (!rc)
+        rc = set_value(ctx->cfg, k, value);
+    if (rc) {
+        ctx->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static void set_name_from_path(gd_config *c, const char *path)
+{
+    snprintf(c->path, sizeof c->path, "%s", path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(c->name, sizeof c->name, "%s", base);
+    char *dot = strrchr(c->name, '.');
+    if (dot && dot != c->name)
+        *dot = '\0';
+}
+
+int gd_config_load(gd_config *c, const char *path)
+{
+    set_name_from_path(c, path);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return gd_fail(GD_ECONFIG, "%s: cannot open config: %s", path, strerror(errno));
+    load_ctx ctx = {.cfg = c};
+    gd_clear_error();
+    int line = ini_parse_file(f, on_ini_value, &ctx);
+    fclose(f);
+    if (line == 0)
+        return GD_OK;
+    char msg[GD_ERRMSG_MAX];
+    if (ctx.failed)
+        snprintf(msg, sizeof msg, "%s", gd_errmsg());
+    else
+        snprintf(msg, sizeof msg, "syntax error (expected [section] or key = value)");
+    gd_clear_error();
+    if (line < 0)
+        return gd_fail(GD_ECONFIG, "%s: cannot read config", path);
+    return gd_fail(GD_ECONFIG, "%s:%d: %s", path, line, msg);
+}
+
+int gd_config_set(gd_config *c, const char *assignment)
+{
+    char buf[GD_PATH_MAX + 128];
+    snprintf(buf, sizeof buf, "%s", assignment);
+    char *eq = strchr(buf, '=');
+    char *dot = strchr(buf, '.');
+    if (!eq || !dot || dot > eq)
+        return gd_fail(GD_ECONFIG, "--set %s: expected section.key=value", assignment);
+    *eq = '\0';
+    *dot = '\0';
+    const gd_key *k;
+    int rc = lookup_key(buf, dot + 1, &k);
+    if (!rc)
+        rc = set_value(c, k, eq + 1);
+    if (rc) {
+        char msg[GD_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", gd_errmsg());
+        gd_clear_error();
+        return gd_fail(rc, "--set %s: %s", assignment, msg);
+    }
+    return GD_OK;
+}
+
+int gd_config_finish(gd_config *c)
+{
+    if (!c->data.train[0])
+        return gd_fail(GD_ECONFIG, "%s: missing required key 'train' in [data]", c->path);
+    if (!c->output.dir[0])
+        snprintf(c->output.dir, sizeof c->output.dir, "runs/%.*s", GD_NAME_MAX, c->name);
+    return GD_OK;
+}
+
+int gd_config_from_args(gd_config *c, const char *path, int nset, char **sets)
+{
+    gd_config_defaults(c);
+    int rc = gd_config_load(c, path);
+    for (int i = 0; !rc && i < nset; i++)
+        rc = gd_config_set(c, sets[i]);
+    return rc ? rc : gd_config_finish(c);
+}
+
+void gd_config_format(const gd_config *c, const gd_key *k, char *buf, size_t len)
+{
+    const char *field = (const char *)c + k->offset;
+    switch (k->type) {
+    case GD_KEY_BATCH:
+        if (*(const long *)field == 0) {
+            snprintf(buf, len, "full");
+            return;
+        }
+        /* fall through */
+    case GD_KEY_INT:
+        snprintf(buf, len, "%ld", *(const long *)field);
+        return;
+    case GD_KEY_REAL:
+        snprintf(buf, len, "%.17g", *(const double *)field);
+        return;
+    case GD_KEY_BOOL:
+        snprintf(buf, len, "%s", *(const int *)field ? "true" : "false");
+        return;
+    case GD_KEY_STRING:
+        snprintf(buf, len, "%s", field);
+        return;
+    }
+}
+
+void gd_config_print(const gd_config *c, FILE *out)
+{
+    const char *section = "";
+    char value[GD_PATH_MAX + 32];
+    for (size_t i = 0; i < gd_nkeys; i++) {
+        const gd_key *k = &gd_keys[i];
+        if (strcmp(section, k->section)) {
+            fprintf(out, "%s[%s]\n", i ? "\n" : "", k->section);
+            section = k->section;
+        }
+        gd_config_format(c, k, value, sizeof value);
+        fprintf(out, "%s = %s", k->name, value);
+        fprintf(out, "%*s; default: %s\n", (int)(value[0] && strlen(value) < 30 ? 30 - strlen(value) : 1),
+                "", k->defval ? (k->defval[0] ? k->defval : "(empty)") : "(required)");
+    }
+}
+
+void gd_config_print_reference(FILE *out)
+{
+    fprintf(out, "| key | default | accepts | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < gd_nkeys; i++) {
+        const gd_key *k = &gd_keys[i];
+        char accepts[512];
+        switch (k->type) {
+        case GD_KEY_INT: snprintf(accepts, sizeof accepts, "integer %g..%g", k->min, k->max); break;
+        case GD_KEY_REAL: snprintf(accepts, sizeof accepts, "number %g..%g", k->min, k->max); break;
+        case GD_KEY_BOOL: snprintf(accepts, sizeof accepts, "true, false"); break;
+        case GD_KEY_BATCH: snprintf(accepts, sizeof accepts, "`full` or integer >= 1"); break;
+        case GD_KEY_STRING:
+            snprintf(accepts, sizeof accepts, "%s", k->names ? k->names() : "text");
+            break;
+        }
+        for (char *p = accepts; *p; p++)
+            if (*p == '|')
+                *p = ',';
+        fprintf(out, "| `%s.%s` | %s | %s | %s |\n", k->section, k->name,
+                k->defval ? (k->defval[0] ? k->defval : "(empty)") : "(required)", accepts,
+                k->help);
+    }
+}

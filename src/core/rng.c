@@ -1,0 +1,61 @@
+#include "gdmpi/rng.h"
+
+#include <math.h>
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+void gd_rng_seed(gd_rng *r, uint64_t seed, uint64_t rank, uint64_t purpose)
+{
+    /* Mix the triple through splitmix so nearby seeds give unrelated streams. */
+    uint64_t x = seed;
+    uint64_t h = splitmix64(&x);
+    x = h ^ (rank * 0xd1b54a32d192ed03ULL);
+    h = splitmix64(&x);
+    x = h ^ (purpose * 0x8cb92ba72f3d8dd7ULL);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&x);
+}
+
+uint64_t gd_rng_next(gd_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double gd_rng_uniform(gd_rng *r) { return (double)(gd_rng_next(r) >> 11) * 0x1.0p-53; }
+
+double gd_rng_normal(gd_rng *r)
+{
+    /* Box-Muller without caching the second value keeps the state a plain 4 words. */
+    double u1 = gd_rng_uniform(r);
+    double u2 = gd_rng_uniform(r);
+    if (u1 < 1e-300)
+        u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void gd_rng_permute(gd_rng *r, size_t *idx, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(gd_rng_next(r) % i);
+        size_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}

@@ -1,0 +1,304 @@
+/* gdmpi command line: dispatch only; every command lives in its component. */
+#include "gdmpi/config.h"
+#include "gdmpi/data.h"
+#include "gdmpi/error.h"
+#include "gdmpi/model.h"
+#include "gdmpi/train.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_main[] =
+    "usage: gdmpi CONFIG [--set section.key=value]...   train (also: gdmpi train CONFIG ...)\n"
+    "       gdmpi config CONFIG [--set ...]              print the resolved config\n"
+    "       gdmpi config --reference                     print the config key reference\n"
+    "       gdmpi eval CONFIG [--set ...]                evaluate output.dir/model.h5\n"
+    "       gdmpi eval --model MODEL.h5 --data DATA.h5   evaluate a saved model\n"
+    "       gdmpi data gen|convert|info ...              make, convert and inspect data\n"
+    "       gdmpi --version | --help\n"
+    "Run under mpirun for several ranks: mpirun -np 4 gdmpi run.cfg\n";
+
+static const char usage_data[] =
+    "usage: gdmpi data gen --task linreg|logreg|softmax --rows N --features D [--classes K]\n"
+    "                      [--noise S] [--seed N] -o TRAIN.h5 [--val VAL.h5 --val-rows M]\n"
+    "       gdmpi data convert idx --images IMAGES --labels LABELS -o OUT.h5\n"
+    "       gdmpi data info FILE.h5\n";
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
+}
+
+static int usage_error(const char *usage, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "gdmpi: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage);
+    return GD_ECONFIG;
+}
+
+/* Splits "CONFIG [--set k=v]..." into the path and the overrides (in place). */
+static int parse_config_args(int argc, char **argv, const char **path, char **sets, int *nset)
+{
+    *path = NULL;
+    *nset = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc)
+            sets[(*nset)++] = argv[++i];
+        else if (!strncmp(argv[i], "--set=", 6))
+            sets[(*nset)++] = argv[i] + 6;
+        else if (argv[i][0] == '-' || *path)
+            return usage_error(usage_main, "unexpected argument '%s'", argv[i]);
+        else
+            *path = argv[i];
+    }
+    if (!*path)
+        return usage_error(usage_main, "%s", "missing CONFIG file");
+    return GD_OK;
+}
+
+static void print_error(int rank)
+{
+    if (rank == 0)
+        fprintf(stderr, "gdmpi: error: %s\n", gd_errmsg());
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    const char *path;
+    char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int nset, rank;
+    MPI_Init(NULL, NULL);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    int rc = parse_config_args(argc, argv, &path, sets, &nset);
+    gd_config cfg;
+    if (!rc)
+        rc = gd_config_from_args(&cfg, path, nset, sets);
+    rc = gd_agree(MPI_COMM_WORLD, rc);
+    if (!rc)
+        rc = gd_train(&cfg, MPI_COMM_WORLD);
+    if (rc)
+        print_error(rank);
+    free(sets);
+    MPI_Finalize();
+    return rc;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+    if (argc == 1 && !strcmp(argv[0], "--reference")) {
+        gd_config_print_reference(stdout);
+        return GD_OK;
+    }
+    const char *path;
+    char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int nset;
+    gd_config cfg;
+    int rc = parse_config_args(argc, argv, &path, sets, &nset);
+    if (!rc)
+        rc = gd_config_from_args(&cfg, path, nset, sets);
+    if (!rc)
+        gd_config_print(&cfg, stdout);
+    else if (gd_errmsg()[0])
+        print_error(0);
+    free(sets);
+    return rc;
+}
+
+static void print_eval(const gd_model *m, double loss, double acc)
+{
+    printf("loss %.6f\n", loss);
+    if (m->ops->task != GD_TASK_REGRESSION)
+        printf("accuracy %.4f\n", acc);
+}
+
+/* Loads a model and a data set on every rank and reduces the loss and accuracy. */
+static int evaluate_files(const char *model_path, const char *data_path, const char *xname,
+                          const char *yname, double scale)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    gd_model m = {0};
+    gd_dataset ds = {0};
+    int rc = gd_agree(MPI_COMM_WORLD, gd_model_load(&m, model_path, 4096));
+    if (!rc)
+        rc = gd_data_load(&ds, data_path, xname, yname, scale, MPI_COMM_WORLD);
+    if (!rc && ds.cols != m.features)
+        rc = gd_fail(GD_ERR, "%s: %zu features, but the model %s expects %zu", data_path, ds.cols,
+                     model_path, m.features);
+    if (!rc && m.ops->task != GD_TASK_REGRESSION)
+        rc = gd_data_check_labels(&ds, m.ops->task == GD_TASK_BINARY ? 2 : (long)m.outputs,
+                                  MPI_COMM_WORLD);
+    if (!rc) {
+        size_t correct = 0;
+        double sums[3] = {gd_model_evaluate(&m, ds.x, ds.y, ds.rows, &correct), (double)correct,
+                          (double)ds.rows};
+        MPI_Allreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        if (rank == 0)
+            print_eval(&m, sums[0] / sums[2], sums[1] / sums[2]);
+    }
+    gd_data_free(&ds);
+    gd_model_destroy(&m);
+    return rc;
+}
+
+static int eval_with_config(int argc, char **argv)
+{
+    const char *path;
+    char **sets = calloc((size_t)argc + 1, sizeof *sets);
+    int nset;
+    gd_config cfg;
+    int rc = parse_config_args(argc, argv, &path, sets, &nset);
+    if (!rc)
+        rc = gd_config_from_args(&cfg, path, nset, sets);
+    rc = gd_agree(MPI_COMM_WORLD, rc);
+    if (!rc) {
+        char model[GD_PATH_MAX + 16];
+        snprintf(model, sizeof model, "%s/model.h5", cfg.output.dir);
+        const char *data = cfg.data.val[0] ? cfg.data.val : cfg.data.train;
+        rc = evaluate_files(model, data, cfg.data.features, cfg.data.labels, cfg.data.scale);
+    }
+    free(sets);
+    return rc;
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+    MPI_Init(NULL, NULL);
+    const char *model = NULL, *data = NULL;
+    for (int i = 0; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--model"))
+            model = argv[++i];
+        else if (!strcmp(argv[i], "--data"))
+            data = argv[++i];
+    }
+    int rc;
+    if (model || data)
+        rc = model && data ? evaluate_files(model, data, "X", "y", 1.0)
+                           : gd_fail(GD_ECONFIG, "eval needs both --model and --data");
+    else
+        rc = eval_with_config(argc, argv);
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rc)
+        print_error(rank);
+    MPI_Finalize();
+    return rc;
+}
+
+/* Reads "--name value" pairs for data gen into the spec. */
+static int parse_gen_option(gd_gen_spec *s, const char *name, const char *v)
+{
+    char *end = NULL;
+    if (!strcmp(name, "--task")) {
+        if (!strcmp(v, "linreg")) s->task = GD_TASK_REGRESSION;
+        else if (!strcmp(v, "logreg")) s->task = GD_TASK_BINARY;
+        else if (!strcmp(v, "softmax")) s->task = GD_TASK_CLASSES;
+        else return usage_error(usage_data, "unknown --task '%s' (known: linreg, logreg, softmax)", v);
+        return GD_OK;
+    }
+    if (!strcmp(name, "-o")) { s->out = v; return GD_OK; }
+    if (!strcmp(name, "--val")) { s->val_out = v; return GD_OK; }
+    if (!strcmp(name, "--noise")) s->noise = strtod(v, &end);
+    else if (!strcmp(name, "--rows")) s->rows = strtoull(v, &end, 10);
+    else if (!strcmp(name, "--features")) s->features = strtoull(v, &end, 10);
+    else if (!strcmp(name, "--classes")) s->classes = strtol(v, &end, 10);
+    else if (!strcmp(name, "--seed")) s->seed = strtoull(v, &end, 10);
+    else if (!strcmp(name, "--val-rows")) s->val_rows = strtoull(v, &end, 10);
+    else return usage_error(usage_data, "unknown option '%s'", name);
+    if (!end || end == v || *end || v[0] == '-')
+        return usage_error(usage_data, "bad number '%s'", v);
+    return GD_OK;
+}
+
+static int cmd_data_gen(int argc, char **argv)
+{
+    gd_gen_spec s = {.task = GD_TASK_CLASSES, .classes = 0, .noise = 0.1, .seed = 1};
+    int have_task = 0;
+    for (int i = 0; i < argc; i += 2) {
+        if (i + 1 >= argc)
+            return usage_error(usage_data, "option '%s' needs a value", argv[i]);
+        have_task |= !strcmp(argv[i], "--task");
+        int rc = parse_gen_option(&s, argv[i], argv[i + 1]);
+        if (rc)
+            return rc;
+    }
+    if (!have_task || !s.out)
+        return usage_error(usage_data, "%s", "data gen needs --task and -o");
+    if (s.task == GD_TASK_CLASSES && !s.classes)
+        s.classes = 3;
+    return gd_data_generate(&s);
+}
+
+static int cmd_data_convert(int argc, char **argv)
+{
+    const char *images = NULL, *labels = NULL, *out = NULL;
+    if (argc < 1 || strcmp(argv[0], "idx"))
+        return usage_error(usage_data, "%s", "data convert supports one format: idx");
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--images")) images = argv[i + 1];
+        else if (!strcmp(argv[i], "--labels")) labels = argv[i + 1];
+        else if (!strcmp(argv[i], "-o")) out = argv[i + 1];
+        else return usage_error(usage_data, "unknown option '%s'", argv[i]);
+    }
+    if (!images || !labels || !out || argc % 2 == 0)
+        return usage_error(usage_data, "%s", "data convert idx needs --images, --labels and -o");
+    return gd_idx_convert(images, labels, out);
+}
+
+static int cmd_data(int argc, char **argv)
+{
+    if (argc < 1 || wants_help(argc, argv)) {
+        fputs(usage_data, argc < 1 ? stderr : stdout);
+        return argc < 1 ? GD_ECONFIG : GD_OK;
+    }
+    int rc;
+    if (!strcmp(argv[0], "gen"))
+        rc = cmd_data_gen(argc - 1, argv + 1);
+    else if (!strcmp(argv[0], "convert"))
+        rc = cmd_data_convert(argc - 1, argv + 1);
+    else if (!strcmp(argv[0], "info") && argc == 2)
+        rc = gd_data_info(argv[1], stdout);
+    else
+        return usage_error(usage_data, "unknown data command '%s'", argv[0]);
+    if (rc)
+        print_error(0);
+    return rc;
+}
+
+static int cmd_version(void)
+{
+    char mpi[256], blas[256], hdf5[64];
+    gd_versions(mpi, sizeof mpi, blas, sizeof blas, hdf5, sizeof hdf5);
+    printf("gdmpi %s\nmpi: %s\nopenblas: %s\nhdf5: %s\n", GDMPI_VERSION, mpi, blas, hdf5);
+    return GD_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return GD_ECONFIG;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version"))
+        return cmd_version();
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || (strcmp(cmd, "data") && wants_help(argc, argv))) {
+        fputs(usage_main, stdout);
+        return GD_OK;
+    }
+    if (!strcmp(cmd, "data"))
+        return cmd_data(argc - 2, argv + 2);
+    if (!strcmp(cmd, "config"))
+        return cmd_config(argc - 2, argv + 2);
+    if (!strcmp(cmd, "eval"))
+        return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc - 2, argv + 2);
+    return cmd_train(argc - 1, argv + 1);
+}

@@ -1,0 +1,88 @@
+#include "gdmpi/model.h"
+
+#include "gdmpi/error.h"
+#include "gdmpi/rng.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const gd_model_ops gd_model_linreg, gd_model_logreg, gd_model_softmax;
+
+/* The registry: a new model is one file and one line here. */
+static const gd_model_ops *const models[] = {&gd_model_linreg, &gd_model_logreg, &gd_model_softmax};
+#define NMODELS (sizeof models / sizeof models[0])
+
+const gd_model_ops *gd_model_find(const char *name)
+{
+    for (size_t i = 0; i < NMODELS; i++)
+        if (!strcmp(models[i]->name, name))
+            return models[i];
+    return NULL;
+}
+
+const char *gd_model_names(void) { return "linreg|logreg|softmax"; }
+
+int gd_model_create(gd_model *m, const char *type, size_t features, size_t outputs,
+                    size_t max_batch)
+{
+    memset(m, 0, sizeof *m);
+    m->ops = gd_model_find(type);
+    if (!m->ops)
+        return gd_fail(GD_ECONFIG, "model.type = '%s': unknown (known: %s)", type, gd_model_names());
+    m->features = features;
+    m->outputs = outputs;
+    m->max_batch = max_batch ? max_batch : 1;
+    int rc = m->ops->setup(m);
+    if (rc)
+        return rc;
+    m->w = gd_alloc(m->nparams, sizeof(float), "model parameters");
+    m->g = gd_alloc(m->nparams + GD_GRAD_EXTRA, sizeof(float), "model gradients");
+    if (!m->w || !m->g) {
+        gd_model_destroy(m);
+        return GD_ERR;
+    }
+    return GD_OK;
+}
+
+void gd_model_destroy(gd_model *m)
+{
+    if (m->ops && m->ops->destroy)
+        m->ops->destroy(m);
+    free(m->w);
+    free(m->g);
+    m->w = m->g = NULL;
+}
+
+void gd_model_init_normal(gd_model *m, double scale, unsigned long seed)
+{
+    gd_rng rng;
+    gd_rng_seed(&rng, seed, 0, GD_RNG_INIT);
+    size_t nw = m->ops->weight_count(m);
+    for (size_t i = 0; i < nw; i++)
+        m->w[i] = (float)(scale * gd_rng_normal(&rng));
+}
+
+double gd_model_evaluate(gd_model *m, const float *x, const float *y, size_t n, size_t *correct)
+{
+    double loss = 0;
+    for (size_t i = 0; i < n; i += m->max_batch) {
+        size_t rows = n - i < m->max_batch ? n - i : m->max_batch;
+        loss += m->ops->loss_grad(m, x + i * m->features, y + i, rows, NULL, correct);
+    }
+    return loss;
+}
+
+double gd_model_penalty(const gd_model *m, float *grad_mean)
+{
+    if (m->l2 == 0)
+        return 0;
+    size_t nw = m->ops->weight_count(m);
+    float l2 = (float)m->l2;
+    double sq = 0;
+    for (size_t i = 0; i < nw; i++) {
+        sq += (double)m->w[i] * m->w[i];
+        if (grad_mean)
+            grad_mean[i] += l2 * m->w[i];
+    }
+    return 0.5 * m->l2 * sq;
+}

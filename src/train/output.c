@@ -1,0 +1,254 @@
+/* Run outputs. Rank 0 writes every file to "<name>.tmp", fsyncs it and renames it over
+ * the real name, so a reader (or a crash) only ever sees a whole old or whole new file. */
+#include "gdmpi/error.h"
+#include "gdmpi/train.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int gd_mkdir_p(const char *dir)
+{
+    char path[GD_PATH_MAX];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(path, 0755) && errno != EEXIST)
+        return -1;
+    return access(path, W_OK) == 0 ? 0 : -1;
+}
+
+int gd_commit_file(const char *tmp, const char *path)
+{
+    int fd = open(tmp, O_RDONLY);
+    if (fd < 0 || fsync(fd) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return gd_fail(GD_ERR, "%s: cannot sync: %s", tmp, strerror(errno));
+    }
+    close(fd);
+    if (rename(tmp, path) != 0)
+        return gd_fail(GD_ERR, "%s: cannot rename into place: %s", path, strerror(errno));
+    return GD_OK;
+}
+
+static FILE *open_tmp(const char *dir, const char *name, char *tmp, char *path, size_t len)
+{
+    snprintf(path, len, "%s/%s", dir, name);
+    snprintf(tmp, len, "%s/%s.tmp", dir, name);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        gd_fail(GD_ERR, "%s: cannot write: %s", tmp, strerror(errno));
+    return f;
+}
+
+static int close_and_commit(FILE *f, const char *tmp, const char *path)
+{
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad)
+        return gd_fail(GD_ERR, "%s: write failed", tmp);
+    return gd_commit_file(tmp, path);
+}
+
+/* NaN (no validation data, or no classes) is written as an empty field. */
+static void csv_num(FILE *f, double v, const char *fmt)
+{
+    fputc(',', f);
+    if (!isnan(v))
+        fprintf(f, fmt, v);
+}
+
+int gd_write_metrics(const gd_trainer *t)
+{
+    char tmp[GD_PATH_MAX + 32], path[GD_PATH_MAX + 32];
+    FILE *f = open_tmp(t->cfg->output.dir, "metrics.csv", tmp, path, sizeof tmp);
+    if (!f)
+        return GD_ERR;
+    fprintf(f, "epoch,step,wall_s,samples,train_loss,val_loss,val_acc,lr,samples_per_s,"
+               "compute_frac,comm_frac,wait_frac\n");
+    for (long i = 0; i < t->nrows; i++) {
+        const gd_metrics_row *r = &t->rows[i];
+        fprintf(f, "%ld,%ld,%.4f,%.0f", r->epoch, r->step, r->wall, r->samples);
+        csv_num(f, r->train_loss, "%.8g");
+        csv_num(f, r->val_loss, "%.8g");
+        csv_num(f, r->val_acc, "%.6f");
+        csv_num(f, r->lr, "%.8g");
+        csv_num(f, r->samples_per_s, "%.1f");
+        csv_num(f, r->compute_frac, "%.4f");
+        csv_num(f, r->comm_frac, "%.4f");
+        csv_num(f, r->wait_frac, "%.4f");
+        fputc('\n', f);
+    }
+    return close_and_commit(f, tmp, path);
+}
+
+void gd_versions(char *mpi, size_t mpi_len, char *blas, size_t blas_len, char *hdf5,
+                 size_t hdf5_len)
+{
+    char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(lib, &len);
+    lib[strcspn(lib, ",\n")] = '\0';
+    snprintf(mpi, mpi_len, "%s", lib);
+    snprintf(blas, blas_len, "%s", openblas_get_config());
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(hdf5, hdf5_len, "%u.%u.%u", maj, min, rel);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* JSON has no NaN: absent figures are null. */
+static void json_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.10g", v);
+    else
+        fprintf(f, "null");
+}
+
+static void json_config(FILE *f, const gd_config *c)
+{
+    const char *section = "";
+    char value[GD_PATH_MAX + 32];
+    fprintf(f, "  \"config\": {");
+    for (size_t i = 0; i < gd_nkeys; i++) {
+        const gd_key *k = &gd_keys[i];
+        if (strcmp(section, k->section)) {
+            fprintf(f, "%s\n    \"%s\": {", i ? "\n    }," : "", k->section);
+            section = k->section;
+        } else {
+            fputc(',', f);
+        }
+        gd_config_format(c, k, value, sizeof value);
+        fprintf(f, "\n      \"%s\": ", k->name);
+        json_string(f, value);
+    }
+    fprintf(f, "\n    }\n  },\n");
+}
+
+static void json_final(FILE *f, const gd_trainer *t)
+{
+    fprintf(f, "  \"final\": {");
+    if (t->nrows) {
+        const gd_metrics_row *r = &t->rows[t->nrows - 1];
+        fprintf(f, "\"epoch\": %ld, \"step\": %ld, \"wall_s\": ", r->epoch, r->step);
+        json_num(f, r->wall);
+        fprintf(f, ", \"samples\": %.0f, \"train_loss\": ", r->samples);
+        json_num(f, r->train_loss);
+        fprintf(f, ", \"val_loss\": ");
+        json_num(f, r->val_loss);
+        fprintf(f, ", \"val_acc\": ");
+        json_num(f, r->val_acc);
+        fprintf(f, ", \"samples_per_s\": ");
+        json_num(f, r->samples_per_s);
+    }
+    fprintf(f, "},\n");
+}
+
+static const char *const timer_names[GD_T_COUNT] = {"compute_s", "comm_s", "wait_s", "io_s",
+                                                    "eval_s"};
+
+static void json_ranks(FILE *f, const double *all, const double *rows, int size)
+{
+    fprintf(f, "  \"ranks\": [");
+    for (int r = 0; r < size; r++) {
+        fprintf(f, "%s\n    {\"rank\": %d, \"rows\": %.0f", r ? "," : "", r, rows[r]);
+        for (int k = 0; k < GD_T_COUNT; k++) {
+            fprintf(f, ", \"%s\": ", timer_names[k]);
+            json_num(f, all[r * GD_T_COUNT + k]);
+        }
+        fputc('}', f);
+    }
+    fprintf(f, "\n  ],\n");
+}
+
+static void json_versions(FILE *f)
+{
+    char mpi[256], blas[256], hdf5[64];
+    gd_versions(mpi, sizeof mpi, blas, sizeof blas, hdf5, sizeof hdf5);
+    fprintf(f, "  \"versions\": {\"gdmpi\": \"%s\", \"mpi\": ", GDMPI_VERSION);
+    json_string(f, mpi);
+    fprintf(f, ", \"openblas\": ");
+    json_string(f, blas);
+    fprintf(f, ", \"hdf5\": \"%s\"}\n", hdf5);
+}
+
+static int write_summary_file(const gd_trainer *t, int status, const char *message,
+                              const double *timers, const double *rows)
+{
+    char tmp[GD_PATH_MAX + 32], path[GD_PATH_MAX + 32];
+    FILE *f = open_tmp(t->cfg->output.dir, "summary.json", tmp, path, sizeof tmp);
+    if (!f)
+        return GD_ERR;
+    fprintf(f, "{\n  \"status\": \"%s\",\n  \"message\": ",
+            status == GD_OK ? "ok" : status == GD_EDIVERGED ? "diverged" : "failed");
+    json_string(f, message);
+    fprintf(f, ",\n  \"ranks_total\": %d,\n  \"mode\": ", t->size);
+    json_string(f, t->cfg->parallel.mode);
+    fprintf(f, ",\n  \"model\": {\"type\": \"%s\", \"features\": %zu, \"outputs\": %zu, "
+               "\"parameters\": %zu},\n", t->model.ops ? t->model.ops->name : "",
+            t->model.features, t->model.outputs, t->model.nparams);
+    fprintf(f, "  \"steps_per_epoch\": %ld,\n  \"train_s\": ", t->steps_per_epoch);
+    json_num(f, t->t_train);
+    fprintf(f, ",\n");
+    json_final(f, t);
+    json_config(f, t->cfg);
+    json_ranks(f, timers, rows, t->size);
+    json_versions(f);
+    fprintf(f, "}\n");
+    return close_and_commit(f, tmp, path);
+}
+
+int gd_write_summary(const gd_trainer *t, int status, const char *message)
+{
+    enum { PER_RANK = GD_T_COUNT + 1 }; /* the timers, then the rank's row count */
+    double mine[PER_RANK];
+    memcpy(mine, t->timers, sizeof t->timers);
+    mine[GD_T_COUNT] = (double)t->train.rows;
+    double *gathered = t->rank == 0 ? gd_alloc((size_t)t->size, sizeof mine, "summary") : NULL;
+    if (t->rank == 0 && !gathered)
+        gd_abort(t->comm, GD_ERR);
+    MPI_Gather(mine, PER_RANK, MPI_DOUBLE, gathered, PER_RANK, MPI_DOUBLE, 0, t->comm);
+    if (t->rank != 0)
+        return GD_OK;
+    double *timers = gd_alloc((size_t)t->size, sizeof t->timers, "summary");
+    double *rows = gd_alloc((size_t)t->size, sizeof(double), "summary");
+    int rc = GD_ERR;
+    if (timers && rows) {
+        for (int r = 0; r < t->size; r++) {
+            memcpy(timers + r * GD_T_COUNT, gathered + r * PER_RANK, sizeof t->timers);
+            rows[r] = gathered[r * PER_RANK + GD_T_COUNT];
+        }
+        rc = write_summary_file(t, status, message, timers, rows);
+    }
+    free(gathered);
+    free(timers);
+    free(rows);
+    return rc;
+}
