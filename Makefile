@@ -13,9 +13,9 @@ LDLIBS   += $(PKG_LIBS) -lm
 ifdef SANITIZE
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
-BUILD   := build/san
+BUILD   ?= build/san
 else
-BUILD   := build
+BUILD   ?= build
 endif
 
 PREFIX  ?= /usr/local
@@ -36,21 +36,25 @@ MPI_BINS  := $(MPI_SRCS:tests/mpi/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
+# The binary; helpers building side by side use BUILD=build/x BIN=build/x/gdmpi.
+BIN     ?= gdmpi
+
 .PHONY: all deps test run bench install clean docs data-fmnist test-bins
 .DEFAULT_GOAL := all
 
-all: gdmpi
+all: $(BIN)
 
-gdmpi: $(BUILD)/src/main.o $(BUILD)/libgdmpi.a
+$(BIN): $(BUILD)/src/main.o $(BUILD)/libgdmpi.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libgdmpi.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/%.o: %.c $(wildcard include/gdmpi/*.h) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgdmpi.a tests/unit/unit.h
 	@mkdir -p $(dir $@)
@@ -64,7 +68,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libgdmpi.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS)
 
-test-bins: gdmpi $(UNIT_BINS) $(MPI_BINS)
+test-bins: $(BIN) $(UNIT_BINS) $(MPI_BINS)
 
 deps:
 	@scripts/install-deps.sh
@@ -88,7 +92,7 @@ run: deps
 
 test: deps
 	$(MAKE) test-bins
-	@BUILD=$(BUILD) tests/run-all.sh
+	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) tests/run-all.sh
 
 bench: deps
 	$(MAKE) gdmpi $(BENCH_BINS)

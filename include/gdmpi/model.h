@@ -3,7 +3,10 @@
 #ifndef GDMPI_MODEL_H
 #define GDMPI_MODEL_H
 
+#include "gdmpi/config.h"
 #include "gdmpi/data.h"
+
+#include <mpi.h>
 
 #include <stddef.h>
 
@@ -38,19 +41,27 @@ struct gd_model {
                          after the gradient so that one allreduce moves all three */
     float *scratch;   /* model-private workspace */
     double l2;
+    const gd_config *cfg; /* the run's config (NULL when loaded for eval) */
+    MPI_Comm comm;        /* the ranks that train together (MPI_COMM_SELF by default) */
+    /* Optional: called by loss_grad as soon as grad[offset, offset+len) is final, so a
+     * strategy can start reducing it while backward continues (overlap). */
+    void (*grad_ready)(void *ctx, size_t offset, size_t len);
+    void *grad_ready_ctx;
 };
 
 /* Looks the type up in the registry; unknown names list the known ones. */
 const gd_model_ops *gd_model_find(const char *name);
 const char *gd_model_names(void);
 
-/* Allocates w, g and scratch for a model of this type and shape (w zeroed). */
+/* Allocates w, g and scratch for a model of this type and shape (w zeroed). cfg may be
+ * NULL (a model read back from model.h5). */
 int gd_model_create(gd_model *m, const char *type, size_t features, size_t outputs,
-                    size_t max_batch);
+                    size_t max_batch, const gd_config *cfg);
 void gd_model_destroy(gd_model *m);
 
-/* Fills w with N(0, scale^2) from the (seed, 0, GD_RNG_INIT) stream; biases stay 0. */
-void gd_model_init_normal(gd_model *m, double scale, unsigned long seed);
+/* Initialises w as model.init says: zeros, or N(0, init_scale^2) from the
+ * (seed, 0, GD_RNG_INIT) stream, the same on every rank; biases stay 0. */
+void gd_model_init(gd_model *m, const gd_config *cfg);
 
 /* Loss sum and correct count over a whole data set, in chunks of max_batch rows. */
 double gd_model_evaluate(gd_model *m, const float *x, const float *y, size_t n, size_t *correct);

@@ -49,7 +49,7 @@ int gd_model_load(gd_model *m, const char *path, size_t max_batch)
     if (!rc && (features <= 0 || outputs <= 0))
         rc = gd_fail(GD_ERR, "%s: bad model shape %ld x %ld", path, outputs, features);
     if (!rc)
-        rc = gd_model_create(m, type, (size_t)features, (size_t)outputs, max_batch);
+        rc = gd_model_create(m, type, (size_t)features, (size_t)outputs, max_batch, NULL);
     if (!rc)
         rc = gd_h5_read_vector(f, path, "params", H5T_NATIVE_FLOAT, m->w, m->nparams);
     H5Fclose(f);

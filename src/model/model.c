@@ -23,9 +23,11 @@ const gd_model_ops *gd_model_find(const char *name)
 const char *gd_model_names(void) { return "linreg|logreg|softmax"; }
 
 int gd_model_create(gd_model *m, const char *type, size_t features, size_t outputs,
-                    size_t max_batch)
+                    size_t max_batch, const gd_config *cfg)
 {
     memset(m, 0, sizeof *m);
+    m->cfg = cfg;
+    m->comm = MPI_COMM_SELF;
     m->ops = gd_model_find(type);
     if (!m->ops)
         return gd_fail(GD_ECONFIG, "model.type = '%s': unknown (known: %s)", type, gd_model_names());
@@ -53,10 +55,13 @@ void gd_model_destroy(gd_model *m)
     m->w = m->g = NULL;
 }
 
-void gd_model_init_normal(gd_model *m, double scale, unsigned long seed)
+void gd_model_init(gd_model *m, const gd_config *cfg)
 {
+    if (strcmp(cfg->model.init, "normal"))
+        return;
+    double scale = cfg->model.init_scale;
     gd_rng rng;
-    gd_rng_seed(&rng, seed, 0, GD_RNG_INIT);
+    gd_rng_seed(&rng, (uint64_t)cfg->train.seed, 0, GD_RNG_INIT);
     size_t nw = m->ops->weight_count(m);
     for (size_t i = 0; i < nw; i++)
         m->w[i] = (float)(scale * gd_rng_normal(&rng));

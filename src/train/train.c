@@ -76,12 +76,12 @@ static int build_model(gd_trainer *t)
     int rc = model_outputs(t, gd_model_find(c->model.type), &outputs);
     if (rc)
         return rc;
-    rc = gd_model_create(&t->model, c->model.type, t->train.cols, outputs, t->batch_rows);
+    rc = gd_model_create(&t->model, c->model.type, t->train.cols, outputs, t->batch_rows, c);
     if (rc)
         return rc;
     t->model.l2 = c->model.l2;
-    if (!strcmp(c->model.init, "normal"))
-        gd_model_init_normal(&t->model, c->model.init_scale, (unsigned long)c->train.seed);
+    t->model.comm = t->comm;
+    gd_model_init(&t->model, c);
     gd_optim_hparams hp = {0};
     return gd_optim_create(&t->optim, c->optimizer.type, &hp, t->model.nparams);
 }

@@ -1,0 +1,40 @@
+# Shared helpers for the shell tests (tests/mpi/*.sh, tests/e2e/*.sh).
+# Every check prints "ok - NAME" or "not ok - NAME"; tests/run-all.sh counts them.
+# Environment: GDMPI (the binary), BUILD (the build dir), TMP (this script's scratch dir).
+
+set -u
+: "${GDMPI:=$(pwd)/gdmpi}"
+: "${BUILD:=build}"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Quiet Open MPI's own help banners on abort; keep the job's messages.
+export OMPI_MCA_orte_abort_print_stack=0 OMPI_MCA_btl_base_warn_component_unused=0
+TMP=$(mktemp -d /tmp/gdmpi-test-XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; }
+
+# check NAME CMD...: ok when CMD exits 0.
+check() {
+    name=$1
+    shift
+    if "$@"; then ok "$name"; else notok "$name"; fi
+}
+
+# mpi NP ARGS...: runs gdmpi under mpirun with a 60 s limit; output in $TMP/out, status in $?.
+mpi() {
+    np=$1
+    shift
+    timeout -k 5 60 mpirun --oversubscribe -np "$np" "$GDMPI" "$@" >"$TMP/out" 2>&1
+}
+
+# gen ARGS...: gdmpi data gen, quietly.
+gen() { "$GDMPI" data gen "$@" >/dev/null; }
+
+# csv_last COLUMN FILE: the named column of the last row of a CSV file.
+csv_last() {
+    awk -F, -v col="$1" 'NR==1{for(i=1;i<=NF;i++) if($i==col) c=i; next} {v=$c} END{print v}' "$2"
+}
+
+# gt A B: A > B as numbers.
+gt() { awk -v a="$1" -v b="$2" 'BEGIN{exit !(a+0 > b+0)}'; }
