@@ -45,7 +45,8 @@ BIN     ?= gdmpi
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/main.o $(BUILD)/libgdmpi.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libgdmpi.a: $(LIB_OBJS)
 	@rm -f $@
@@ -58,15 +59,18 @@ $(BUILD)/%.o: %.c $(wildcard include/gdmpi/*.h) $(wildcard src/*/*.h)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgdmpi.a tests/unit/unit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS) $(shell pkg-config --libs cmocka)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 $(BUILD)/tests/mpi_%: tests/mpi/mpi_%.c $(BUILD)/libgdmpi.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libgdmpi.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS)
 
 test-bins: $(BIN) $(UNIT_BINS) $(MPI_BINS)
 

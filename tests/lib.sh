@@ -38,3 +38,17 @@ csv_last() {
 
 # gt A B: A > B as numbers.
 gt() { awk -v a="$1" -v b="$2" 'BEGIN{exit !(a+0 > b+0)}'; }
+
+# mpitest NP PROGRAM ARGS...: runs an MPI test program that prints ok/not ok lines from
+# rank 0; a crash or hang (60 s) is reported as a failure rather than lost.
+mpitest() {
+    np=$1
+    shift
+    timeout -k 5 60 mpirun --oversubscribe -np "$np" "$@" >"$TMP/mpitest" 2>&1
+    status=$?
+    grep -E '^(not )?ok' "$TMP/mpitest"
+    if [ "$status" -ne 0 ]; then
+        notok "$(basename "$1") at np=$np exited with status $status"
+        tail -n 5 "$TMP/mpitest" | sed 's/^/# /'
+    fi
+}

@@ -1,0 +1,201 @@
+/* Config parsing: every value type, every error the table reports, --set overrides. */
+#include "unit.h"
+
+#include "gdmpi/config.h"
+#include "gdmpi/error.h"
+
+/* Writes text to a fresh file in the scratch dir and returns its path. */
+static const char *write_cfg(const char *name, const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", unit_tmpdir(), name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/* Loads text as a config with the given overrides; returns the status. */
+static int load_text(gd_config *c, const char *text, int nset, char **sets)
+{
+    gd_clear_error();
+    return gd_config_from_args(c, write_cfg("t.cfg", text), nset, sets);
+}
+
+static void assert_error(const char *text, const char *needle)
+{
+    gd_config c;
+    assert_int_equal(load_text(&c, text, 0, NULL), GD_ECONFIG);
+    if (!strstr(gd_errmsg(), needle))
+        fail_msg("message '%s' lacks '%s'", gd_errmsg(), needle);
+}
+
+static void test_defaults_and_values(void **state)
+{
+    (void)state;
+    gd_config c;
+    assert_int_equal(load_text(&c,
+                               "[data]\ntrain = a.h5\nscale = 0.5\n[train]\nepochs = 3\n"
+                               "batch_size = full\nshuffle = false\n[model]\ntype = linreg\n",
+                               0, NULL),
+                     GD_OK);
+    assert_string_equal(c.data.train, "a.h5");
+    assert_true(c.data.scale == 0.5);
+    assert_int_equal(c.train.epochs, 3);
+    assert_int_equal(c.train.batch_size, 0);
+    assert_int_equal(c.train.shuffle, 0);
+    assert_string_equal(c.model.type, "linreg");
+    assert_string_equal(c.data.features, "X");   /* untouched default */
+    assert_string_equal(c.output.dir, "runs/t"); /* runs/<config name> */
+}
+
+static void test_set_overrides(void **state)
+{
+    (void)state;
+    gd_config c;
+    char *sets[] = {"optimizer.lr=0.05", "train.batch_size=7", "output.dir=/tmp/x"};
+    assert_int_equal(load_text(&c, "[data]\ntrain = a.h5\n[optimizer]\nlr = 1\n", 3, sets), GD_OK);
+    assert_true(c.optimizer.lr == 0.05);
+    assert_int_equal(c.train.batch_size, 7);
+    assert_string_equal(c.output.dir, "/tmp/x");
+}
+
+static void test_set_errors(void **state)
+{
+    (void)state;
+    gd_config c;
+    char *bad_form[] = {"optimizer.lr"};
+    assert_int_equal(load_text(&c, "[data]\ntrain = a\n", 1, bad_form), GD_ECONFIG);
+    assert_non_null(strstr(gd_errmsg(), "--set optimizer.lr"));
+    char *bad_key[] = {"optimizer.lrr=1"};
+    assert_int_equal(load_text(&c, "[data]\ntrain = a\n", 1, bad_key), GD_ECONFIG);
+    assert_non_null(strstr(gd_errmsg(), "unknown key 'lrr'"));
+    char *bad_value[] = {"train.epochs=many"};
+    assert_int_equal(load_text(&c, "[data]\ntrain = a\n", 1, bad_value), GD_ECONFIG);
+    assert_non_null(strstr(gd_errmsg(), "not an integer"));
+}
+
+static void test_unknown_section_names_file_and_line(void **state)
+{
+    (void)state;
+    assert_error("[data]\ntrain = a\n\n[optimiser]\nlr = 1\n", "t.cfg:5: unknown section [optimiser]");
+}
+
+static void test_unknown_key_lists_known(void **state)
+{
+    (void)state;
+    assert_error("[data]\ntrain = a\n[optimizer]\nlrr = 1\n", "t.cfg:4: unknown key 'lrr'");
+    assert_error("[data]\ntrain = a\n[optimizer]\nlrr = 1\n", "known: type, lr");
+}
+
+static void test_bad_types(void **state)
+{
+    (void)state;
+    assert_error("[data]\ntrain = a\n[train]\nepochs = 2.5\n", "train.epochs = '2.5': not an integer");
+    assert_error("[data]\ntrain = a\n[optimizer]\nlr = fast\n", "optimizer.lr = 'fast': not a number");
+    assert_error("[data]\ntrain = a\n[train]\nshuffle = maybe\n", "not a boolean");
+    assert_error("[data]\ntrain = a\n[train]\nbatch_size = half\n", "train.batch_size");
+}
+
+static void test_out_of_range(void **state)
+{
+    (void)state;
+    assert_error("[data]\ntrain = a\n[train]\nepochs = 0\n", "train.epochs = 0: out of range");
+    assert_error("[data]\ntrain = a\n[train]\nbatch_size = -4\n", "out of range");
+    assert_error("[data]\ntrain = a\n[optimizer]\nlr = -1\n", "optimizer.lr = -1: out of range");
+    assert_error("[data]\ntrain = a\n[optimizer]\nlr = 1e400\n", "not a number");
+}
+
+static void test_unknown_names_list_known(void **state)
+{
+    (void)state;
+    assert_error("[data]\ntrain = a\n[model]\ntype = svm\n", "model.type = 'svm': unknown name (known: linreg|");
+    assert_error("[data]\ntrain = a\n[optimizer]\ntype = lbfgs\n", "optimizer.type = 'lbfgs': unknown");
+    assert_error("[data]\ntrain = a\n[parallel]\nmode = magic\n", "parallel.mode = 'magic': unknown");
+}
+
+static void test_duplicate_key(void **state)
+{
+    (void)state;
+    assert_error("[data]\ntrain = a\n[train]\nepochs = 2\nepochs = 3\n", "t.cfg:5: duplicate key 'epochs'");
+}
+
+static void test_missing_required(void **state)
+{
+    (void)state;
+    assert_error("[train]\nepochs = 2\n", "missing required key 'train' in [data]");
+    assert_error("", "missing required key"); /* an empty file */
+}
+
+static void test_syntax_and_garbage(void **state)
+{
+    (void)state;
+    assert_error("[data]\ntrain = a\nthis line has no equals sign\n", "t.cfg:3: syntax error");
+    assert_error("\x7f" "ELF\x01\x02\x03\n\x01\x02", "t.cfg:1:");
+    assert_error("key = before any section\n", "unknown section []");
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    gd_config c;
+    gd_clear_error();
+    assert_int_equal(gd_config_from_args(&c, "/nonexistent/x.cfg", 0, NULL), GD_ECONFIG);
+    assert_non_null(strstr(gd_errmsg(), "/nonexistent/x.cfg: cannot open config"));
+}
+
+static void test_print_roundtrip(void **state)
+{
+    (void)state;
+    gd_config c, back;
+    char *sets[] = {"train.batch_size=full", "data.scale=0.00392156862745098"};
+    assert_int_equal(load_text(&c, "[data]\ntrain = a.h5\n", 2, sets), GD_OK);
+    char path[256];
+    snprintf(path, sizeof path, "%s/printed.cfg", unit_tmpdir());
+    FILE *f = fopen(path, "w");
+    gd_config_print(&c, f);
+    fclose(f);
+    gd_config_defaults(&back);
+    assert_int_equal(gd_config_load(&back, path), GD_OK); /* the printout is itself a valid config */
+    assert_int_equal(back.train.batch_size, 0);
+    assert_true(back.data.scale == c.data.scale);
+    assert_string_equal(back.data.train, "a.h5");
+}
+
+static void test_reference_lists_every_key(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    gd_config_print_reference(f);
+    fclose(f);
+    for (size_t i = 0; i < gd_nkeys; i++) {
+        char needle[128];
+        snprintf(needle, sizeof needle, "`%s.%s`", gd_keys[i].section, gd_keys[i].name);
+        assert_non_null(strstr(buf, needle));
+    }
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_values),
+        cmocka_unit_test(test_set_overrides),
+        cmocka_unit_test(test_set_errors),
+        cmocka_unit_test(test_unknown_section_names_file_and_line),
+        cmocka_unit_test(test_unknown_key_lists_known),
+        cmocka_unit_test(test_bad_types),
+        cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_unknown_names_list_known),
+        cmocka_unit_test(test_duplicate_key),
+        cmocka_unit_test(test_missing_required),
+        cmocka_unit_test(test_syntax_and_garbage),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_print_roundtrip),
+        cmocka_unit_test(test_reference_lists_every_key),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

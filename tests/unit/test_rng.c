@@ -1,0 +1,79 @@
+/* Random streams: (seed, rank, purpose) fixes a stream; any change gives another. */
+#include "unit.h"
+
+#include "gdmpi/rng.h"
+
+#include <math.h>
+
+static void test_same_triple_same_stream(void **state)
+{
+    (void)state;
+    gd_rng a, b;
+    gd_rng_seed(&a, 42, 3, GD_RNG_SHUFFLE);
+    gd_rng_seed(&b, 42, 3, GD_RNG_SHUFFLE);
+    for (int i = 0; i < 1000; i++)
+        assert_true(gd_rng_next(&a) == gd_rng_next(&b));
+}
+
+static void test_streams_differ(void **state)
+{
+    (void)state;
+    gd_rng base, rank, purpose, seed;
+    gd_rng_seed(&base, 42, 0, GD_RNG_SHUFFLE);
+    gd_rng_seed(&rank, 42, 1, GD_RNG_SHUFFLE);
+    gd_rng_seed(&purpose, 42, 0, GD_RNG_INIT);
+    gd_rng_seed(&seed, 43, 0, GD_RNG_SHUFFLE);
+    uint64_t x = gd_rng_next(&base);
+    assert_true(x != gd_rng_next(&rank));
+    assert_true(x != gd_rng_next(&purpose));
+    assert_true(x != gd_rng_next(&seed));
+}
+
+static void test_normal_moments(void **state)
+{
+    (void)state;
+    gd_rng r;
+    gd_rng_seed(&r, 1, 0, 1);
+    const int n = 200000;
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++) {
+        double v = gd_rng_normal(&r);
+        sum += v;
+        sq += v * v;
+    }
+    /* Standard errors: mean 1/sqrt(n) = 0.0022, variance sqrt(2/n) = 0.0032; allow 5 sigma. */
+    assert_true(fabs(sum / n) < 0.011);
+    assert_true(fabs(sq / n - 1) < 0.016);
+}
+
+static void test_permute_is_permutation(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    size_t idx[N];
+    int seen[N] = {0};
+    for (size_t i = 0; i < N; i++)
+        idx[i] = i;
+    gd_rng r;
+    gd_rng_seed(&r, 5, 0, GD_RNG_SHUFFLE);
+    gd_rng_permute(&r, idx, N);
+    size_t moved = 0;
+    for (size_t i = 0; i < N; i++) {
+        seen[idx[i]]++;
+        moved += idx[i] != i;
+    }
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(seen[i], 1);
+    assert_true(moved > N / 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_triple_same_stream),
+        cmocka_unit_test(test_streams_differ),
+        cmocka_unit_test(test_normal_moments),
+        cmocka_unit_test(test_permute_is_permutation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
