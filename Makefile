@@ -39,7 +39,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 # The binary; helpers building side by side use BUILD=build/x BIN=build/x/gdmpi.
 BIN     ?= gdmpi
 
-.PHONY: all deps test run bench install clean docs data-fmnist test-bins
+.PHONY: all deps test run bench install clean docs data-fmnist data-gen test-bins
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -88,6 +88,17 @@ data/fmnist-test.h5: | gdmpi
 	./gdmpi data convert idx --images $(FMNIST)/t10k-images-idx3-ubyte.gz \
 	    --labels $(FMNIST)/t10k-labels-idx1-ubyte.gz -o $@
 data-fmnist: data/fmnist-train.h5 data/fmnist-test.h5
+
+# Generated data for configs/linreg.cfg and configs/logreg.cfg (true weights inside).
+data/linreg-train.h5: | $(BIN)
+	@mkdir -p data
+	./$(BIN) data gen --task linreg --rows 20000 --features 20 --noise 0.1 --seed 1 -o $@ \
+	    --val data/linreg-val.h5 --val-rows 2000
+data/logreg-train.h5: | $(BIN)
+	@mkdir -p data
+	./$(BIN) data gen --task logreg --rows 20000 --features 20 --noise 0.1 --seed 2 -o $@ \
+	    --val data/logreg-val.h5 --val-rows 2000
+data-gen: data/linreg-train.h5 data/logreg-train.h5
 
 run: deps
 	$(MAKE) gdmpi
