@@ -8,6 +8,8 @@ set -u
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Quiet Open MPI's own help banners on abort; keep the job's messages.
 export OMPI_MCA_orte_abort_print_stack=0 OMPI_MCA_btl_base_warn_component_unused=0
+# Failed runs: kill leftover processes at once instead of after 1 s (keeps tests quick).
+export OMPI_MCA_odls_base_sigkill_timeout=0
 TMP=$(mktemp -d /tmp/gdmpi-test-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
