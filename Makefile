@@ -46,7 +46,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 # The binary; helpers building side by side use BUILD=build/x BIN=build/x/gdmpi.
 BIN     ?= gdmpi
 
-.PHONY: all deps test run bench install clean docs data-fmnist data-gen test-bins
+.PHONY: all deps test run bench memcheck install clean docs data-fmnist data-gen test-bins
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -120,6 +120,11 @@ bench: deps
 	$(MAKE) gdmpi $(BENCH_BINS)
 	$(MAKE) data-fmnist
 	@BUILD=$(BUILD) scripts/bench.sh
+
+# Valgrind on a short np=2 run; fails on errors or definite leaks in gdmpi's own code.
+memcheck: deps
+	$(MAKE) $(BIN)
+	@GDMPI=./$(BIN) scripts/memcheck.sh
 
 # Regenerates the config reference in README.md from the key table.
 docs: gdmpi

@@ -2,7 +2,7 @@
 # Installs the Debian packages gdmpi needs that are missing, with one apt-get update.
 set -eu
 PKGS="build-essential pkg-config libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-openmpi-dev
-      hdf5-tools libcmocka-dev libinih-dev zlib1g-dev dataset-fashion-mnist
+      hdf5-tools libcmocka-dev libinih-dev zlib1g-dev dataset-fashion-mnist valgrind
       python3-h5py python3-numpy"
 missing=""
 for p in $PKGS; do
