@@ -46,7 +46,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 # The binary; helpers building side by side use BUILD=build/x BIN=build/x/gdmpi.
 BIN     ?= gdmpi
 
-.PHONY: all deps test run bench memcheck install clean docs data-fmnist data-gen test-bins
+.PHONY: all deps test run bench memcheck fuzz install clean docs data-fmnist data-gen test-bins
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -125,6 +125,12 @@ bench: deps
 memcheck: deps
 	$(MAKE) $(BIN)
 	@GDMPI=./$(BIN) scripts/memcheck.sh
+
+# libFuzzer harnesses (clang) for the config parser and the IDX reader.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@scripts/install-deps.sh clang libclang-rt-14-dev
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 # Regenerates the config reference in README.md from the key table.
 docs: gdmpi

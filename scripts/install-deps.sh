@@ -1,5 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages gdmpi needs that are missing, with one apt-get update.
+# Extra package names given as arguments are installed too (make fuzz adds clang).
 set -eu
 PKGS="build-essential pkg-config libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-openmpi-dev
       hdf5-tools libcmocka-dev libinih-dev zlib1g-dev dataset-fashion-mnist valgrind

@@ -90,17 +90,44 @@ static int payload_size(const char *path, int ndims, const size_t dims[3], size_
     return GD_OK;
 }
 
+/* Reads up to total bytes into a buffer that grows (doubling, from 1 MiB) as data
+ * arrives, so a header announcing terabytes in a small file fails as truncated instead
+ * of allocating what it claims. Returns the byte count; *buf is NULL on failure. */
+static size_t read_growing(gzFile gz, const char *path, size_t total, uint8_t **buf)
+{
+    size_t cap = 0, got = 0;
+    *buf = NULL;
+    while (got < total) {
+        if (got == cap) {
+            size_t first = total < ((size_t)1 << 20) ? total : ((size_t)1 << 20);
+            size_t next = !cap ? first : cap > total / 2 ? total : 2 * cap;
+            uint8_t *bigger = realloc(*buf, next);
+            if (!bigger) {
+                gd_fail(GD_ERR, "%s: out of memory reading %zu bytes", path, next);
+                break;
+            }
+            *buf = bigger;
+            cap = next;
+        }
+        size_t k = read_full(gz, *buf + got, cap - got);
+        got += k;
+        if (got < cap)
+            break; /* end of file (or an error) before the buffer filled */
+    }
+    return got;
+}
+
 /* Reads exactly total bytes; anything after them means the header does not describe the
  * file (a mislabelled or concatenated file), which would silently shift every sample. */
 static int read_payload(gzFile gz, const char *path, size_t total, uint8_t **data)
 {
-    uint8_t *buf = gd_alloc(total, 1, path);
-    if (!buf)
-        return GD_ERR;
-    size_t got = read_full(gz, buf, total);
+    uint8_t *buf;
+    size_t got = read_growing(gz, path, total, &buf);
     uint8_t extra;
     int rc = GD_OK;
-    if (got < total)
+    if (!buf)
+        rc = GD_ERR;
+    else if (got < total)
         rc = short_read(gz, path, "data", total, got);
     else if (gzread(gz, &extra, 1) > 0)
         rc = gd_fail(GD_ERR, "%s: IDX file is longer than its header says (%zu bytes of data)",
