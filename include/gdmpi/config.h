@@ -18,6 +18,7 @@ typedef struct gd_config {
         char features[GD_NAME_MAX];
         char labels[GD_NAME_MAX];
         double scale;
+        char order[GD_NAME_MAX]; /* shuffle|sequential|curriculum */
     } data;
     struct {
         char type[GD_NAME_MAX];
@@ -25,11 +26,24 @@ typedef struct gd_config {
         double l2;
         char init[GD_NAME_MAX];
         double init_scale;
+        char hidden[256];      /* mlp layer sizes, "256,128" */
+        char activation[GD_NAME_MAX];
+        char output[GD_NAME_MAX];
+        int batchnorm, sync_bn;
+        double dropout;
+        double l1;
     } model;
     struct {
         char type[GD_NAME_MAX];
-        double lr;
+        double lr; /* 0 until gd_config_finish puts in the optimizer's default */
+        double momentum, beta1, beta2, eps, rho, decay, weight_decay;
     } optimizer;
+    struct {
+        char type[GD_NAME_MAX];
+        double gamma, decay, min_lr, warmup_epochs;
+        long step_epochs;
+        int scale_with_workers;
+    } schedule;
     struct {
         long epochs;
         long batch_size; /* 0 means "full": each rank's whole shard */
@@ -38,9 +52,18 @@ typedef struct gd_config {
         long max_steps; /* 0: no limit */
         long threads;   /* OpenBLAS threads per rank */
         long log_every; /* 0: one line per epoch */
+        double tol;     /* 0: off */
+        long tol_epochs;
+        long patience;  /* 0: no early stopping */
+        double max_seconds; /* 0: no limit */
+        double grad_noise, grad_noise_gamma;
+        double clip_norm;   /* 0: off */
     } train;
     struct {
         char mode[GD_NAME_MAX];
+        char overlap[GD_NAME_MAX]; /* auto|true|false */
+        long bucket_kb;
+        double stall_timeout; /* seconds without progress in a communication; 0: off */
     } parallel;
     struct {
         char dir[GD_PATH_MAX];

@@ -20,7 +20,8 @@ typedef struct gd_model_ops {
     /* Sets m->nparams from m->features and m->outputs; allocates scratch for m->max_batch rows. */
     int (*setup)(gd_model *m);
     /* Adds the per-sample gradient sums of x[0..n) to grad (when grad is not NULL) and
-     * returns the loss sum; counts correct predictions into *correct when not NULL. */
+     * returns the loss sum; counts correct predictions into *correct when not NULL.
+     * grad == NULL is inference: batch norm uses its running statistics, no dropout. */
     double (*loss_grad)(gd_model *m, const float *x, const float *y, size_t n, float *grad,
                         size_t *correct);
     /* Writes n predictions (regression value, class-1 probability, or class index). */
@@ -28,6 +29,18 @@ typedef struct gd_model_ops {
     /* How many leading parameters are weights (penalised by l1/l2); the rest are biases. */
     size_t (*weight_count)(const gd_model *m);
     void (*destroy)(gd_model *m);
+    /* Optional: initialises w (and state) itself; gd_model_init delegates to it. */
+    void (*init)(gd_model *m, const gd_config *cfg);
+    /* Optional: the variant of this type that the config asks for (mlp: model.output picks
+     * the task), so that m->ops->task is right once the model exists. */
+    const struct gd_model_ops *(*specialize)(const gd_config *cfg);
+    /* Optional, NULL-terminated: [model] keys that define the architecture; model.h5 keeps
+     * them as attributes so that a model read back has the same shape. */
+    const char *const *config_keys;
+    /* 1: in training, loss_grad must run on every rank at every step, even with n == 0 rows,
+     * because it may communicate over comm (sync batch norm) and reports every gradient
+     * slice to grad_ready, in the same order on every rank. */
+    int lockstep;
 } gd_model_ops;
 
 struct gd_model {
@@ -40,11 +53,17 @@ struct gd_model {
     float *g;         /* nparams + GD_GRAD_EXTRA: strategies append the loss and count sums
                          after the gradient so that one allreduce moves all three */
     float *scratch;   /* model-private workspace */
+    void *impl;       /* model-private structure (the mlp's layers) */
+    float *state;     /* nstate floats of non-trained state (batch-norm running statistics),
+                         owned by the model type and saved in model.h5 */
+    size_t nstate;
     double l2;
-    const gd_config *cfg; /* the run's config (NULL when loaded for eval) */
+    const gd_config *cfg; /* the run's config, or the one rebuilt from model.h5 */
+    gd_config *owned_cfg; /* that rebuilt config, freed with the model */
     MPI_Comm comm;        /* the ranks that train together (MPI_COMM_SELF by default) */
     /* Optional: called by loss_grad as soon as grad[offset, offset+len) is final, so a
-     * strategy can start reducing it while backward continues (overlap). */
+     * strategy can start reducing it while backward continues (overlap). Each element is
+     * reported once per call; len == 0 only lets the strategy drive its requests. */
     void (*grad_ready)(void *ctx, size_t offset, size_t len);
     void *grad_ready_ctx;
 };
@@ -52,16 +71,24 @@ struct gd_model {
 /* Looks the type up in the registry; unknown names list the known ones. */
 const gd_model_ops *gd_model_find(const char *name);
 const char *gd_model_names(void);
+/* model.type specialised by the rest of the config (see gd_model_ops.specialize). */
+const gd_model_ops *gd_model_find_config(const gd_config *cfg);
+/* The names model.activation and model.output accept (for the config table). */
+const char *gd_mlp_activations(void);
+const char *gd_mlp_outputs(void);
 
 /* Allocates w, g and scratch for a model of this type and shape (w zeroed). cfg may be
- * NULL (a model read back from model.h5). */
+ * NULL (the defaults); gd_model_load passes the architecture rebuilt from model.h5. */
 int gd_model_create(gd_model *m, const char *type, size_t features, size_t outputs,
                     size_t max_batch, const gd_config *cfg);
 void gd_model_destroy(gd_model *m);
 
-/* Initialises w as model.init says: zeros, or N(0, init_scale^2) from the
- * (seed, 0, GD_RNG_INIT) stream, the same on every rank; biases stay 0. */
+/* Initialises w as model.init says: zeros, or N(0, std^2) from the (seed, 0, GD_RNG_INIT)
+ * stream, the same on every rank; biases stay 0. */
 void gd_model_init(gd_model *m, const gd_config *cfg);
+/* The standard deviation model.init gives a layer: init_scale (normal), sqrt(2/fan_in) (he),
+ * sqrt(2/(fan_in+fan_out)) (xavier), 0 (zeros, and auto: a model resolves auto itself). */
+double gd_model_init_std(const char *init, double init_scale, size_t fan_in, size_t fan_out);
 
 /* Loss sum and correct count over a whole data set, in chunks of max_batch rows. */
 double gd_model_evaluate(gd_model *m, const float *x, const float *y, size_t n, size_t *correct);

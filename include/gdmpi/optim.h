@@ -1,6 +1,12 @@
-/* Optimizers see only flat vectors: w -= f(g, state, lr). They never know the model. */
+/* Optimizers see only flat vectors: w -= f(g, state, lr). They never know the model.
+ *
+ * State layout: state_slots blocks of n floats, slot k of parameter i at state[k*n + i]
+ * (e.g. Adam: m[0..n) then v[0..n)). Together with t it is the whole optimizer state,
+ * so a checkpoint saves gd_optim_state_len() floats and t, and restores them exactly. */
 #ifndef GDMPI_OPTIM_H
 #define GDMPI_OPTIM_H
+
+#include "gdmpi/rng.h"
 
 #include <stddef.h>
 
@@ -9,12 +15,15 @@ typedef struct gd_optim gd_optim;
 typedef struct gd_optim_ops {
     const char *name;
     size_t state_slots; /* floats of state per parameter; the state is one flat buffer */
+    double default_lr;  /* the lr used when optimizer.lr is 0 (not set) */
     /* One update of w[0..n) with the mean gradient g at step o->t (1 for the first step). */
     void (*step)(gd_optim *o, float *w, const float *g, size_t n, float lr);
 } gd_optim_ops;
 
+/* The config's [optimizer] numbers. lr is the base rate alpha (after the linear
+ * scaling rule): AdamW scales its decoupled decay by lr(t) / lr, the schedule multiplier. */
 typedef struct gd_optim_hparams {
-    double momentum, beta1, beta2, eps, rho, decay, weight_decay;
+    double lr, momentum, beta1, beta2, eps, rho, decay, weight_decay;
 } gd_optim_hparams;
 
 struct gd_optim {
@@ -26,11 +35,29 @@ struct gd_optim {
 };
 
 const gd_optim_ops *gd_optim_find(const char *name);
+/* "sgd|momentum|...": the registry's names, for the config's name check. */
 const char *gd_optim_names(void);
 
+/* Checks the hyper-parameters the update formulas divide by (GD_ECONFIG on failure). */
 int gd_optim_create(gd_optim *o, const char *name, const gd_optim_hparams *hp, size_t n);
 void gd_optim_destroy(gd_optim *o);
 /* Advances t and applies one update. */
 void gd_optim_step(gd_optim *o, float *w, const float *g, float lr);
+/* Floats in o->state (n * state_slots), for checkpoints. */
+size_t gd_optim_state_len(const gd_optim *o);
+
+/* Vector helpers for what happens to the combined gradient before the step. */
+
+/* Sum of squares, accumulated in double (the squared global norm of g). */
+double gd_sumsq(const float *g, size_t n);
+/* g <- g * max_norm / norm when norm > max_norm (clipping by the global norm). */
+void gd_clip_by_norm(float *g, size_t n, double norm, double max_norm);
+/* Adds the subgradient l1 * sign(w) (sign(0) = 0) to g; returns the penalty l1 * |w|_1. */
+double gd_l1_penalty(const float *w, float *g, size_t n, double l1);
+/* Neelakantan et al. 2015: the noise standard deviation sqrt(eta / (1 + t)^gamma)
+ * at step t (0 for the first step). */
+double gd_grad_noise_stddev(double eta, double gamma, long t);
+/* g[i] += N(0, stddev^2), drawn in order from rng (a stream every rank shares). */
+void gd_add_grad_noise(float *g, size_t n, double stddev, gd_rng *rng);
 
 #endif

@@ -2,6 +2,8 @@
 #ifndef GDMPI_PARALLEL_H
 #define GDMPI_PARALLEL_H
 
+#include <stdio.h>
+
 typedef struct gd_trainer gd_trainer;
 
 typedef struct gd_strategy_ops {
@@ -14,6 +16,9 @@ typedef struct gd_strategy_ops {
     void (*step)(gd_trainer *t);
     /* Called once after the last step, collectively; leaves the final model in t->model.w. */
     void (*finish)(gd_trainer *t);
+    /* Optional, rank 0 only: writes strategy-specific members into summary.json, each line
+     * `  "name": value,` (e.g. the allreduce's hidden and exposed communication time). */
+    void (*summary)(const gd_trainer *t, FILE *f);
     void (*destroy)(gd_trainer *t);
 } gd_strategy_ops;
 

@@ -4,6 +4,7 @@
 #include "gdmpi/model.h"
 #include "gdmpi/optim.h"
 #include "gdmpi/parallel.h"
+#include "gdmpi/schedule.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -11,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *init_names(void) { return "zeros|normal"; }
+static const char *order_names(void) { return "shuffle|sequential|curriculum"; }
+static const char *init_names(void) { return "auto|zeros|normal|he|xavier"; }
+static const char *overlap_names(void) { return "auto|true|false"; }
 
 #define F(field) offsetof(gd_config, field), sizeof(((gd_config *)0)->field)
 #define BIG 1e18
@@ -28,22 +31,73 @@ const gd_key gd_keys[] = {
      "dataset of targets (linreg) or integer class labels"},
     {"data", "scale", GD_KEY_REAL, F(data.scale), "1", -BIG, BIG, NULL,
      "multiplier applied to every feature on load (1/255 for images)"},
+    {"data", "order", GD_KEY_STRING, F(data.order), "shuffle", 0, 0, order_names,
+     "row order each epoch: shuffle (per-rank stream), sequential (file order), curriculum "
+     "(easy to hard: each row's loss under the model at the epoch's start)"},
 
     {"model", "type", GD_KEY_STRING, F(model.type), "softmax", 0, 0, gd_model_names,
-     "model: linreg (MSE), logreg (binary cross-entropy), softmax"},
+     "model: linreg (MSE), logreg (binary cross-entropy), softmax, mlp (neural network)"},
     {"model", "classes", GD_KEY_INT, F(model.classes), "0", 0, 1000000, NULL,
      "classes for softmax; 0 infers max label + 1 from the training data"},
     {"model", "l2", GD_KEY_REAL, F(model.l2), "0", 0, 1e6, NULL,
      "L2 penalty l2/2 * |W|^2 on the weights (not the bias)"},
-    {"model", "init", GD_KEY_STRING, F(model.init), "zeros", 0, 0, init_names,
-     "initial weights: zeros, or normal(0, init_scale) seeded from train.seed"},
+    {"model", "l1", GD_KEY_REAL, F(model.l1), "0", 0, 1e6, NULL,
+     "L1 penalty l1 * |W|_1 on the weights (not the bias), subgradient l1 * sign(W)"},
+    {"model", "init", GD_KEY_STRING, F(model.init), "auto", 0, 0, init_names,
+     "initial weights, seeded from train.seed: normal(0, init_scale), he N(0, 2/fan_in), "
+     "xavier N(0, 2/(fan_in+fan_out)), zeros; auto: zeros for linear models, he (relu) or "
+     "xavier for mlp"},
     {"model", "init_scale", GD_KEY_REAL, F(model.init_scale), "0.01", 0, 1e6, NULL,
      "standard deviation for model.init = normal"},
+    {"model", "hidden", GD_KEY_STRING, F(model.hidden), "256,128", 0, 0, NULL,
+     "mlp: hidden layer sizes, comma-separated (empty: no hidden layer)"},
+    {"model", "activation", GD_KEY_STRING, F(model.activation), "relu", 0, 0, gd_mlp_activations,
+     "mlp: activation of the hidden layers"},
+    {"model", "output", GD_KEY_STRING, F(model.output), "softmax", 0, 0, gd_mlp_outputs,
+     "mlp: output and loss: softmax + cross-entropy (classes), sigmoid + BCE (0/1), linear + MSE"},
+    {"model", "batchnorm", GD_KEY_BOOL, F(model.batchnorm), "false", 0, 1, NULL,
+     "mlp: batch normalization after each hidden affine layer (running stats for eval)"},
+    {"model", "sync_bn", GD_KEY_BOOL, F(model.sync_bn), "false", 0, 1, NULL,
+     "mlp: batch statistics over all ranks (allreduce) instead of per rank"},
+    {"model", "dropout", GD_KEY_REAL, F(model.dropout), "0", 0, 0.95, NULL,
+     "mlp: dropout probability after each hidden activation (training only)"},
 
     {"optimizer", "type", GD_KEY_STRING, F(optimizer.type), "sgd", 0, 0, gd_optim_names,
      "optimizer applied to the combined mean gradient"},
-    {"optimizer", "lr", GD_KEY_REAL, F(optimizer.lr), "0.1", 0, 1e6, NULL,
-     "learning rate"},
+    {"optimizer", "lr", GD_KEY_REAL, F(optimizer.lr), "0", 0, 1e6, NULL,
+     "learning rate; 0: the optimizer's default (sgd, adagrad 0.1; momentum, nesterov 0.01; "
+     "adadelta 1 (a multiplier); rmsprop, adam, amsgrad, adamw 0.001; adamax, nadam 0.002)"},
+    {"optimizer", "momentum", GD_KEY_REAL, F(optimizer.momentum), "0.9", 0, 1, NULL,
+     "momentum, nesterov: velocity decay mu"},
+    {"optimizer", "beta1", GD_KEY_REAL, F(optimizer.beta1), "0.9", 0, 1, NULL,
+     "adam family: decay of the first-moment average (below 1)"},
+    {"optimizer", "beta2", GD_KEY_REAL, F(optimizer.beta2), "0.999", 0, 1, NULL,
+     "adam family: decay of the second-moment average (adamax: of the max norm; below 1)"},
+    {"optimizer", "eps", GD_KEY_REAL, F(optimizer.eps), "1e-8", 0, 1, NULL,
+     "adagrad, adadelta, rmsprop, adam family (not adamax): the denominator's epsilon"},
+    {"optimizer", "rho", GD_KEY_REAL, F(optimizer.rho), "0.95", 0, 1, NULL,
+     "adadelta: decay of the squared-gradient and squared-update averages"},
+    {"optimizer", "decay", GD_KEY_REAL, F(optimizer.decay), "0.9", 0, 1, NULL,
+     "rmsprop: decay of the squared-gradient average"},
+    {"optimizer", "weight_decay", GD_KEY_REAL, F(optimizer.weight_decay), "1e-5", 0, 1, NULL,
+     "adamw: decoupled decay lambda, w -= (lr/alpha) lambda w per step (PyTorch's wd = "
+     "lambda / lr)"},
+
+    {"schedule", "type", GD_KEY_STRING, F(schedule.type), "constant", 0, 0, gd_schedule_names,
+     "lr schedule: constant; step (x gamma every step_epochs); exp (x gamma every epoch); "
+     "inverse (lr / (1 + decay t), t in steps); cosine (to min_lr over the run)"},
+    {"schedule", "gamma", GD_KEY_REAL, F(schedule.gamma), "0.1", 0, 1e6, NULL,
+     "step, exp: the factor applied to lr"},
+    {"schedule", "step_epochs", GD_KEY_INT, F(schedule.step_epochs), "10", 1, 1e9, NULL,
+     "step: epochs between two multiplications by gamma"},
+    {"schedule", "decay", GD_KEY_REAL, F(schedule.decay), "0.001", 0, 1e6, NULL,
+     "inverse: lr / (1 + decay t), t = optimizer steps taken"},
+    {"schedule", "min_lr", GD_KEY_REAL, F(schedule.min_lr), "0", 0, 1e6, NULL,
+     "cosine: the lr at the end of the run"},
+    {"schedule", "warmup_epochs", GD_KEY_REAL, F(schedule.warmup_epochs), "0", 0, 1e6, NULL,
+     "linear warm-up in front of any type: lr x (step + 1) / warm-up steps (fractions allowed)"},
+    {"schedule", "scale_with_workers", GD_KEY_BOOL, F(schedule.scale_with_workers), "false", 0,
+     1, NULL, "linear scaling rule: lr (and min_lr) x the ranks whose gradients make one step"},
 
     {"train", "epochs", GD_KEY_INT, F(train.epochs), "10", 1, 1000000000, NULL,
      "passes over the training data"},
@@ -52,23 +106,46 @@ const gd_key gd_keys[] = {
     {"train", "seed", GD_KEY_INT, F(train.seed), "42", 0, 9e18, NULL,
      "seed of every random stream (init, shuffle, noise)"},
     {"train", "shuffle", GD_KEY_BOOL, F(train.shuffle), "true", 0, 1, NULL,
-     "reshuffle each rank's shard every epoch from the rank's own stream"},
+     "false: the older spelling of data.order = sequential (true leaves data.order in charge)"},
     {"train", "max_steps", GD_KEY_INT, F(train.max_steps), "0", 0, 9e18, NULL,
      "stop after this many optimizer steps (0: no limit)"},
     {"train", "threads", GD_KEY_INT, F(train.threads), "1", 1, 1024, NULL,
      "OpenBLAS threads per rank"},
     {"train", "log_every", GD_KEY_INT, F(train.log_every), "0", 0, 9e18, NULL,
      "also print a progress line every N steps (0: one line per epoch)"},
+    {"train", "tol", GD_KEY_REAL, F(train.tol), "0", 0, 1e6, NULL,
+     "stop when the epoch's training loss changes by less than tol (relative) for tol_epochs "
+     "epochs in a row (0: off)"},
+    {"train", "tol_epochs", GD_KEY_INT, F(train.tol_epochs), "3", 1, 1e9, NULL,
+     "consecutive calm epochs that train.tol needs"},
+    {"train", "patience", GD_KEY_INT, F(train.patience), "0", 0, 1e9, NULL,
+     "early stopping: stop after this many epochs without a better validation loss; "
+     "model.h5 then holds the best epoch (0: off; needs data.val)"},
+    {"train", "max_seconds", GD_KEY_REAL, F(train.max_seconds), "0", 0, 1e12, NULL,
+     "wall-time cap: stop early enough to evaluate and write every output in time (0: off)"},
+    {"train", "clip_norm", GD_KEY_REAL, F(train.clip_norm), "0", 0, 1e12, NULL,
+     "clip the combined gradient to this global L2 norm (0: off)"},
+    {"train", "grad_noise", GD_KEY_REAL, F(train.grad_noise), "0", 0, 1e6, NULL,
+     "gradient noise eta: add N(0, eta / (1 + t)^gamma) to the combined gradient (0: off)"},
+    {"train", "grad_noise_gamma", GD_KEY_REAL, F(train.grad_noise_gamma), "0.55", 0, 100, NULL,
+     "gradient noise decay exponent gamma"},
 
     {"parallel", "mode", GD_KEY_STRING, F(parallel.mode), "allreduce", 0, 0, gd_strategy_names,
      "how gradients are combined across ranks"},
+    {"parallel", "overlap", GD_KEY_STRING, F(parallel.overlap), "auto", 0, 0, overlap_names,
+     "allreduce: reduce gradient buckets during backward; auto: on for mlp, off otherwise"},
+    {"parallel", "bucket_kb", GD_KEY_INT, F(parallel.bucket_kb), "256", 1, 1048576, NULL,
+     "allreduce with overlap: KiB of gradient per MPI_Iallreduce bucket"},
+    {"parallel", "stall_timeout", GD_KEY_REAL, F(parallel.stall_timeout), "300", 0, 1e6, NULL,
+     "seconds a rank may wait in one communication before the job ends with exit status 4 (0: off)"},
 
     {"output", "dir", GD_KEY_STRING, F(output.dir), "", 0, 0, NULL,
      "run directory (empty: runs/<config name>)"},
 };
 const size_t gd_nkeys = sizeof gd_keys / sizeof gd_keys[0];
 
-static const char *const sections[] = {"data", "model", "optimizer", "train", "parallel", "output"};
+static const char *const sections[] = {"data",  "model",    "optimizer", "schedule",
+                                       "train", "parallel", "output"};
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
 const gd_key *gd_config_find(const char *section, const char *name)
@@ -239,6 +316,12 @@ static int on_ini_value(void *user, const char *section, const char *name, const
     return 1;
 }
 
+static int accept_any(void *user, const char *section, const char *name, const char *value)
+{
+    (void)user, (void)section, (void)name, (void)value;
+    return 1;
+}
+
 static void set_name_from_path(gd_config *c, const char *path)
 {
     snprintf(c->path, sizeof c->path, "%s", path);
@@ -259,11 +342,18 @@ int gd_config_load(gd_config *c, const char *path)
     load_ctx ctx = {.cfg = c};
     gd_clear_error();
     int line = ini_parse_file(f, on_ini_value, &ctx);
+    /* inih reports the first bad line, which may be a syntax error before the key our
+     * handler refused; a second pass that accepts every key finds syntax errors alone. */
+    int syntax_line = 0;
+    if (line > 0 && ctx.failed) {
+        rewind(f);
+        syntax_line = ini_parse_file(f, accept_any, NULL);
+    }
     fclose(f);
     if (line == 0)
         return GD_OK;
     char msg[GD_ERRMSG_MAX];
-    if (ctx.failed)
+    if (ctx.failed && syntax_line != line)
         snprintf(msg, sizeof msg, "%s", gd_errmsg());
     else
         snprintf(msg, sizeof msg, "syntax error (expected [section] or key = value)");
@@ -302,6 +392,9 @@ int gd_config_finish(gd_config *c)
         return gd_fail(GD_ECONFIG, "%s: missing required key 'train' in [data]", c->path);
     if (!c->output.dir[0])
         snprintf(c->output.dir, sizeof c->output.dir, "runs/%.*s", GD_NAME_MAX, c->name);
+    const gd_optim_ops *optim = gd_optim_find(c->optimizer.type);
+    if (c->optimizer.lr == 0 && optim) /* 0: the optimizer's own default */
+        c->optimizer.lr = optim->default_lr;
     return GD_OK;
 }
 

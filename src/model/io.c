@@ -1,11 +1,59 @@
 /* model.h5: dataset `params` (float32, the flat parameter vector) with attributes
  * model_type, features, outputs; linear models also get `W` (outputs x features) and
- * `b` (outputs) as plain views for h5py and h5dump users. */
+ * `b` (outputs) as plain views for h5py and h5dump users. Models with non-trained state
+ * (batch-norm running statistics) add dataset `state`; models whose shape comes from the
+ * config (mlp) add one string attribute per architecture key (hidden, activation, ...). */
 #include "gdmpi/error.h"
 #include "gdmpi/h5util.h"
 #include "gdmpi/model.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* The [model] keys in ops->config_keys, as attributes, formatted as `gdmpi config` does. */
+static int save_architecture(const gd_model *m, hid_t f)
+{
+    const char *const *keys = m->ops->config_keys;
+    for (size_t i = 0; keys && keys[i]; i++) {
+        const gd_key *k = gd_config_find("model", keys[i]);
+        char value[GD_PATH_MAX];
+        if (!k || !m->cfg)
+            return GD_ERR;
+        gd_config_format(m->cfg, k, value, sizeof value);
+        if (gd_h5_attr_string(f, keys[i], value))
+            return GD_ERR;
+    }
+    return GD_OK;
+}
+
+/* Rebuilds the config a model was trained with from its attributes (defaults elsewhere);
+ * *out stays NULL for types without architecture keys. */
+static int load_architecture(hid_t f, const char *path, const gd_model_ops *ops, gd_config **out)
+{
+    *out = NULL;
+    if (!ops || !ops->config_keys)
+        return GD_OK;
+    gd_config *c = gd_alloc(1, sizeof *c, "model config");
+    if (!c)
+        return GD_ERR;
+    gd_config_defaults(c);
+    for (size_t i = 0; ops->config_keys[i]; i++) {
+        char value[GD_PATH_MAX], set[GD_PATH_MAX + 64];
+        int rc = gd_h5_read_attr_string(f, ops->config_keys[i], value, sizeof value);
+        if (!rc) {
+            snprintf(set, sizeof set, "model.%s=%s", ops->config_keys[i], value);
+            rc = gd_config_set(c, set);
+        }
+        if (rc) {
+            free(c);
+            gd_clear_error();
+            return gd_fail(GD_ERR, "%s: bad or missing attribute '%s' of a %s model", path,
+                           ops->config_keys[i], ops->name);
+        }
+    }
+    *out = c;
+    return GD_OK;
+}
 
 int gd_model_save(const gd_model *m, const char *path)
 {
@@ -20,6 +68,10 @@ int gd_model_save(const gd_model *m, const char *path)
         if (!rc)
             rc = gd_h5_write(f, "b", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, m->w + nw, m->nparams - nw, 0);
     }
+    if (!rc && m->nstate)
+        rc = gd_h5_write(f, "state", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, m->state, m->nstate, 0);
+    if (!rc)
+        rc = save_architecture(m, f);
     if (!rc)
         rc = gd_h5_attr_string(f, "model_type", m->ops->name);
     if (!rc)
@@ -48,10 +100,19 @@ int gd_model_load(gd_model *m, const char *path, size_t max_batch)
         rc = gd_h5_read_attr_long(f, "outputs", &outputs);
     if (!rc && (features <= 0 || outputs <= 0))
         rc = gd_fail(GD_ERR, "%s: bad model shape %ld x %ld", path, outputs, features);
+    gd_config *arch = NULL;
     if (!rc)
-        rc = gd_model_create(m, type, (size_t)features, (size_t)outputs, max_batch, NULL);
+        rc = load_architecture(f, path, gd_model_find(type), &arch);
+    if (!rc)
+        rc = gd_model_create(m, type, (size_t)features, (size_t)outputs, max_batch, arch);
+    if (!rc)
+        m->owned_cfg = arch;
+    else
+        free(arch);
     if (!rc)
         rc = gd_h5_read_vector(f, path, "params", H5T_NATIVE_FLOAT, m->w, m->nparams);
+    if (!rc && m->nstate)
+        rc = gd_h5_read_vector(f, path, "state", H5T_NATIVE_FLOAT, m->state, m->nstate);
     H5Fclose(f);
     if (rc && m->w)
         gd_model_destroy(m);

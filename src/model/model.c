@@ -3,13 +3,15 @@
 #include "gdmpi/error.h"
 #include "gdmpi/rng.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-extern const gd_model_ops gd_model_linreg, gd_model_logreg, gd_model_softmax;
+extern const gd_model_ops gd_model_linreg, gd_model_logreg, gd_model_softmax, gd_model_mlp;
 
 /* The registry: a new model is one file and one line here. */
-static const gd_model_ops *const models[] = {&gd_model_linreg, &gd_model_logreg, &gd_model_softmax};
+static const gd_model_ops *const models[] = {&gd_model_linreg, &gd_model_logreg, &gd_model_softmax,
+                                             &gd_model_mlp};
 #define NMODELS (sizeof models / sizeof models[0])
 
 const gd_model_ops *gd_model_find(const char *name)
@@ -20,7 +22,13 @@ const gd_model_ops *gd_model_find(const char *name)
     return NULL;
 }
 
-const char *gd_model_names(void) { return "linreg|logreg|softmax"; }
+const char *gd_model_names(void) { return "linreg|logreg|softmax|mlp"; }
+
+const gd_model_ops *gd_model_find_config(const gd_config *cfg)
+{
+    const gd_model_ops *ops = gd_model_find(cfg->model.type);
+    return ops && ops->specialize ? ops->specialize(cfg) : ops;
+}
 
 int gd_model_create(gd_model *m, const char *type, size_t features, size_t outputs,
                     size_t max_batch, const gd_config *cfg)
@@ -31,6 +39,8 @@ int gd_model_create(gd_model *m, const char *type, size_t features, size_t outpu
     m->ops = gd_model_find(type);
     if (!m->ops)
         return gd_fail(GD_ECONFIG, "model.type = '%s': unknown (known: %s)", type, gd_model_names());
+    if (cfg && m->ops->specialize)
+        m->ops = m->ops->specialize(cfg);
     m->features = features;
     m->outputs = outputs;
     m->max_batch = max_batch ? max_batch : 1;
@@ -52,19 +62,36 @@ void gd_model_destroy(gd_model *m)
         m->ops->destroy(m);
     free(m->w);
     free(m->g);
+    free(m->owned_cfg);
     m->w = m->g = NULL;
+    m->owned_cfg = NULL;
+}
+
+double gd_model_init_std(const char *init, double init_scale, size_t fan_in, size_t fan_out)
+{
+    if (!strcmp(init, "normal"))
+        return init_scale;
+    if (!strcmp(init, "he"))
+        return sqrt(2.0 / (double)fan_in);
+    if (!strcmp(init, "xavier"))
+        return sqrt(2.0 / (double)(fan_in + fan_out));
+    return 0;
 }
 
 void gd_model_init(gd_model *m, const gd_config *cfg)
 {
-    if (strcmp(cfg->model.init, "normal"))
+    if (m->ops->init) {
+        m->ops->init(m, cfg);
         return;
-    double scale = cfg->model.init_scale;
+    }
+    double std = gd_model_init_std(cfg->model.init, cfg->model.init_scale, m->features, m->outputs);
+    if (std == 0)
+        return;
     gd_rng rng;
     gd_rng_seed(&rng, (uint64_t)cfg->train.seed, 0, GD_RNG_INIT);
     size_t nw = m->ops->weight_count(m);
     for (size_t i = 0; i < nw; i++)
-        m->w[i] = (float)(scale * gd_rng_normal(&rng));
+        m->w[i] = (float)(std * gd_rng_normal(&rng));
 }
 
 double gd_model_evaluate(gd_model *m, const float *x, const float *y, size_t n, size_t *correct)

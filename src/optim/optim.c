@@ -1,14 +1,21 @@
 #include "gdmpi/optim.h"
 
 #include "gdmpi/error.h"
+#include "names.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-extern const gd_optim_ops gd_optim_sgd;
+extern const gd_optim_ops gd_optim_sgd, gd_optim_momentum, gd_optim_nesterov, gd_optim_adagrad,
+    gd_optim_adadelta, gd_optim_rmsprop, gd_optim_adam, gd_optim_adamax, gd_optim_nadam,
+    gd_optim_amsgrad, gd_optim_adamw;
 
 /* The registry: a new optimizer is one file in src/optim/ and one line here. */
-static const gd_optim_ops *const optimizers[] = {&gd_optim_sgd};
+static const gd_optim_ops *const optimizers[] = {
+    &gd_optim_sgd,      &gd_optim_momentum, &gd_optim_nesterov, &gd_optim_adagrad,
+    &gd_optim_adadelta, &gd_optim_rmsprop,  &gd_optim_adam,     &gd_optim_adamax,
+    &gd_optim_nadam,    &gd_optim_amsgrad,  &gd_optim_adamw,
+};
 #define NOPTIM (sizeof optimizers / sizeof optimizers[0])
 
 const gd_optim_ops *gd_optim_find(const char *name)
@@ -19,7 +26,24 @@ const gd_optim_ops *gd_optim_find(const char *name)
     return NULL;
 }
 
-const char *gd_optim_names(void) { return "sgd"; }
+const char *gd_optim_names(void)
+{
+    static char names[256]; /* built once from the registry, so the two never disagree */
+    if (!names[0])
+        for (size_t i = 0; i < NOPTIM; i++)
+            names_append(names, sizeof names, optimizers[i]->name);
+    return names;
+}
+
+/* The update formulas divide by 1 - beta^t (bias correction); beta = 1 would divide by 0. */
+static int check_hparams(const gd_optim_hparams *hp)
+{
+    if (hp->beta1 >= 1)
+        return gd_fail(GD_ECONFIG, "optimizer.beta1 = %g: must be below 1", hp->beta1);
+    if (hp->beta2 >= 1)
+        return gd_fail(GD_ECONFIG, "optimizer.beta2 = %g: must be below 1", hp->beta2);
+    return GD_OK;
+}
 
 int gd_optim_create(gd_optim *o, const char *name, const gd_optim_hparams *hp, size_t n)
 {
@@ -28,6 +52,9 @@ int gd_optim_create(gd_optim *o, const char *name, const gd_optim_hparams *hp, s
     if (!o->ops)
         return gd_fail(GD_ECONFIG, "optimizer.type = '%s': unknown (known: %s)", name,
                        gd_optim_names());
+    int rc = check_hparams(hp);
+    if (rc)
+        return rc;
     o->hp = *hp;
     o->n = n;
     if (o->ops->state_slots) {
@@ -49,3 +76,5 @@ void gd_optim_step(gd_optim *o, float *w, const float *g, float lr)
     o->t++;
     o->ops->step(o, w, g, o->n, lr);
 }
+
+size_t gd_optim_state_len(const gd_optim *o) { return o->ops ? o->n * o->ops->state_slots : 0; }

@@ -6,7 +6,8 @@
 static void sgd_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
 {
     (void)o;
-    cblas_saxpy((int)n, -lr, g, 1, w, 1);
+    cblas_saxpy((int)n, -lr, g, 1, w, 1); /* w <- w - lr g */
 }
 
-const gd_optim_ops gd_optim_sgd = {.name = "sgd", .state_slots = 0, .step = sgd_step};
+const gd_optim_ops gd_optim_sgd = {
+    .name = "sgd", .state_slots = 0, .default_lr = 0.1, .step = sgd_step};

@@ -1,26 +1,169 @@
-/* Synchronous data parallelism: one MPI_Allreduce moves the gradient sums, the loss
- * sum and the sample count together (the model's gradient buffer has two spare floats
- * for them); every rank divides by the global count and takes the same optimizer step,
- * so the replicas stay identical. */
+/* Synchronous data parallelism: the ranks sum their gradient sums, loss sums and sample
+ * counts; every rank divides by the global count and takes the same optimizer step, so the
+ * replicas stay identical.
+ *
+ * Plain (parallel.overlap = false): one MPI_Allreduce after backward moves the gradient and
+ * the two sums together (the gradient buffer has two spare floats for them).
+ *
+ * Overlapped (parallel.overlap = true; auto = on for lockstep models, the mlp): the gradient
+ * is cut into buckets of parallel.bucket_kb. The model reports each gradient slice as soon
+ * as backward has made it final (gd_model.grad_ready, last layer first); a bucket's
+ * MPI_Iallreduce starts the moment all of its floats are final, and every report also drives
+ * the requests in flight with MPI_Testsome, so they progress during the rest of backward.
+ * Buckets start in the order backward finishes them, which is the same on every rank.
+ * step() starts whatever the model did not report (models that never call grad_ready),
+ * reduces the two sums, and waits for everything before the optimizer step. Sums are
+ * elementwise, so the result equals the plain allreduce up to the order of float additions.
+ *
+ * Timing: the communication that was in flight during backward is hidden behind compute;
+ * the wait in step() is exposed and goes to the comm timer. summary.json reports both. */
 #include "gdmpi/error.h"
 #include "gdmpi/train.h"
 
-#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ar_bucket {
+    size_t lo, hi;  /* gradient floats [lo, hi) */
+    size_t ready;   /* floats reported final in this step */
+} ar_bucket;
+
+typedef struct ar_state {
+    int overlap;
+    MPI_Comm comm;        /* a duplicate: bucket reductions never meet the model's collectives */
+    float *g;
+    size_t nbuckets;
+    size_t bucket_floats;
+    ar_bucket *bucket;
+    MPI_Request *req;     /* nbuckets + 1: the last one moves the loss and count sums */
+    int *done;            /* MPI_Testsome's index list */
+    int active;           /* requests in flight */
+    double inflight_since;
+    double hidden_s, exposed_s; /* this rank's totals, then (after finish) means over ranks */
+    int reduced;
+} ar_state;
+
+/* parallel.overlap: auto means on for models that report their gradient slices. */
+static int wants_overlap(const gd_trainer *t)
+{
+    const char *v = t->cfg->parallel.overlap;
+    if (!strcmp(v, "auto"))
+        return t->model.ops->lockstep;
+    return !strcmp(v, "true");
+}
+
+static void start_request(ar_state *s, float *buf, size_t count, size_t slot)
+{
+    if (s->active++ == 0)
+        s->inflight_since = MPI_Wtime();
+    MPI_Iallreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, s->comm, &s->req[slot]);
+}
+
+/* Lets MPI move the requests in flight; a run of in-flight time that ends here was hidden. */
+static void drive(ar_state *s)
+{
+    int count = 0;
+    if (s->active == 0)
+        return;
+    MPI_Testsome((int)s->nbuckets + 1, s->req, &count, s->done, MPI_STATUSES_IGNORE);
+    if (count == MPI_UNDEFINED || count == 0)
+        return;
+    s->active -= count;
+    if (s->active == 0)
+        s->hidden_s += MPI_Wtime() - s->inflight_since;
+}
+
+/* gd_model.grad_ready: counts the floats of [offset, offset+len) into their buckets and
+ * starts each bucket that is now complete. */
+static void on_grad_ready(void *ctx, size_t offset, size_t len)
+{
+    ar_state *s = ctx;
+    const size_t end = offset + len;
+    for (size_t b = offset / s->bucket_floats; len && b < s->nbuckets; b++) {
+        ar_bucket *k = &s->bucket[b];
+        if (k->lo >= end)
+            break;
+        k->ready += (end < k->hi ? end : k->hi) - (offset > k->lo ? offset : k->lo);
+        if (k->ready == k->hi - k->lo)
+            start_request(s, s->g + k->lo, k->hi - k->lo, b);
+    }
+    drive(s);
+}
+
+static int plan_buckets(gd_trainer *t, ar_state *s)
+{
+    const size_t n = t->model.nparams;
+    s->bucket_floats = (size_t)t->cfg->parallel.bucket_kb * 1024 / sizeof(float);
+    s->nbuckets = (n + s->bucket_floats - 1) / s->bucket_floats;
+    s->bucket = gd_alloc(s->nbuckets, sizeof *s->bucket, "allreduce buckets");
+    s->req = gd_alloc(s->nbuckets + 1, sizeof *s->req, "allreduce requests");
+    s->done = gd_alloc(s->nbuckets + 1, sizeof *s->done, "allreduce requests");
+    if (!s->bucket || !s->req || !s->done)
+        return GD_ERR;
+    for (size_t b = 0; b < s->nbuckets; b++) {
+        s->bucket[b].lo = b * s->bucket_floats;
+        s->bucket[b].hi = b + 1 < s->nbuckets ? (b + 1) * s->bucket_floats : n;
+    }
+    for (size_t r = 0; r <= s->nbuckets; r++)
+        s->req[r] = MPI_REQUEST_NULL;
+    return GD_OK;
+}
 
 static int allreduce_setup(gd_trainer *t)
 {
-    (void)t;
+    ar_state *s = gd_alloc(1, sizeof *s, "allreduce state");
+    if (!s)
+        return GD_ERR;
+    t->strategy_state = s;
+    s->comm = MPI_COMM_NULL;
+    s->overlap = wants_overlap(t);
+    if (!s->overlap)
+        return GD_OK;
+    s->g = t->model.g;
+    MPI_Comm_dup(t->comm, &s->comm);
+    int rc = plan_buckets(t, s);
+    if (rc)
+        return rc;
+    t->model.grad_ready = on_grad_ready;
+    t->model.grad_ready_ctx = s;
     return GD_OK;
+}
+
+/* Starts the buckets nobody reported (in index order, the same on every rank), reduces the
+ * loss and count sums, and waits for all of it. */
+static void finish_reduction(gd_trainer *t, ar_state *s)
+{
+    const size_t n = t->model.nparams;
+    double now = MPI_Wtime();
+    if (s->active)
+        s->hidden_s += now - s->inflight_since;
+    for (size_t b = 0; b < s->nbuckets; b++) {
+        ar_bucket *k = &s->bucket[b];
+        if (k->ready != k->hi - k->lo)
+            start_request(s, s->g + k->lo, k->hi - k->lo, b);
+        k->ready = 0;
+    }
+    start_request(s, s->g + n, GD_GRAD_EXTRA, s->nbuckets);
+    MPI_Waitall((int)s->nbuckets + 1, s->req, MPI_STATUSES_IGNORE);
+    s->active = 0;
+    s->exposed_s += MPI_Wtime() - now;
 }
 
 static void allreduce_step(gd_trainer *t)
 {
+    ar_state *s = t->strategy_state;
     const size_t n = t->model.nparams;
     float *g = t->model.g;
     g[n] = (float)t->batch_loss;
     g[n + 1] = (float)t->batch_count;
     double since = MPI_Wtime();
-    MPI_Allreduce(MPI_IN_PLACE, g, (int)(n + GD_GRAD_EXTRA), MPI_FLOAT, MPI_SUM, t->comm);
+    if (s->overlap) {
+        finish_reduction(t, s);
+    } else {
+        MPI_Allreduce(MPI_IN_PLACE, g, (int)(n + GD_GRAD_EXTRA), MPI_FLOAT, MPI_SUM, t->comm);
+        s->exposed_s += MPI_Wtime() - since;
+    }
     gd_timer_add(t, GD_T_COMM, &since);
     t->step_loss = g[n];
     t->step_count = g[n + 1];
@@ -29,18 +172,56 @@ static void allreduce_step(gd_trainer *t)
     float inv = 1.0f / (float)t->step_count;
     for (size_t i = 0; i < n; i++)
         g[i] *= inv;
-    t->step_loss += t->step_count * gd_model_penalty(&t->model, g);
-    gd_optim_step(&t->optim, t->model.w, g, (float)t->lr);
+    gd_apply_update(t, g);
     gd_timer_add(t, GD_T_COMPUTE, &since);
 }
 
-static void allreduce_finish(gd_trainer *t) { (void)t; }
-static void allreduce_destroy(gd_trainer *t) { (void)t; }
+/* Collective: the hidden and exposed seconds become means over the ranks for the summary. */
+static void allreduce_finish(gd_trainer *t)
+{
+    ar_state *s = t->strategy_state;
+    double sums[2] = {s->hidden_s, s->exposed_s};
+    MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, t->comm);
+    s->hidden_s = sums[0] / t->size;
+    s->exposed_s = sums[1] / t->size;
+    s->reduced = 1;
+}
+
+static void allreduce_summary(const gd_trainer *t, FILE *f)
+{
+    const ar_state *s = t->strategy_state;
+    if (!s)
+        return;
+    double total = s->hidden_s + s->exposed_s;
+    fprintf(f, "  \"allreduce\": {\"overlap\": %s, \"buckets\": %zu, \"bucket_kb\": %ld, "
+               "\"comm_hidden_s\": %.6f, \"comm_exposed_s\": %.6f, \"hidden_frac\": %.4f, "
+               "\"mean_of_ranks\": %s},\n",
+            s->overlap ? "true" : "false", s->nbuckets, t->cfg->parallel.bucket_kb, s->hidden_s,
+            s->exposed_s, total > 0 ? s->hidden_s / total : 0.0,
+            s->reduced ? "true" : "false");
+}
+
+static void allreduce_destroy(gd_trainer *t)
+{
+    ar_state *s = t->strategy_state;
+    if (!s)
+        return;
+    if (s->comm != MPI_COMM_NULL)
+        MPI_Comm_free(&s->comm);
+    free(s->bucket);
+    free(s->req);
+    free(s->done);
+    free(s);
+    t->strategy_state = NULL;
+    t->model.grad_ready = NULL;
+    t->model.grad_ready_ctx = NULL;
+}
 
 const gd_strategy_ops gd_strategy_allreduce = {
     .name = "allreduce",
     .setup = allreduce_setup,
     .step = allreduce_step,
     .finish = allreduce_finish,
+    .summary = allreduce_summary,
     .destroy = allreduce_destroy,
 };

@@ -218,6 +218,9 @@ static int write_summary_file(const gd_trainer *t, int status, const char *messa
     json_num(f, t->t_train);
     fprintf(f, ",\n");
     json_final(f, t);
+    gd_json_stopping(t, f);
+    if (t->strategy && t->strategy->summary)
+        t->strategy->summary(t, f);
     json_config(f, t->cfg);
     json_ranks(f, timers, rows, t->size);
     json_versions(f);

@@ -1,8 +1,11 @@
 /* The training loop, readable top to bottom:
- *   setup: load shards, check labels, build model, optimizer and strategy (all agreed)
- *   per epoch: shuffle -> for each step: gather batch -> loss_grad -> strategy step
- *   per epoch: evaluate, log a line, rewrite metrics.csv
- *   end: strategy finish, model.h5 and summary.json.
+ *   setup: load shards, check labels, build model, optimizer, strategy, schedule (agreed)
+ *   per epoch: order the shard (shuffle, sequential or curriculum)
+ *              -> for each step: lr from the schedule -> gather batch -> loss_grad
+ *                 -> strategy step (which calls gd_apply_update) -> divergence check
+ *   per epoch: evaluate, log a line, rewrite metrics.csv, keep the best parameters,
+ *              agree on whether to stop (epochs, max_steps, max_seconds, tol, patience)
+ *   end: strategy finish, restore the best epoch (early stopping), model.h5, summary.json.
  *
  * Uneven shards: every rank runs steps_per_epoch = max over ranks of ceil(rows / batch)
  * steps. A rank whose shard is used up contributes an empty batch (zero sums, zero
@@ -12,6 +15,7 @@
 #include "gdmpi/error.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,11 +73,24 @@ static int model_outputs(gd_trainer *t, const gd_model_ops *ops, size_t *outputs
     return rc;
 }
 
+/* The optimizer's numbers from [optimizer]. hp.lr (AdamW's alpha) is set once the
+ * schedule knows the scaled base lr (plan_schedule). */
+static gd_optim_hparams optim_hparams(const gd_config *c)
+{
+    return (gd_optim_hparams){.momentum = c->optimizer.momentum,
+                              .beta1 = c->optimizer.beta1,
+                              .beta2 = c->optimizer.beta2,
+                              .eps = c->optimizer.eps,
+                              .rho = c->optimizer.rho,
+                              .decay = c->optimizer.decay,
+                              .weight_decay = c->optimizer.weight_decay};
+}
+
 static int build_model(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
     size_t outputs = 1;
-    int rc = model_outputs(t, gd_model_find(c->model.type), &outputs);
+    int rc = model_outputs(t, gd_model_find_config(c), &outputs);
     if (rc)
         return rc;
     rc = gd_model_create(&t->model, c->model.type, t->train.cols, outputs, t->batch_rows, c);
@@ -82,8 +99,18 @@ static int build_model(gd_trainer *t)
     t->model.l2 = c->model.l2;
     t->model.comm = t->comm;
     gd_model_init(&t->model, c);
-    gd_optim_hparams hp = {0};
+    gd_optim_hparams hp = optim_hparams(c);
     return gd_optim_create(&t->optim, c->optimizer.type, &hp, t->model.nparams);
+}
+
+static gd_order order_from_config(const gd_config *c)
+{
+    if (!strcmp(c->data.order, "curriculum"))
+        return GD_ORDER_CURRICULUM;
+    /* train.shuffle = false is the older spelling of data.order = sequential */
+    if (!strcmp(c->data.order, "sequential") || !c->train.shuffle)
+        return GD_ORDER_SEQUENTIAL;
+    return GD_ORDER_SHUFFLE;
 }
 
 static int plan_batches(gd_trainer *t)
@@ -95,10 +122,14 @@ static int plan_batches(gd_trainer *t)
     long steps = (long)((rows + t->batch_rows - 1) / t->batch_rows);
     MPI_Allreduce(MPI_IN_PLACE, &steps, 1, MPI_LONG, MPI_MAX, t->comm);
     t->steps_per_epoch = steps;
+    t->order_kind = order_from_config(c);
     t->order = gd_alloc(rows, sizeof(size_t), "shard order");
     t->bx = gd_alloc(t->batch_rows, t->train.cols * sizeof(float), "batch features");
     t->by = gd_alloc(t->batch_rows, sizeof(float), "batch labels");
     if (!t->order || !t->bx || !t->by)
+        return GD_ERR;
+    if (t->order_kind == GD_ORDER_CURRICULUM &&
+        !(t->scores = gd_alloc(rows, sizeof *t->scores, "curriculum scores")))
         return GD_ERR;
     for (size_t i = 0; i < rows; i++)
         t->order[i] = i;
@@ -106,30 +137,93 @@ static int plan_batches(gd_trainer *t)
     return GD_OK;
 }
 
+/* The steps the run will take if nothing stops it early: cosine's horizon. */
+static long planned_steps(const gd_trainer *t)
+{
+    long max = t->cfg->train.max_steps;
+    long epochs = t->cfg->train.epochs;
+    long steps = epochs > LONG_MAX / t->steps_per_epoch ? LONG_MAX : epochs * t->steps_per_epoch;
+    return max && max < steps ? max : steps;
+}
+
+/* optimizer.lr = 0 means "the optimizer's default"; gd_config_finish resolves it too. */
+static double base_lr(const gd_trainer *t)
+{
+    return t->cfg->optimizer.lr > 0 ? t->cfg->optimizer.lr : t->optim.ops->default_lr;
+}
+
+static int plan_schedule(gd_trainer *t)
+{
+    const gd_config *c = t->cfg;
+    double workers = c->schedule.scale_with_workers ? t->workers_per_step : 1; /* Goyal et al. */
+    gd_schedule_params p = {.lr = base_lr(t) * workers,
+                            .gamma = c->schedule.gamma,
+                            .step_epochs = c->schedule.step_epochs,
+                            .decay = c->schedule.decay,
+                            .min_lr = c->schedule.min_lr * workers,
+                            .warmup_epochs = c->schedule.warmup_epochs,
+                            .steps_per_epoch = t->steps_per_epoch,
+                            .total_steps = planned_steps(t)};
+    t->optim.hp.lr = p.lr; /* AdamW's alpha: the lr that the schedule multiplies */
+    t->lr = p.lr;
+    return gd_schedule_create(&t->schedule, c->schedule.type, &p);
+}
+
+/* Stopping rules, the time budget, the best-epoch copy and the shared noise stream. */
+static int plan_stopping(gd_trainer *t)
+{
+    const gd_config *c = t->cfg;
+    gd_tol_init(&t->tol, c->train.tol, c->train.tol_epochs);
+    gd_early_stop_init(&t->early, c->train.patience);
+    t->step_limit = c->train.max_steps ? c->train.max_steps : LONG_MAX;
+    t->next_budget_check = 1;
+    gd_rng_seed(&t->noise_rng, (uint64_t)c->train.seed, 0, GD_RNG_NOISE);
+    if (c->train.patience > 0 && !(t->best_w = gd_alloc(t->model.nparams + t->model.nstate,
+                                                         sizeof(float), "best parameters")))
+        return GD_ERR;
+    return GD_OK;
+}
+
+/* Checks that need only the config, before any data is read. */
+static int check_controls(const gd_config *c)
+{
+    if (c->train.patience > 0 && !c->data.val[0])
+        return gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs validation data "
+                       "(set data.val)", c->train.patience);
+    return GD_OK;
+}
+
 static int setup(gd_trainer *t)
 {
-    int rc = load_data(t);
+    int rc = check_controls(t->cfg);
+    if (!rc)
+        rc = load_data(t);
     if (!rc)
         rc = gd_agree(t->comm, plan_batches(t));
     if (!rc)
         rc = gd_agree(t->comm, build_model(t));
     if (!rc) {
         t->strategy = gd_strategy_find(t->cfg->parallel.mode);
+        t->workers_per_step = t->size;
         rc = gd_agree(t->comm, t->strategy->setup(t));
     }
-    t->lr = t->cfg->optimizer.lr;
+    if (!rc)
+        rc = gd_agree(t->comm, plan_schedule(t));
+    if (!rc)
+        rc = gd_agree(t->comm, plan_stopping(t));
     return rc;
 }
 
 /* Points *x, *y at the rows of step s: straight into the shard when they are contiguous
- * in order (no shuffle), else gathered into the batch buffers. Returns the row count. */
+ * (sequential order, or one batch holds the shard), else gathered into the batch buffers.
+ * Returns the row count. */
 static size_t gather_batch(gd_trainer *t, long s, const float **x, const float **y)
 {
     const size_t cols = t->train.cols, start = (size_t)s * t->batch_rows;
     if (start >= t->train.rows)
         return 0;
     size_t n = t->train.rows - start < t->batch_rows ? t->train.rows - start : t->batch_rows;
-    if (!t->cfg->train.shuffle || n == t->train.rows) {
+    if (t->order_kind == GD_ORDER_SEQUENTIAL || n == t->train.rows) {
         *x = t->train.x + start * cols;
         *y = t->train.y + start;
         return n;
@@ -144,22 +238,54 @@ static size_t gather_batch(gd_trainer *t, long s, const float **x, const float *
     return n;
 }
 
-static void check_finite_step(gd_trainer *t)
+/* The l2 and l1 penalties on the weights (not the biases): adds their gradient, returns
+ * their loss. */
+static double add_penalties(gd_trainer *t, float *g)
 {
-    if (isfinite(t->step_loss))
-        return;
-    gd_fail(GD_EDIVERGED, "training diverged: non-finite loss at epoch %ld, step %ld "
-            "(lower optimizer.lr?); the last good model was kept", t->epoch, t->step);
+    size_t nw = t->model.ops->weight_count(&t->model);
+    return gd_model_penalty(&t->model, g) + gd_l1_penalty(t->model.w, g, nw, t->cfg->model.l1);
 }
 
-/* One optimizer step. Returns non-zero when training must stop (divergence). */
+void gd_apply_update(gd_trainer *t, float *g)
+{
+    const gd_config *c = t->cfg;
+    const size_t n = t->model.nparams;
+    t->step_loss += t->step_count * add_penalties(t, g);
+    double sumsq = gd_sumsq(g, n);
+    if (!isfinite(t->step_loss) || !isfinite(sumsq)) {
+        t->diverged = isfinite(t->step_loss) ? "gradient" : "loss";
+        return; /* w stays as it was: the last finite parameters */
+    }
+    if (c->train.clip_norm > 0)
+        gd_clip_by_norm(g, n, sqrt(sumsq), c->train.clip_norm);
+    if (c->train.grad_noise > 0)
+        gd_add_grad_noise(g, n, gd_grad_noise_stddev(c->train.grad_noise,
+                                                      c->train.grad_noise_gamma, t->step),
+                          &t->noise_rng);
+    gd_optim_step(&t->optim, t->model.w, g, (float)t->lr);
+}
+
+static int check_finite_step(gd_trainer *t)
+{
+    if (!t->diverged && isfinite(t->step_loss))
+        return GD_OK;
+    t->stop_reason = GD_STOP_DIVERGED;
+    return gd_fail(GD_EDIVERGED, "training diverged at epoch %ld, step %ld: non-finite %s "
+                   "(lower optimizer.lr or set train.clip_norm); model.h5 was not written, so "
+                   "an earlier one is kept", t->epoch, t->step, t->diverged ? t->diverged : "loss");
+}
+
+/* One optimizer step. Returns GD_EDIVERGED when the loss or gradient is not finite. */
 static int train_step(gd_trainer *t, long s)
 {
     double since = MPI_Wtime();
     const float *x = NULL, *y = NULL;
     size_t n = gather_batch(t, s, &x, &y);
+    t->lr = gd_schedule_lr(&t->schedule, t->step);
     memset(t->model.g, 0, (t->model.nparams + GD_GRAD_EXTRA) * sizeof(float));
-    t->batch_loss = n ? t->model.ops->loss_grad(&t->model, x, y, n, t->model.g, NULL) : 0;
+    /* lockstep models communicate inside loss_grad, so every rank calls it every step */
+    t->batch_loss = n || t->model.ops->lockstep
+                        ? t->model.ops->loss_grad(&t->model, x, y, n, t->model.g, NULL) : 0;
     t->batch_count = (double)n;
     gd_timer_add(t, GD_T_COMPUTE, &since);
     t->strategy->step(t);
@@ -167,13 +293,32 @@ static int train_step(gd_trainer *t, long s)
     t->epoch_loss += t->step_loss;
     t->epoch_count += t->step_count;
     t->samples_seen += t->step_count;
-    check_finite_step(t);
-    return isfinite(t->step_loss) ? GD_OK : GD_EDIVERGED;
+    return check_finite_step(t);
 }
 
-static int steps_exhausted(const gd_trainer *t)
+/* Collective: all ranks agree (the slowest rank's figures) on the step at which the time
+ * budget says stop, leaving time for the last evaluation and the outputs. */
+static void agree_deadline(gd_trainer *t)
 {
-    return t->cfg->train.max_steps && t->step >= t->cfg->train.max_steps;
+    const gd_config *c = t->cfg;
+    double now = MPI_Wtime();
+    /* elapsed, seconds per step (10% headroom), reserve: 5% of the budget + 2 epoch ends */
+    double f[3] = {now - t->t_job, 1.1 * (now - t->t_start) / (double)(t->step ? t->step : 1),
+                   0.05 * c->train.max_seconds + 2 * t->epoch_end_s};
+    MPI_Allreduce(MPI_IN_PLACE, f, 3, MPI_DOUBLE, MPI_MAX, t->comm);
+    long limit = gd_deadline_step(c->train.max_seconds, f[0], t->step ? f[1] : 0, f[2], t->step);
+    long max_steps = c->train.max_steps ? c->train.max_steps : LONG_MAX;
+    t->step_limit = limit < max_steps ? limit : max_steps;
+}
+
+/* Looks at the time budget at steps 1, 2, 4, 8, ...: the same steps on every rank, so the
+ * collective in agree_deadline matches up, and only log2(steps) of them. */
+static void check_time_budget(gd_trainer *t)
+{
+    if (t->cfg->train.max_seconds <= 0 || t->step < t->next_budget_check)
+        return;
+    t->next_budget_check = 2 * t->step;
+    agree_deadline(t);
 }
 
 static void log_progress(const gd_trainer *t, long s)
@@ -184,16 +329,53 @@ static void log_progress(const gd_trainer *t, long s)
                t->epoch_count ? t->epoch_loss / t->epoch_count : 0.0);
 }
 
+static int by_score(const void *a, const void *b)
+{
+    const gd_scored_row *x = a, *y = b;
+    if (x->score < y->score)
+        return -1;
+    if (x->score > y->score)
+        return 1;
+    return (x->row > y->row) - (x->row < y->row); /* ties keep row order: reproducible */
+}
+
+/* Curriculum: easy to hard by each row's loss under the model as the epoch starts (the
+ * first epoch: the initial model, whose equal losses keep the file's order). */
+static void order_by_loss(gd_trainer *t)
+{
+    const size_t cols = t->train.cols;
+    for (size_t r = 0; r < t->train.rows; r++) {
+        double loss = t->model.ops->loss_grad(&t->model, t->train.x + r * cols, t->train.y + r, 1,
+                                              NULL, NULL);
+        t->scores[r] = (gd_scored_row){.score = (float)loss, .row = r};
+    }
+    qsort(t->scores, t->train.rows, sizeof *t->scores, by_score);
+    for (size_t r = 0; r < t->train.rows; r++)
+        t->order[r] = t->scores[r].row;
+}
+
+static void order_epoch(gd_trainer *t)
+{
+    double since = MPI_Wtime();
+    if (t->batch_rows >= t->train.rows)
+        return; /* one batch holds the whole shard: the order changes nothing */
+    if (t->order_kind == GD_ORDER_SHUFFLE)
+        gd_rng_permute(&t->shuffle_rng, t->order, t->train.rows);
+    else if (t->order_kind == GD_ORDER_CURRICULUM)
+        order_by_loss(t);
+    gd_timer_add(t, GD_T_COMPUTE, &since);
+}
+
 static int run_epoch(gd_trainer *t)
 {
-    if (t->cfg->train.shuffle && t->batch_rows < t->train.rows)
-        gd_rng_permute(&t->shuffle_rng, t->order, t->train.rows);
+    order_epoch(t);
     t->epoch_loss = t->epoch_count = 0;
-    for (long s = 0; s < t->steps_per_epoch && !steps_exhausted(t); s++) {
+    for (long s = 0; s < t->steps_per_epoch && t->step < t->step_limit; s++) {
         int rc = train_step(t, s);
         if (rc)
             return rc;
         log_progress(t, s);
+        check_time_budget(t);
     }
     return GD_OK;
 }
@@ -248,23 +430,86 @@ static void print_epoch(const gd_trainer *t)
     fflush(stdout);
 }
 
+/* The best epoch's copy holds the parameters, then the model's non-trained state
+ * (batch-norm running statistics), which model.h5 also saves. */
+static void keep_best(gd_trainer *t)
+{
+    const gd_model *m = &t->model;
+    memcpy(t->best_w, m->w, m->nparams * sizeof(float));
+    if (m->nstate)
+        memcpy(t->best_w + m->nparams, m->state, m->nstate * sizeof(float));
+}
+
+static void restore_best(gd_trainer *t)
+{
+    gd_model *m = &t->model;
+    memcpy(m->w, t->best_w, m->nparams * sizeof(float));
+    if (m->nstate)
+        memcpy(m->state, t->best_w + m->nparams, m->nstate * sizeof(float));
+}
+
+/* Feeds the epoch's validation loss to early stopping and keeps the best parameters. */
+static int early_stop_says_stop(gd_trainer *t, double val_loss)
+{
+    if (!t->has_val)
+        return 0;
+    gd_early_verdict v = gd_early_stop_update(&t->early, t->epoch, val_loss);
+    if (v == GD_ES_BETTER && t->best_w)
+        keep_best(t);
+    return v == GD_ES_STOP;
+}
+
+/* This rank's verdict after an epoch; the limits that end an epoch early come first. */
+static gd_stop_reason stop_verdict(gd_trainer *t)
+{
+    const gd_config *c = t->cfg;
+    const gd_metrics_row *r = &t->rows[t->nrows - 1];
+    int early = early_stop_says_stop(t, r->val_loss); /* always fed: it tracks the best epoch */
+    int calm = gd_tol_update(&t->tol, r->train_loss);
+    if (c->train.max_steps && t->step >= c->train.max_steps)
+        return GD_STOP_MAX_STEPS;
+    if (t->step >= t->step_limit)
+        return GD_STOP_MAX_SECONDS;
+    if (early)
+        return GD_STOP_EARLY;
+    if (calm)
+        return GD_STOP_TOL;
+    return t->epoch >= c->train.epochs ? GD_STOP_EPOCHS : GD_STOP_NONE;
+}
+
+/* Collective: the rows, the metrics file, and one verdict every rank shares (a strategy
+ * whose ranks see different losses must still stop them together). */
+static void end_epoch(gd_trainer *t)
+{
+    double since = MPI_Wtime();
+    record_epoch(t);
+    print_epoch(t);
+    if (t->rank == 0 && gd_write_metrics(t))
+        gd_abort(t->comm, GD_ERR);
+    if (t->cfg->train.max_seconds > 0)
+        agree_deadline(t);
+    int reason = (int)stop_verdict(t);
+    MPI_Allreduce(MPI_IN_PLACE, &reason, 1, MPI_INT, MPI_MAX, t->comm);
+    t->stop_reason = (gd_stop_reason)reason;
+    t->epoch_end_s = fmax(t->epoch_end_s, MPI_Wtime() - since);
+}
+
 static int train_loop(gd_trainer *t)
 {
     t->rows = gd_alloc((size_t)t->cfg->train.epochs, sizeof(gd_metrics_row), "metrics");
     if (!t->rows)
         return GD_ERR;
     t->t_start = MPI_Wtime();
-    for (t->epoch = 1; t->epoch <= t->cfg->train.epochs && !steps_exhausted(t); t->epoch++) {
+    for (t->epoch = 1; t->stop_reason == GD_STOP_NONE; t->epoch++) {
         int rc = run_epoch(t);
         if (rc)
             return rc;
-        record_epoch(t);
-        print_epoch(t);
-        if (t->rank == 0 && gd_write_metrics(t))
-            gd_abort(t->comm, GD_ERR);
+        end_epoch(t);
     }
     t->epoch--;
     t->strategy->finish(t);
+    if (t->best_w && t->early.best_epoch > 0) /* model.h5 gets the best epoch's parameters */
+        restore_best(t);
     t->t_train = MPI_Wtime() - t->t_start;
     return GD_OK;
 }
@@ -297,14 +542,16 @@ static void teardown(gd_trainer *t)
     gd_data_free(&t->train);
     gd_data_free(&t->val);
     free(t->order);
+    free(t->scores);
     free(t->bx);
     free(t->by);
+    free(t->best_w);
     free(t->rows);
 }
 
 int gd_train(const gd_config *cfg, MPI_Comm comm)
 {
-    gd_trainer t = {.cfg = cfg, .comm = comm};
+    gd_trainer t = {.cfg = cfg, .comm = comm, .t_job = MPI_Wtime()};
     MPI_Comm_rank(comm, &t.rank);
     MPI_Comm_size(comm, &t.size);
     openblas_set_num_threads((int)cfg->train.threads);

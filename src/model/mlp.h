@@ -1,0 +1,83 @@
+/* The multi-layer perceptron's private structure, shared by mlp.c (setup, ops, the step
+ * top to bottom) and mlp_kernels.c (one function per layer kernel), and read by the tests.
+ *
+ * Parameter layout in the one flat buffer (m->w, and m->g the same way):
+ *   W_1 | W_2 | ... | W_L | tail_1 | tail_2 | ... | tail_L
+ * W_l is out_l x in_l, row-major. The weights lead so that weight_count() is one prefix
+ * (the part model.l2 penalises). tail_l is b_l (out_l), or, for a batch-norm layer,
+ * gamma_l then beta_l (out_l each): batch norm's beta replaces the bias, which the mean
+ * subtraction would cancel anyway.
+ *
+ * m->state holds, per batch-norm layer, running mean then running variance (out_l each). */
+#ifndef GDMPI_MODEL_MLP_H
+#define GDMPI_MODEL_MLP_H
+
+#include "gdmpi/model.h"
+#include "gdmpi/rng.h"
+
+typedef enum { MLP_RELU, MLP_TANH, MLP_SIGMOID } mlp_activation;
+typedef enum { MLP_OUT_SOFTMAX, MLP_OUT_SIGMOID, MLP_OUT_LINEAR } mlp_output;
+
+#define MLP_MAX_HIDDEN 32
+#define MLP_BN_EPS 1e-5
+#define MLP_BN_MOMENTUM 0.1
+/* With a grad_ready listener, the gradient rows of a weight matrix are computed and reported
+ * in blocks of about this many floats, so that an overlapping strategy can start reducing the
+ * first blocks of the largest layer (the first, which backward reaches last) while the GEMMs
+ * for the others run. */
+#define MLP_SLICE_FLOATS 32768
+
+typedef struct mlp_layer {
+    size_t in, out;
+    size_t w;           /* offset of W in m->w and m->g */
+    size_t b;           /* offset of the bias (layers without batch norm) */
+    size_t gamma, beta; /* offsets of the batch-norm scale and shift */
+    int bn;             /* batch normalization after the affine map */
+    float *z;           /* n x out: affine output; batch norm overwrites it with x-hat */
+    float *h;           /* n x out: activation output (hidden layers) */
+    float *mask;        /* n x out: dropout factors, 0 or 1/(1-p); NULL without dropout */
+    float *a;           /* n x out: what the next layer reads: h, or h * mask */
+    float *mean, *inv_std;     /* out: the statistics the last forward normalised with */
+    float *run_mean, *run_var; /* out: running statistics, inside m->state */
+    double *sums;       /* 2 out + 1: batch sums, reduced in one allreduce under sync_bn */
+} mlp_layer;
+
+typedef struct mlp {
+    size_t nlayers;     /* hidden layers + the output layer */
+    mlp_layer *layer;
+    mlp_activation act;
+    mlp_output out;
+    int sync_bn;
+    double dropout;
+    double bn_count;    /* rows behind the last batch statistics (global under sync_bn) */
+    float *delta[2];    /* n x widest hidden layer: backward ping-pong for dA */
+    gd_rng dropout_rng; /* (seed, rank, GD_RNG_DROPOUT), seeded by init */
+    float *block;       /* the one float allocation behind every buffer above */
+    double *dblock;     /* the one double allocation behind the sums */
+} mlp;
+
+/* Kernels (mlp_kernels.c). n is the batch's row count; train selects batch statistics,
+ * dropout and running-statistic updates. Each works on whole-batch buffers. */
+void mlp_affine_forward(const gd_model *m, const mlp_layer *L, const float *x, size_t n);
+void mlp_batchnorm_forward(gd_model *m, mlp_layer *L, size_t n, int train);
+void mlp_activation_forward(const gd_model *m, mlp_layer *L, size_t n, int train);
+/* delta (n x out) holds dLoss/da on entry and dLoss/dz on return; the batch-norm and bias
+ * gradients go into grad. */
+void mlp_hidden_backward(gd_model *m, mlp_layer *L, float *delta, size_t n, float *grad);
+/* grad b += column sums of delta (dLoss/dz), reported. */
+void mlp_bias_backward(const gd_model *m, const mlp_layer *L, const float *delta, size_t n,
+                       float *grad);
+/* grad W += delta^T x, in row blocks reported to grad_ready as they become final. */
+void mlp_weight_backward(gd_model *m, const mlp_layer *L, const float *delta, const float *x,
+                         size_t n, float *grad);
+/* dx (n x in) = delta W. */
+void mlp_input_backward(const gd_model *m, const mlp_layer *L, const float *delta, size_t n,
+                        float *dx);
+/* Loss sum of the output z against y; turns z into dLoss/dz when grad is wanted. */
+double mlp_output_loss(const gd_model *m, float *z, const float *y, size_t n, size_t *correct);
+/* Writes one prediction per row from the output z. */
+void mlp_output_predict(const gd_model *m, float *z, size_t n, float *out);
+/* Tells the strategy that grad[offset, offset+len) is final. */
+void mlp_report(const gd_model *m, size_t offset, size_t len);
+
+#endif

@@ -1,0 +1,47 @@
+/* What happens to the combined mean gradient before the optimizer step: the global
+ * norm, clipping, the L1 subgradient and Neelakantan et al.'s gradient noise. Plain
+ * vector code, like the optimizers: none of it knows the model. */
+#include "gdmpi/optim.h"
+
+#include <math.h>
+
+double gd_sumsq(const float *g, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)g[i] * g[i];
+    return s;
+}
+
+void gd_clip_by_norm(float *g, size_t n, double norm, double max_norm)
+{
+    if (!(norm > max_norm))
+        return;
+    const float scale = (float)(max_norm / norm); /* g <- g max_norm / |g| */
+    for (size_t i = 0; i < n; i++)
+        g[i] *= scale;
+}
+
+double gd_l1_penalty(const float *w, float *g, size_t n, double l1)
+{
+    if (l1 == 0)
+        return 0;
+    const float l = (float)l1;
+    double abs_sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        abs_sum += fabsf(w[i]);
+        g[i] += w[i] > 0 ? l : w[i] < 0 ? -l : 0.0f; /* l1 sign(w), the subgradient 0 at 0 */
+    }
+    return l1 * abs_sum;
+}
+
+double gd_grad_noise_stddev(double eta, double gamma, long t)
+{
+    return sqrt(eta / pow(1.0 + (double)t, gamma)); /* variance eta / (1 + t)^gamma */
+}
+
+void gd_add_grad_noise(float *g, size_t n, double stddev, gd_rng *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] += (float)(stddev * gd_rng_normal(rng));
+}
