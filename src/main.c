@@ -68,23 +68,32 @@ static void print_error(int rank)
         fprintf(stderr, "gdmpi: error: %s\n", gd_errmsg());
 }
 
-static int cmd_train(int argc, char **argv)
+/* "CONFIG [--set k=v]..." to a resolved config (defaults, file, overrides, checks). */
+static int config_from_command_line(int argc, char **argv, gd_config *cfg)
 {
     const char *path;
+    int nset;
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int nset, rank;
+    if (!sets)
+        return gd_fail(GD_ERR, "out of memory");
+    int rc = parse_config_args(argc, argv, &path, sets, &nset);
+    if (!rc)
+        rc = gd_config_from_args(cfg, path, nset, sets);
+    free(sets);
+    return rc;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    int rank;
     MPI_Init(NULL, NULL);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    int rc = parse_config_args(argc, argv, &path, sets, &nset);
     gd_config cfg;
-    if (!rc)
-        rc = gd_config_from_args(&cfg, path, nset, sets);
-    rc = gd_agree(MPI_COMM_WORLD, rc);
+    int rc = gd_agree(MPI_COMM_WORLD, config_from_command_line(argc, argv, &cfg));
     if (!rc)
         rc = gd_train(&cfg, MPI_COMM_WORLD);
     if (rc)
         print_error(rank);
-    free(sets);
     MPI_Finalize();
     return rc;
 }
@@ -95,18 +104,12 @@ static int cmd_config(int argc, char **argv)
         gd_config_print_reference(stdout);
         return GD_OK;
     }
-    const char *path;
-    char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int nset;
     gd_config cfg;
-    int rc = parse_config_args(argc, argv, &path, sets, &nset);
-    if (!rc)
-        rc = gd_config_from_args(&cfg, path, nset, sets);
+    int rc = config_from_command_line(argc, argv, &cfg);
     if (!rc)
         gd_config_print(&cfg, stdout);
     else if (gd_errmsg()[0])
         print_error(0);
-    free(sets);
     return rc;
 }
 
@@ -149,22 +152,14 @@ static int evaluate_files(const char *model_path, const char *data_path, const c
 
 static int eval_with_config(int argc, char **argv)
 {
-    const char *path;
-    char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int nset;
     gd_config cfg;
-    int rc = parse_config_args(argc, argv, &path, sets, &nset);
-    if (!rc)
-        rc = gd_config_from_args(&cfg, path, nset, sets);
-    rc = gd_agree(MPI_COMM_WORLD, rc);
-    if (!rc) {
-        char model[GD_PATH_MAX + 16];
-        snprintf(model, sizeof model, "%s/model.h5", cfg.output.dir);
-        const char *data = cfg.data.val[0] ? cfg.data.val : cfg.data.train;
-        rc = evaluate_files(model, data, cfg.data.features, cfg.data.labels, cfg.data.scale);
-    }
-    free(sets);
-    return rc;
+    int rc = gd_agree(MPI_COMM_WORLD, config_from_command_line(argc, argv, &cfg));
+    if (rc)
+        return rc;
+    char model[GD_PATH_MAX + 16];
+    snprintf(model, sizeof model, "%s/model.h5", cfg.output.dir);
+    const char *data = cfg.data.val[0] ? cfg.data.val : cfg.data.train;
+    return evaluate_files(model, data, cfg.data.features, cfg.data.labels, cfg.data.scale);
 }
 
 static int cmd_eval(int argc, char **argv)

@@ -13,6 +13,9 @@ int gd_h5_write(hid_t file, const char *name, hid_t filetype, hid_t memtype, con
                 size_t rows, size_t cols);
 int gd_h5_attr_string(hid_t obj, const char *name, const char *value);
 int gd_h5_attr_long(hid_t obj, const char *name, long value);
+/* A scalar attribute of any type: stored as filetype, read from value as memtype. */
+int gd_h5_attr_scalar(hid_t obj, const char *name, hid_t filetype, hid_t memtype,
+                      const void *value);
 int gd_h5_read_attr_string(hid_t obj, const char *name, char *buf, size_t len);
 int gd_h5_read_attr_long(hid_t obj, const char *name, long *value);
 /* Reads a whole 1-D dataset of exactly n elements, converting to memtype. */
@@ -23,5 +26,9 @@ int gd_h5_read_vector(hid_t file, const char *path, const char *name, hid_t memt
  * the file, fsyncs it and renames it over path. */
 hid_t gd_h5_create_tmp(const char *path);
 int gd_h5_commit(hid_t file, const char *path);
+/* After a failed write: closes the file and removes "<path>.tmp", leaving path untouched. */
+void gd_h5_discard(hid_t file, const char *path);
+/* Puts path in front of the recorded message unless it already starts with it. */
+int gd_h5_blame_file(const char *path, int rc);
 
 #endif

@@ -38,15 +38,21 @@ int gd_h5_attr_string(hid_t obj, const char *name, const char *value)
     return rc < 0 ? gd_fail(GD_ERR, "cannot write attribute '%s'", name) : GD_OK;
 }
 
-int gd_h5_attr_long(hid_t obj, const char *name, long value)
+int gd_h5_attr_scalar(hid_t obj, const char *name, hid_t filetype, hid_t memtype,
+                      const void *value)
 {
     hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, H5T_NATIVE_LONG, &value);
+    hid_t attr = H5Acreate2(obj, name, filetype, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, memtype, value);
     if (attr >= 0)
         H5Aclose(attr);
     H5Sclose(space);
     return rc < 0 ? gd_fail(GD_ERR, "cannot write attribute '%s'", name) : GD_OK;
+}
+
+int gd_h5_attr_long(hid_t obj, const char *name, long value)
+{
+    return gd_h5_attr_scalar(obj, name, H5T_STD_I64LE, H5T_NATIVE_LONG, &value);
 }
 
 int gd_h5_read_attr_string(hid_t obj, const char *name, char *buf, size_t len)
@@ -121,4 +127,22 @@ int gd_h5_commit(hid_t file, const char *path)
     if (H5Fclose(file) < 0)
         return gd_fail(GD_ERR, "%s: cannot close file", tmp);
     return gd_commit_file(tmp, path);
+}
+
+void gd_h5_discard(hid_t file, const char *path)
+{
+    char tmp[GD_PATH_MAX + 8];
+    H5Fclose(file);
+    tmp_name(path, tmp, sizeof tmp);
+    remove(tmp);
+}
+
+int gd_h5_blame_file(const char *path, int rc)
+{
+    if (strncmp(gd_errmsg(), path, strlen(path)) == 0)
+        return rc;
+    char msg[GD_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "%s", gd_errmsg());
+    gd_clear_error();
+    return gd_fail(rc, "%s: %s", path, msg);
 }

@@ -150,27 +150,14 @@ static int draw_split(const truth *t, const gd_gen_spec *spec, gd_rng *r, split 
     return GD_OK;
 }
 
-/* Writes a scalar attribute of any HDF5 type (the helpers cover only strings and longs). */
-static int attr_scalar(hid_t obj, const char *name, hid_t filetype, hid_t memtype,
-                       const void *value)
-{
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = H5Acreate2(obj, name, filetype, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, memtype, value);
-    if (attr >= 0)
-        H5Aclose(attr);
-    H5Sclose(space);
-    return rc < 0 ? gd_fail(GD_ERR, "cannot write attribute '%s'", name) : GD_OK;
-}
-
 static int write_attrs(hid_t f, const gd_gen_spec *spec)
 {
     int rc = gd_h5_attr_string(f, "task", task_name(spec->task));
     if (rc == GD_OK)
-        rc = attr_scalar(f, "noise", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &spec->noise);
+        rc = gd_h5_attr_scalar(f, "noise", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &spec->noise);
     /* The seed is a full uint64; a long attribute could not hold every value. */
     if (rc == GD_OK)
-        rc = attr_scalar(f, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &spec->seed);
+        rc = gd_h5_attr_scalar(f, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &spec->seed);
     return rc;
 }
 
@@ -191,26 +178,6 @@ static int write_sets(hid_t f, gd_task task, const truth *t, const split *s)
     return rc;
 }
 
-/* h5util's messages name the dataset but not the file; put the file in front. */
-static int blame_file(const char *path, int rc)
-{
-    if (strncmp(gd_errmsg(), path, strlen(path)) == 0)
-        return rc;
-    char msg[GD_ERRMSG_MAX];
-    snprintf(msg, sizeof msg, "%s", gd_errmsg());
-    gd_clear_error();
-    return gd_fail(rc, "%s: %s", path, msg);
-}
-
-/* A failed write drops its temporary file so no half-written data set is left behind. */
-static void discard_tmp(hid_t f, const char *path)
-{
-    char tmp[GD_PATH_MAX + 8];
-    H5Fclose(f);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    remove(tmp);
-}
-
 static int write_split(const char *path, const gd_gen_spec *spec, const truth *t,
                        const split *s)
 {
@@ -221,8 +188,8 @@ static int write_split(const char *path, const gd_gen_spec *spec, const truth *t
     if (rc == GD_OK)
         rc = write_attrs(f, spec);
     if (rc != GD_OK) {
-        discard_tmp(f, path);
-        return blame_file(path, rc);
+        gd_h5_discard(f, path);
+        return gd_h5_blame_file(path, rc);
     }
     return gd_h5_commit(f, path);
 }

@@ -162,26 +162,6 @@ int gd_idx_read(const char *path, int want_dims, size_t dims[3], uint8_t **data)
     return rc;
 }
 
-/* A failed write drops its temporary file so no half-written data set is left behind. */
-static void discard_tmp(hid_t f, const char *path)
-{
-    char tmp[GD_PATH_MAX + 8];
-    H5Fclose(f);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    remove(tmp);
-}
-
-/* h5util's messages name the dataset but not the file; put the file in front. */
-static int blame_file(const char *path, int rc)
-{
-    if (strncmp(gd_errmsg(), path, strlen(path)) == 0)
-        return rc;
-    char msg[GD_ERRMSG_MAX];
-    snprintf(msg, sizeof msg, "%s", gd_errmsg());
-    gd_clear_error();
-    return gd_fail(rc, "%s: %s", path, msg);
-}
-
 /* The source names and the image shape (X is flattened) travel with the data. */
 static int write_attrs(hid_t f, const char *images, const char *labels, const size_t idims[3])
 {
@@ -210,8 +190,8 @@ static int write_converted(const char *out, const char *images, const char *labe
     if (rc == GD_OK)
         rc = write_attrs(f, images, labels, idims);
     if (rc != GD_OK) {
-        discard_tmp(f, out);
-        return blame_file(out, rc);
+        gd_h5_discard(f, out);
+        return gd_h5_blame_file(out, rc);
     }
     return gd_h5_commit(f, out);
 }

@@ -79,8 +79,8 @@ int gd_model_save(const gd_model *m, const char *path)
     if (!rc)
         rc = gd_h5_attr_long(f, "outputs", (long)m->outputs);
     if (rc) {
-        H5Fclose(f);
-        return gd_fail(GD_ERR, "%s: cannot write model", path);
+        gd_h5_discard(f, path);
+        return gd_h5_blame_file(path, rc);
     }
     return gd_h5_commit(f, path);
 }
