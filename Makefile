@@ -1,5 +1,5 @@
 # gdmpi: distributed data-parallel SGD on Open MPI, OpenBLAS and HDF5.
-# Targets: all (default), test, run, bench, deps, install, clean, docs.
+# Targets: all (default), test, test-cluster, run, bench, study, deps, install, clean, docs.
 
 CC       := mpicc
 PKGS     := hdf5-openmpi openblas inih zlib
@@ -46,7 +46,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 # The binary; helpers building side by side use BUILD=build/x BIN=build/x/gdmpi.
 BIN     ?= gdmpi
 
-.PHONY: all deps test run bench memcheck fuzz install clean docs data-fmnist data-gen test-bins
+.PHONY: all deps test test-cluster run bench study memcheck fuzz install clean docs data-fmnist data-gen test-bins
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -116,10 +116,22 @@ test: deps
 	$(MAKE) test-bins
 	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) tests/run-all.sh
 
+# Multi-host runs over TCP on network-namespace hosts, and gdmpi.sbatch on a real local
+# Slurm (installed and started by scripts/slurm/local-cluster.sh). Needs root; not in `test`.
+test-cluster: deps
+	$(MAKE) $(BIN)
+	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) tests/cluster/run.sh
+
 bench: deps
 	$(MAKE) gdmpi $(BENCH_BINS)
 	$(MAKE) data-fmnist
 	@BUILD=$(BUILD) scripts/bench.sh
+
+# The optimizer and architecture studies: runs/study/report.md with its PNGs (< 10 min).
+study: deps
+	$(MAKE) $(BIN)
+	$(MAKE) data-fmnist
+	@GDMPI=$(abspath $(BIN)) scripts/study.sh
 
 # Valgrind on a short np=2 run; fails on errors or definite leaks in gdmpi's own code.
 memcheck: deps

@@ -1,55 +1,151 @@
 #!/bin/sh
-# make bench: softmax regression on Fashion-MNIST at np=1 and np=2 against the bare
-# cblas_sgemm time of the same epoch (the compute roofline). Prints a table and writes
-# bench.json. Figures are measurements, never assertions.
+# make bench: measurements taken side by side in one run, printed as tables and written
+# to bench.json. Figures are measurements, never assertions: targets are printed beside
+# them. Each section is one function that prints its table and leaves its part of
+# bench.json in "$OUT/part-NAME.json" (one JSON object); merge_parts writes bench.json
+# from the machine description and every part. A new section is a new function and one
+# call at the bottom.
 set -eu
 BUILD=${BUILD:-build}
 GDMPI=${GDMPI:-./gdmpi}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-EPOCHS=${EPOCHS:-5}
+REPEATS=${REPEATS:-3}          # repeats of each gdmpi case; the best one counts
+SOFTMAX_EPOCHS=${SOFTMAX_EPOCHS:-20}
+MLP_EPOCHS=${MLP_EPOCHS:-2}
+PY=/usr/bin/python3
 OUT=$(mktemp -d /tmp/gdmpi-bench-XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-ROWS=60000 FEATURES=784 CLASSES=10 BATCH=64
+ROWS=60000 BATCH=64
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 
-# train.s per epoch on rank 0: compute + communication + wait, without evaluation or I/O.
-epoch_s() {
-    /usr/bin/python3 -c '
+machine() {
+    printf '%s cores (%s), %s, %s MiB L2 per core, %s' "$(nproc)" "$(uname -m)" \
+        "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+        "$(lscpu -B 2>/dev/null | awk '/^L2 cache/ {printf "%.0f", $3 / 1048576 / '"$(nproc)"'}')" \
+        "$(lscpu 2>/dev/null | awk -F': *' '/Hypervisor vendor/ {print $2 " virtual machine"}')"
+}
+
+# run NAME NP CONFIG [--set ...]: trains quietly into $OUT/NAME, without validation.
+run() {
+    name=$1 np=$2 cfg=$3
+    shift 3
+    mpirun --oversubscribe -np "$np" "$GDMPI" "$cfg" --set data.val= \
+        --set output.dir="$OUT/$name" "$@" >/dev/null
+}
+
+# repeat NAME NP CONFIG [--set ...]: REPEATS runs into $OUT/runs/NAME-1, NAME-2, ...
+repeat() {
+    name=$1
+    shift
+    i=1
+    while [ "$i" -le "$REPEATS" ]; do
+        run "runs/$name-$i" "$@"
+        i=$((i + 1))
+    done
+}
+
+# ---- (a)-(d): the compute, communication and memory rooflines ---------------------------
+# (a) bare cblas_sgemm epoch vs gdmpi epoch, softmax and mlp, np=1; (b) speedup at np=2
+# with the same per-rank batch; (c) comm per step vs a bare MPI_Allreduce of the same
+# floats; (d) peak RSS per rank vs shard + 4 x parameters + 40 MiB.
+roofline_section() {
+    sm="run.cfg --set train.epochs=$SOFTMAX_EPOCHS"
+    mlp="configs/fmnist-mlp.cfg --set train.epochs=$MLP_EPOCHS"
+    # shellcheck disable=SC2086
+    {
+        repeat softmax-np1 1 $sm
+        repeat softmax-seq-np1 1 $sm --set train.shuffle=false
+        repeat softmax-np2 2 $sm --set output.trace=true --set output.trace_steps=2000
+        repeat mlp-np1 1 $mlp
+        repeat mlp-nooverlap-np1 1 $mlp --set parallel.overlap=false
+        repeat mlp-np2 2 $mlp
+        repeat mlp-nooverlap-np2 2 $mlp --set parallel.overlap=false --set output.trace=true \
+            --set output.trace_steps=2000
+    }
+    set -- $("$BUILD/bench/gemm_roofline" $ROWS $BATCH 784,10 5)
+    gs=$1
+    set -- $("$BUILD/bench/gemm_roofline" $ROWS $BATCH 784,256,128,10 3)
+    gm=$1
+    # parameters + the loss and count sums: what one allreduce step reduces
+    floats() { $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"]["parameters"] + 2)' "$1"; }
+    set -- $(mpirun --oversubscribe -np 2 "$BUILD/bench/allreduce_bench" \
+        "$(floats "$OUT/runs/softmax-np2-1/summary.json")" 2000)
+    as=$1 asm=$2 rss=$3
+    set -- $(mpirun --oversubscribe -np 2 "$BUILD/bench/allreduce_bench" \
+        "$(floats "$OUT/runs/mlp-np2-1/summary.json")" 500)
+    am=$1 amm=$2
+    printf '{"gemm_softmax_s": %s, "gemm_mlp_s": %s, "allreduce_softmax_s": %s, "allreduce_mlp_s": %s,
+ "allreduce_softmax_median_s": %s, "allreduce_mlp_median_s": %s, "baseline_rss_mb": %s}\n' \
+        "$gs" "$gm" "$as" "$am" "$asm" "$amm" "$rss" >"$OUT/bare.json"
+    echo "Rooflines: Fashion-MNIST, $ROWS rows, batch $BATCH per rank; softmax $SOFTMAX_EPOCHS epochs, mlp 784-256-128-10 $MLP_EPOCHS epochs; best of $REPEATS runs"
+    $PY tests/bench/roofline.py "$OUT/runs" "$OUT/bare.json" "$OUT/part-roofline.json"
+    echo "an MPI process that does nothing: $rss MiB peak RSS"
+}
+
+# ---- architectures: allreduce, ps and ps-async at np = 2, 3, 4 -----------------------------
+# configs/architectures/ on wider generated data than their header's (200 features, 10
+# classes: a step is then more than its messages' latency); one server for ps and
+# ps-async, so their workers are np - 1. Samples per second applied, over all workers,
+# for the whole training (final samples / train_s). The machines have 2 cores: above np=2 the ranks
+# share them, so those figures only compare the modes with each other.
+ARCH_EPOCHS=${ARCH_EPOCHS:-3}
+architectures_section() {
+    "$GDMPI" data gen --task softmax --rows 20000 --features 200 --classes 10 --noise 0.1 --seed 7 \
+        -o "$OUT/arch-train.h5" >/dev/null
+    for mode in allreduce ps ps-async; do
+        for n in 2 3 4; do
+            for i in $(seq "$REPEATS"); do # a subshell: run's variables stay in it
+                (run "runs/arch-$mode-np$n-$i" "$n" "configs/architectures/$mode.cfg" \
+                    --set data.train="$OUT/arch-train.h5" --set train.epochs="$ARCH_EPOCHS")
+            done
+        done
+    done
+    $PY - "$OUT/runs" "$REPEATS" "$ARCH_EPOCHS" "$OUT/part-architectures.json" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[1])); r = s["ranks"][0]; e = s["final"]["epoch"]
-print("%.6f %.1f" % ((r["compute_s"] + r["comm_s"] + r["wait_s"]) / e,
-                     s["final"]["samples"] / s["ranks_total"] / (r["compute_s"] + r["comm_s"] + r["wait_s"])))' "$1"
+runs, repeats, epochs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def best(mode, np):  # samples per second of the fastest repeat, and its workers
+    rates = []
+    for i in range(1, repeats + 1):
+        s = json.load(open(f"{runs}/arch-{mode}-np{np}-{i}/summary.json"))
+        rates.append(s["final"]["samples"] / s["train_s"])
+        workers = s["ps"]["workers"] if "ps" in s else s["ranks_total"]
+    return max(rates), workers
+modes, nps = ("allreduce", "ps", "ps-async"), (2, 3, 4)
+table = {m: {f"np{n}": best(m, n) for n in nps} for m in modes}
+print(f"Architectures: softmax, 20000 x 200 generated rows, 10 classes, batch 32 per worker, "
+      f"{epochs} epochs; samples/s over all workers (workers in brackets), best of {repeats}")
+print("%-12s" % "mode" + "".join("%18s" % f"np={n}" for n in nps))
+for m in modes:
+    print("%-12s" % m + "".join("%18s" % ("%.0f (%d)" % table[m][f"np{n}"]) for n in nps))
+print("above np=2 the ranks share 2 cores: compare the modes, not the rank counts")
+json.dump({"architectures": {
+    "problem": "softmax 20000 x 200, 10 classes, batch 32 per worker, %s epochs" % epochs,
+    "unit": "samples per second over all workers (final samples / train_s)",
+    "servers": 1, "oversubscribed_above_np": 2,
+    "samples_per_s": {m: {k: round(v[0], 1) for k, v in table[m].items()} for m in modes},
+    "workers": {m: {k: v[1] for k, v in table[m].items()} for m in modes}}}, open(out, "w"))
+PY
 }
 
-run() { # run NP: trains run.cfg without validation, quietly
-    mpirun --oversubscribe -np "$1" "$GDMPI" run.cfg --set data.val= --set train.epochs="$EPOCHS" \
-        --set output.dir="$OUT/np$1" >/dev/null
+# bench.json: {"machine": ..., "load_average": [at the start, at the end], then every
+# part's members}. Other processes on the cores make every figure worse: say so.
+merge_parts() {
+    load_end=$(cut -d' ' -f1 /proc/loadavg)
+    if awk -v a="$LOAD_START" -v b="$load_end" -v n="$(nproc)" 'BEGIN{exit !(a > 0.5 || b > n + 0.5)}'; then
+        echo "note: load average $LOAD_START at the start, $load_end at the end: other processes shared the cores"
+    fi
+    $PY - "$(machine)" "$LOAD_START" "$load_end" "$OUT"/part-*.json <<'PY' >bench.json.tmp
+import json, sys
+out = {"machine": sys.argv[1], "load_average": [float(sys.argv[2]), float(sys.argv[3])]}
+for path in sys.argv[4:]:
+    out.update(json.load(open(path)))
+json.dump(out, sys.stdout, indent=1)
+print()
+PY
+    mv bench.json.tmp bench.json
+    echo "wrote bench.json ($(machine))"
 }
 
-run 1
-run 2
-set -- $(epoch_s "$OUT/np1/summary.json")
-e1=$1 sps1=$2
-set -- $(epoch_s "$OUT/np2/summary.json")
-e2=$1 sps2=$2
-g1=$("$BUILD/bench/gemm_roofline" $ROWS $FEATURES $CLASSES $BATCH)
-g2=$("$BUILD/bench/gemm_roofline" $((ROWS / 2)) $FEATURES $CLASSES $BATCH)
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a / b}'; }
-printf '%-34s %12s %12s\n' "softmax on Fashion-MNIST (batch 64)" "np=1" "np=2"
-printf '%-34s %12s %12s\n' "epoch time, s (rank 0)" "$e1" "$e2"
-printf '%-34s %12s %12s\n' "samples/s per rank" "$sps1" "$sps2"
-printf '%-34s %12s %12s\n' "bare sgemm time of the epoch, s" "$g1" "$g2"
-printf '%-34s %12s %12s\n' "epoch / bare sgemm (target <= 1.5)" "$(ratio "$e1" "$g1")" "$(ratio "$e2" "$g2")"
-printf '%-34s %12s\n' "speedup np=2 over np=1" "$(ratio "$e1" "$e2")"
-cat >bench.json <<JSON
-{
-  "machine": "$(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')",
-  "softmax_fmnist": {
-    "batch": $BATCH, "epochs": $EPOCHS,
-    "np1": {"epoch_s": $e1, "samples_per_s_per_rank": $sps1, "bare_gemm_s": $g1, "ratio": $(ratio "$e1" "$g1")},
-    "np2": {"epoch_s": $e2, "samples_per_s_per_rank": $sps2, "bare_gemm_s": $g2, "ratio": $(ratio "$e2" "$g2")},
-    "speedup_np2": $(ratio "$e1" "$e2")
-  }
-}
-JSON
-echo "wrote bench.json"
+roofline_section
+architectures_section
+merge_parts

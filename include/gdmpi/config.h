@@ -31,6 +31,9 @@ typedef struct gd_config {
         char output[GD_NAME_MAX];
         int batchnorm, sync_bn;
         double dropout;
+        char function[GD_NAME_MAX]; /* testfn */
+        double noise;               /* testfn */
+        char start[GD_NAME_MAX];    /* testfn: "x,y" or empty */
         double l1;
     } model;
     struct {
@@ -64,9 +67,15 @@ typedef struct gd_config {
         char overlap[GD_NAME_MAX]; /* auto|true|false */
         long bucket_kb;
         double stall_timeout; /* seconds without progress in a communication; 0: off */
+        long servers;         /* ps, ps-async: ranks 0..servers-1 are parameter servers */
+        long fetch_every, push_every; /* ps-async: Downpour's n_fetch and n_push, in steps */
+        long staleness;       /* ps-async: SSP bound in pushes; -1: unbounded */
+        char staleness_lr[GD_NAME_MAX]; /* ps-async: none|inverse */
     } parallel;
     struct {
         char dir[GD_PATH_MAX];
+        int trace;        /* write trace.json */
+        long trace_steps; /* steps the timeline covers */
     } output;
 } gd_config;
 

@@ -76,6 +76,9 @@ const gd_model_ops *gd_model_find_config(const gd_config *cfg);
 /* The names model.activation and model.output accept (for the config table). */
 const char *gd_mlp_activations(void);
 const char *gd_mlp_outputs(void);
+/* The names model.function accepts, and whether a type needs no data (testfn). */
+const char *gd_testfn_names(void);
+int gd_model_is_testfn(const gd_config *cfg);
 
 /* Allocates w, g and scratch for a model of this type and shape (w zeroed). cfg may be
  * NULL (the defaults); gd_model_load passes the architecture rebuilt from model.h5. */

@@ -52,8 +52,12 @@ size_t gd_optim_state_len(const gd_optim *o);
 double gd_sumsq(const float *g, size_t n);
 /* g <- g * max_norm / norm when norm > max_norm (clipping by the global norm). */
 void gd_clip_by_norm(float *g, size_t n, double norm, double max_norm);
-/* Adds the subgradient l1 * sign(w) (sign(0) = 0) to g; returns the penalty l1 * |w|_1. */
+/* Adds the subgradient l1 * sign(w) (sign(0) = 0) to g (unless g is NULL); returns the
+ * penalty l1 * |w|_1. */
 double gd_l1_penalty(const float *w, float *g, size_t n, double l1);
+/* Adds l2 * w to g (unless g is NULL); returns the penalty l2/2 |w|^2. Works on any slice
+ * of the weights, as a parameter server needs. */
+double gd_l2_penalty(const float *w, float *g, size_t n, double l2);
 /* Neelakantan et al. 2015: the noise standard deviation sqrt(eta / (1 + t)^gamma)
  * at step t (0 for the first step). */
 double gd_grad_noise_stddev(double eta, double gamma, long t);

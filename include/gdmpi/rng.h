@@ -17,7 +17,8 @@ enum {
     GD_RNG_SHUFFLE = 2,  /* per-rank shard permutation */
     GD_RNG_DATAGEN = 3,  /* data generator */
     GD_RNG_NOISE = 4,    /* gradient noise (shared by all ranks) */
-    GD_RNG_DROPOUT = 5   /* per-rank dropout masks */
+    GD_RNG_DROPOUT = 5,  /* per-rank dropout masks */
+    GD_RNG_TESTFN = 6    /* testfn gradient noise */
 };
 
 void gd_rng_seed(gd_rng *r, uint64_t seed, uint64_t rank, uint64_t purpose);

@@ -85,6 +85,19 @@ struct gd_trainer {
     const gd_config *cfg;
     MPI_Comm comm;
     int rank, size;
+    /* Roles. With parameter servers (gd_strategy_ops.has_servers), ranks 0..nservers-1
+     * serve and hold no data; the others are workers. Without, every rank is a worker. */
+    int nservers;
+    int serving;           /* this rank is a server */
+    int lead;              /* the first worker's rank: its timers give metrics.csv's
+                              fractions, and in an asynchronous job it evaluates */
+    MPI_Comm role_comm;    /* the ranks of this rank's role: the workers (the data is loaded
+                              and sharded over them) or the servers; comm without servers */
+    int data_rank, data_size; /* this worker's place among the workers (its shard, its
+                              shuffle stream, `{rank}` in file names) */
+    MPI_Comm agree_comm;   /* the ranks that take each training decision together (time
+                              budget, stop, validation sums): comm, or MPI_COMM_SELF for an
+                              asynchronous worker, which meets nobody */
     gd_dataset train, val;
     int has_val;
     gd_model model;
@@ -94,6 +107,8 @@ struct gd_trainer {
 
     size_t batch_rows;     /* rows per step on this rank (the shard for full batch) */
     long steps_per_epoch;  /* the same on every rank: max over ranks of ceil(rows / batch) */
+    long updates_per_epoch; /* optimizer steps per epoch, for the schedule: steps_per_epoch,
+                               or every worker's pushes (a ps-async server's updates) */
     size_t *order;         /* this rank's permutation of its shard */
     float *bx, *by;        /* the gathered batch */
     gd_rng shuffle_rng;
@@ -138,6 +153,26 @@ int gd_train(const gd_config *cfg, MPI_Comm comm);
  * leaves w alone), clips g to train.clip_norm, adds gradient noise, and takes the
  * optimizer step on t->model.w with t->lr. */
 void gd_apply_update(gd_trainer *t, float *g);
+
+/* The same on the slice [lo, lo + n) of the parameters, g holding that slice of the mean
+ * gradient and t->optim that slice's optimizer (a parameter server's). The penalty loss and
+ * the squared norm are summed over `peers`, the owners of the other slices (MPI_COMM_NULL:
+ * there are none), so that clipping and the divergence check see the whole gradient. */
+void gd_apply_update_slice(gd_trainer *t, size_t lo, size_t n, float *g, MPI_Comm peers);
+
+/* gd_apply_update's parts, for a strategy that assembles the global figures itself.
+ * Penalties: adds the l2 and l1 gradient of parameters [lo, lo + n) to g (unless g is
+ * NULL) and returns their loss per sample. Step: checks t->step_loss and sumsq (the
+ * squared norm of the whole gradient) are finite, else sets t->diverged and returns 0;
+ * then clips g by the norm, adds this slice's share of the gradient noise and takes the
+ * optimizer step on w[lo, lo + n) with lr; returns 1. */
+double gd_update_penalties(gd_trainer *t, size_t lo, size_t n, float *g);
+int gd_update_step(gd_trainer *t, size_t lo, size_t n, float *g, double sumsq, double lr);
+
+/* Rank 0 of an asynchronous job: appends a row that the lead worker measured and the
+ * servers completed, prints it, rewrites metrics.csv; returns GD_STOP_TOL when train.tol
+ * says stop, else GD_STOP_NONE. */
+gd_stop_reason gd_accept_row(gd_trainer *t, const gd_metrics_row *row);
 
 /* Adds the seconds since *since to timer k and resets *since to now. */
 void gd_timer_add(gd_trainer *t, gd_timer_kind k, double *since);

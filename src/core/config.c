@@ -15,6 +15,7 @@
 static const char *order_names(void) { return "shuffle|sequential|curriculum"; }
 static const char *init_names(void) { return "auto|zeros|normal|he|xavier"; }
 static const char *overlap_names(void) { return "auto|true|false"; }
+static const char *staleness_lr_names(void) { return "none|inverse"; }
 
 #define F(field) offsetof(gd_config, field), sizeof(((gd_config *)0)->field)
 #define BIG 1e18
@@ -61,6 +62,12 @@ const gd_key gd_keys[] = {
      "mlp: batch statistics over all ranks (allreduce) instead of per rank"},
     {"model", "dropout", GD_KEY_REAL, F(model.dropout), "0", 0, 0.95, NULL,
      "mlp: dropout probability after each hidden activation (training only)"},
+    {"model", "function", GD_KEY_STRING, F(model.function), "rosenbrock", 0, 0, gd_testfn_names,
+     "testfn: the 2-D function to minimise (no data needed)"},
+    {"model", "noise", GD_KEY_REAL, F(model.noise), "0", 0, 1e6, NULL,
+     "testfn: standard deviation of Gaussian noise added to each gradient component"},
+    {"model", "start", GD_KEY_STRING, F(model.start), "", 0, 0, NULL,
+     "testfn: starting point \"x,y\" (empty: the function's usual start)"},
 
     {"optimizer", "type", GD_KEY_STRING, F(optimizer.type), "sgd", 0, 0, gd_optim_names,
      "optimizer applied to the combined mean gradient"},
@@ -138,9 +145,28 @@ const gd_key gd_keys[] = {
      "allreduce with overlap: KiB of gradient per MPI_Iallreduce bucket"},
     {"parallel", "stall_timeout", GD_KEY_REAL, F(parallel.stall_timeout), "300", 0, 1e6, NULL,
      "seconds a rank may wait in one communication before the job ends with exit status 4 (0: off)"},
+    {"parallel", "servers", GD_KEY_INT, F(parallel.servers), "1", 1, 1e6, NULL,
+     "ps, ps-async: ranks 0..servers-1 are parameter servers, each owning a contiguous slice of "
+     "the parameters and its optimizer state; the other ranks are workers and hold the data"},
+    {"parallel", "fetch_every", GD_KEY_INT, F(parallel.fetch_every), "1", 1, 1e9, NULL,
+     "ps-async: a worker fetches the parameters every N steps (Downpour's n_fetch)"},
+    {"parallel", "push_every", GD_KEY_INT, F(parallel.push_every), "1", 1, 1e9, NULL,
+     "ps-async: a worker pushes the gradients it accumulated every N steps (Downpour's n_push)"},
+    {"parallel", "staleness", GD_KEY_INT, F(parallel.staleness), "-1", -1, 1e9, NULL,
+     "ps-async: SSP bound s: a worker that pushed c times computes on parameters read when "
+     "every worker had pushed c - s times (0: lock-step; -1: unbounded)"},
+    {"parallel", "staleness_lr", GD_KEY_STRING, F(parallel.staleness_lr), "none", 0, 0,
+     staleness_lr_names, "ps-async: inverse divides each update's lr by its staleness in server "
+     "updates (Zhang et al. 2016); none: the same lr for all"},
 
     {"output", "dir", GD_KEY_STRING, F(output.dir), "", 0, 0, NULL,
      "run directory (empty: runs/<config name>)"},
+    {"output", "trace", GD_KEY_BOOL, F(output.trace), "false", 0, 1, NULL,
+     "write trace.json, a Chrome trace-event timeline (Perfetto, chrome://tracing): one track "
+     "per rank, spans for compute, comm, wait, io, eval"},
+    {"output", "trace_steps", GD_KEY_INT, F(output.trace_steps), "100", 1, 100000, NULL,
+     "trace: optimizer steps the timeline covers from the start (io and eval spans: all); "
+     "bounds its size"},
 };
 const size_t gd_nkeys = sizeof gd_keys / sizeof gd_keys[0];
 

@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const gd_model_ops gd_model_linreg, gd_model_logreg, gd_model_softmax, gd_model_mlp;
+extern const gd_model_ops gd_model_linreg, gd_model_logreg, gd_model_softmax, gd_model_mlp,
+    gd_model_testfn;
 
 /* The registry: a new model is one file and one line here. */
 static const gd_model_ops *const models[] = {&gd_model_linreg, &gd_model_logreg, &gd_model_softmax,
-                                             &gd_model_mlp};
+                                             &gd_model_mlp, &gd_model_testfn};
 #define NMODELS (sizeof models / sizeof models[0])
 
 const gd_model_ops *gd_model_find(const char *name)
@@ -22,7 +23,7 @@ const gd_model_ops *gd_model_find(const char *name)
     return NULL;
 }
 
-const char *gd_model_names(void) { return "linreg|logreg|softmax|mlp"; }
+const char *gd_model_names(void) { return "linreg|logreg|softmax|mlp|testfn"; }
 
 const gd_model_ops *gd_model_find_config(const gd_config *cfg)
 {

@@ -30,9 +30,24 @@ double gd_l1_penalty(const float *w, float *g, size_t n, double l1)
     double abs_sum = 0;
     for (size_t i = 0; i < n; i++) {
         abs_sum += fabsf(w[i]);
-        g[i] += w[i] > 0 ? l : w[i] < 0 ? -l : 0.0f; /* l1 sign(w), the subgradient 0 at 0 */
+        if (g)
+            g[i] += w[i] > 0 ? l : w[i] < 0 ? -l : 0.0f; /* l1 sign(w), subgradient 0 at 0 */
     }
     return l1 * abs_sum;
+}
+
+double gd_l2_penalty(const float *w, float *g, size_t n, double l2)
+{
+    if (l2 == 0)
+        return 0;
+    const float l = (float)l2;
+    double sq = 0;
+    for (size_t i = 0; i < n; i++) {
+        sq += (double)w[i] * w[i];
+        if (g)
+            g[i] += l * w[i];
+    }
+    return 0.5 * l2 * sq;
 }
 
 double gd_grad_noise_stddev(double eta, double gamma, long t)

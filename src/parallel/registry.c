@@ -2,10 +2,11 @@
 
 #include <string.h>
 
-extern const gd_strategy_ops gd_strategy_allreduce;
+extern const gd_strategy_ops gd_strategy_allreduce, gd_strategy_ps, gd_strategy_ps_async;
 
 /* The registry: a new strategy is one file in src/parallel/ and one line here. */
-static const gd_strategy_ops *const strategies[] = {&gd_strategy_allreduce};
+static const gd_strategy_ops *const strategies[] = {&gd_strategy_allreduce, &gd_strategy_ps,
+                                                    &gd_strategy_ps_async};
 #define NSTRATEGIES (sizeof strategies / sizeof strategies[0])
 
 const gd_strategy_ops *gd_strategy_find(const char *name)
@@ -16,4 +17,12 @@ const gd_strategy_ops *gd_strategy_find(const char *name)
     return NULL;
 }
 
-const char *gd_strategy_names(void) { return "allreduce"; }
+const char *gd_strategy_names(void)
+{
+    static char names[128]; /* built once from the registry, so the two never disagree */
+    if (!names[0])
+        for (size_t i = 0; i < NSTRATEGIES; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "|" : "",
+                     strategies[i]->name);
+    return names;
+}

@@ -68,7 +68,10 @@ void gd_watchdog_leave(void)
 
 /* Prints the one line and ends the process: the job cannot go on, and MPI cannot be
  * called from here (the main thread is inside it), so no MPI_Abort; mpirun sees the
- * non-zero exit and ends the other ranks. */
+ * non-zero exit and ends the other ranks. The exit waits a short grace (a tenth of the
+ * timeout, 1 s at most) so that every other rank stuck in the same call, whose watchdog
+ * fires a moment later, still gets its line out before mpirun kills it: the ranks that
+ * report are all the waiting ones, and those that do not are the ones they wait for. */
 static _Noreturn void report_stall(const char *what, long step, int peer, double waited)
 {
     char msg[512], whom[64];
@@ -84,6 +87,10 @@ static _Noreturn void report_stall(const char *what, long step, int peer, double
         len = (int)sizeof msg - 1;
     ssize_t w = write(STDERR_FILENO, msg, (size_t)len);
     (void)w;
+    double grace = wd.timeout_s / 10 < 1 ? wd.timeout_s / 10 : 1;
+    struct timespec ts = {.tv_sec = (time_t)grace,
+                          .tv_nsec = (long)((grace - (double)(time_t)grace) * 1e9)};
+    nanosleep(&ts, NULL);
     _exit(GD_WATCHDOG_EXIT);
 }
 

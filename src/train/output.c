@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -174,11 +175,13 @@ static void json_final(FILE *f, const gd_trainer *t)
 static const char *const timer_names[GD_T_COUNT] = {"compute_s", "comm_s", "wait_s", "io_s",
                                                     "eval_s"};
 
+/* rows[2 r]: rank r's shard rows; rows[2 r + 1]: its peak resident set, MiB. */
 static void json_ranks(FILE *f, const double *all, const double *rows, int size)
 {
     fprintf(f, "  \"ranks\": [");
     for (int r = 0; r < size; r++) {
-        fprintf(f, "%s\n    {\"rank\": %d, \"rows\": %.0f", r ? "," : "", r, rows[r]);
+        fprintf(f, "%s\n    {\"rank\": %d, \"rows\": %.0f, \"peak_rss_mb\": %.1f",
+                r ? "," : "", r, rows[2 * r], rows[2 * r + 1]);
         for (int k = 0; k < GD_T_COUNT; k++) {
             fprintf(f, ", \"%s\": ", timer_names[k]);
             json_num(f, all[r * GD_T_COUNT + k]);
@@ -228,12 +231,20 @@ static int write_summary_file(const gd_trainer *t, int status, const char *messa
     return close_and_commit(f, tmp, path);
 }
 
+/* This process's peak resident set so far (Linux: ru_maxrss in KiB), MiB. */
+static double peak_rss_mb(void)
+{
+    struct rusage u;
+    return getrusage(RUSAGE_SELF, &u) == 0 ? (double)u.ru_maxrss / 1024.0 : NAN;
+}
+
 int gd_write_summary(const gd_trainer *t, int status, const char *message)
 {
-    enum { PER_RANK = GD_T_COUNT + 1 }; /* the timers, then the rank's row count */
+    enum { PER_RANK = GD_T_COUNT + 2 }; /* the timers, the rank's row count, its peak RSS */
     double mine[PER_RANK];
     memcpy(mine, t->timers, sizeof t->timers);
     mine[GD_T_COUNT] = (double)t->train.rows;
+    mine[GD_T_COUNT + 1] = peak_rss_mb();
     double *gathered = t->rank == 0 ? gd_alloc((size_t)t->size, sizeof mine, "summary") : NULL;
     if (t->rank == 0 && !gathered)
         gd_abort(t->comm, GD_ERR);
@@ -241,12 +252,13 @@ int gd_write_summary(const gd_trainer *t, int status, const char *message)
     if (t->rank != 0)
         return GD_OK;
     double *timers = gd_alloc((size_t)t->size, sizeof t->timers, "summary");
-    double *rows = gd_alloc((size_t)t->size, sizeof(double), "summary");
+    double *rows = gd_alloc((size_t)t->size, 2 * sizeof(double), "summary");
     int rc = GD_ERR;
     if (timers && rows) {
         for (int r = 0; r < t->size; r++) {
             memcpy(timers + r * GD_T_COUNT, gathered + r * PER_RANK, sizeof t->timers);
-            rows[r] = gathered[r * PER_RANK + GD_T_COUNT];
+            rows[2 * r] = gathered[r * PER_RANK + GD_T_COUNT];
+            rows[2 * r + 1] = gathered[r * PER_RANK + GD_T_COUNT + 1];
         }
         rc = write_summary_file(t, status, message, timers, rows);
     }

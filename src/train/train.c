@@ -9,10 +9,18 @@
  *
  * Uneven shards: every rank runs steps_per_epoch = max over ranks of ceil(rows / batch)
  * steps. A rank whose shard is used up contributes an empty batch (zero sums, zero
- * count), so all ranks end the epoch together and every row is used exactly once. */
+ * count), so all ranks end the epoch together and every row is used exactly once.
+ *
+ * Roles (parameter servers, src/parallel/ps.c): ranks 0..S-1 serve and hold no data; the
+ * workers load and shard the data among themselves (role_comm). In ps the servers run this
+ * loop too, step for step, with empty batches: their step is the update of their slice.
+ * In ps-async the servers run the strategy's serve() instead, and the workers run the
+ * epochs with no collective (agree_comm = MPI_COMM_SELF): each decides its own stop, and
+ * the lead worker reports each epoch's row to rank 0. */
 #include "gdmpi/train.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/trace.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -25,22 +33,36 @@ void gd_timer_add(gd_trainer *t, gd_timer_kind k, double *since)
 {
     double now = MPI_Wtime();
     t->timers[k] += now - *since;
+    gd_trace_timer((int)k, t->step, *since, now); /* output.trace: the span just timed */
     *since = now;
 }
 
+/* Who reads data.val: the workers, sharded as the training rows; in an asynchronous job
+ * the lead worker alone reads all of it (it evaluates for everyone); servers read nothing. */
+static MPI_Comm val_readers(const gd_trainer *t)
+{
+    if (t->serving || (t->strategy->async && t->rank != t->lead))
+        return MPI_COMM_NULL;
+    return t->strategy->async ? MPI_COMM_SELF : t->role_comm;
+}
+
+/* Workers read their shards over role_comm (servers hold no rows); has_val says whether the
+ * run has validation data, also on ranks that hold none of it. */
 static int load_data(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
     double since = MPI_Wtime();
-    int rc = gd_data_load(&t->train, c->data.train, c->data.features, c->data.labels,
-                          c->data.scale, t->comm);
-    if (rc || !c->data.val[0]) {
+    MPI_Comm val_comm = val_readers(t);
+    int rc = t->serving ? GD_OK
+                        : gd_data_load(&t->train, c->data.train, c->data.features,
+                                       c->data.labels, c->data.scale, t->role_comm);
+    t->has_val = c->data.val[0] != '\0';
+    if (rc || !t->has_val || val_comm == MPI_COMM_NULL) {
         gd_timer_add(t, GD_T_IO, &since);
         return rc;
     }
     rc = gd_data_load(&t->val, c->data.val, c->data.features, c->data.labels, c->data.scale,
-                      t->comm);
-    t->has_val = rc == GD_OK;
+                      val_comm);
     if (!rc && t->val.cols != t->train.cols)
         rc = gd_fail(GD_ERR, "%s: %zu features, but the training data %s has %zu", t->val.path,
                      t->val.cols, t->train.path, t->train.cols);
@@ -93,11 +115,13 @@ static int build_model(gd_trainer *t)
     int rc = model_outputs(t, gd_model_find_config(c), &outputs);
     if (rc)
         return rc;
-    rc = gd_model_create(&t->model, c->model.type, t->train.cols, outputs, t->batch_rows, c);
+    /* servers never run the model on data: one row of scratch is enough */
+    size_t max_batch = t->batch_rows ? t->batch_rows : 1;
+    rc = gd_model_create(&t->model, c->model.type, t->train.cols, outputs, max_batch, c);
     if (rc)
         return rc;
     t->model.l2 = c->model.l2;
-    t->model.comm = t->comm;
+    t->model.comm = t->role_comm; /* sync batch norm: over the ranks that hold data */
     gd_model_init(&t->model, c);
     gd_optim_hparams hp = optim_hparams(c);
     return gd_optim_create(&t->optim, c->optimizer.type, &hp, t->model.nparams);
@@ -113,16 +137,21 @@ static gd_order order_from_config(const gd_config *c)
     return GD_ORDER_SHUFFLE;
 }
 
+/* Collective: servers (no rows) learn the workers' width and steps per epoch here. */
 static int plan_batches(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
     size_t rows = t->train.rows;
     t->batch_rows = c->train.batch_size == 0 || (size_t)c->train.batch_size > rows
                         ? rows : (size_t)c->train.batch_size;
-    long steps = (long)((rows + t->batch_rows - 1) / t->batch_rows);
-    MPI_Allreduce(MPI_IN_PLACE, &steps, 1, MPI_LONG, MPI_MAX, t->comm);
-    t->steps_per_epoch = steps;
+    long plan[2] = {rows ? (long)((rows + t->batch_rows - 1) / t->batch_rows) : 0,
+                    (long)t->train.cols};
+    MPI_Allreduce(MPI_IN_PLACE, plan, 2, MPI_LONG, MPI_MAX, t->comm);
+    t->steps_per_epoch = t->updates_per_epoch = plan[0];
+    t->train.cols = (size_t)plan[1];
     t->order_kind = order_from_config(c);
+    if (t->serving)
+        return GD_OK;
     t->order = gd_alloc(rows, sizeof(size_t), "shard order");
     t->bx = gd_alloc(t->batch_rows, t->train.cols * sizeof(float), "batch features");
     t->by = gd_alloc(t->batch_rows, sizeof(float), "batch labels");
@@ -133,7 +162,8 @@ static int plan_batches(gd_trainer *t)
         return GD_ERR;
     for (size_t i = 0; i < rows; i++)
         t->order[i] = i;
-    gd_rng_seed(&t->shuffle_rng, (uint64_t)c->train.seed, (uint64_t)t->rank, GD_RNG_SHUFFLE);
+    gd_rng_seed(&t->shuffle_rng, (uint64_t)c->train.seed, (uint64_t)t->data_rank,
+                GD_RNG_SHUFFLE);
     return GD_OK;
 }
 
@@ -141,8 +171,8 @@ static int plan_batches(gd_trainer *t)
 static long planned_steps(const gd_trainer *t)
 {
     long max = t->cfg->train.max_steps;
-    long epochs = t->cfg->train.epochs;
-    long steps = epochs > LONG_MAX / t->steps_per_epoch ? LONG_MAX : epochs * t->steps_per_epoch;
+    long epochs = t->cfg->train.epochs, per_epoch = t->updates_per_epoch;
+    long steps = epochs > LONG_MAX / per_epoch ? LONG_MAX : epochs * per_epoch;
     return max && max < steps ? max : steps;
 }
 
@@ -162,11 +192,19 @@ static int plan_schedule(gd_trainer *t)
                             .decay = c->schedule.decay,
                             .min_lr = c->schedule.min_lr * workers,
                             .warmup_epochs = c->schedule.warmup_epochs,
-                            .steps_per_epoch = t->steps_per_epoch,
+                            .steps_per_epoch = t->updates_per_epoch,
                             .total_steps = planned_steps(t)};
     t->optim.hp.lr = p.lr; /* AdamW's alpha: the lr that the schedule multiplies */
     t->lr = p.lr;
     return gd_schedule_create(&t->schedule, c->schedule.type, &p);
+}
+
+/* The step at which train.max_steps stops this rank. An asynchronous worker's own steps
+ * do not count: the servers count their updates and tell it when to stop. */
+static long step_cap(const gd_trainer *t)
+{
+    long max = t->cfg->train.max_steps;
+    return max && !t->strategy->async ? max : LONG_MAX;
 }
 
 /* Stopping rules, the time budget, the best-epoch copy and the shared noise stream. */
@@ -175,7 +213,7 @@ static int plan_stopping(gd_trainer *t)
     const gd_config *c = t->cfg;
     gd_tol_init(&t->tol, c->train.tol, c->train.tol_epochs);
     gd_early_stop_init(&t->early, c->train.patience);
-    t->step_limit = c->train.max_steps ? c->train.max_steps : LONG_MAX;
+    t->step_limit = step_cap(t);
     t->next_budget_check = 1;
     gd_rng_seed(&t->noise_rng, (uint64_t)c->train.seed, 0, GD_RNG_NOISE);
     if (c->train.patience > 0 && !(t->best_w = gd_alloc(t->model.nparams + t->model.nstate,
@@ -193,18 +231,41 @@ static int check_controls(const gd_config *c)
     return GD_OK;
 }
 
+/* The strategy and the ranks' roles, before any data is read. With parameter servers,
+ * ranks 0..S-1 serve and the others work; role_comm joins the ranks of one role, so the
+ * workers load and shard the data among themselves. The checks give the same verdict on
+ * every rank, so nobody is left in the split. */
+static int plan_roles(gd_trainer *t)
+{
+    const gd_config *c = t->cfg;
+    t->strategy = gd_strategy_find(c->parallel.mode);
+    int rc = t->strategy->check ? t->strategy->check(c, t->size) : GD_OK;
+    if (rc || !t->strategy->has_servers)
+        return rc;
+    t->nservers = (int)c->parallel.servers;
+    t->serving = t->rank < t->nservers;
+    t->lead = t->nservers;
+    MPI_Comm_split(t->comm, t->serving, t->rank, &t->role_comm);
+    MPI_Comm_rank(t->role_comm, &t->data_rank);
+    MPI_Comm_size(t->role_comm, &t->data_size);
+    if (t->strategy->async && !t->serving)
+        t->agree_comm = MPI_COMM_SELF;
+    return GD_OK;
+}
+
 static int setup(gd_trainer *t)
 {
     int rc = check_controls(t->cfg);
     if (!rc)
-        rc = load_data(t);
+        rc = plan_roles(t);
+    if (!rc)
+        rc = gd_agree(t->comm, load_data(t));
     if (!rc)
         rc = gd_agree(t->comm, plan_batches(t));
     if (!rc)
         rc = gd_agree(t->comm, build_model(t));
     if (!rc) {
-        t->strategy = gd_strategy_find(t->cfg->parallel.mode);
-        t->workers_per_step = t->size;
+        t->workers_per_step = t->size - t->nservers;
         rc = gd_agree(t->comm, t->strategy->setup(t));
     }
     if (!rc)
@@ -238,31 +299,57 @@ static size_t gather_batch(gd_trainer *t, long s, const float **x, const float *
     return n;
 }
 
-/* The l2 and l1 penalties on the weights (not the biases): adds their gradient, returns
- * their loss. */
-static double add_penalties(gd_trainer *t, float *g)
+/* The l2 and l1 penalties on the weights (not the biases) among parameters [lo, lo + n). */
+double gd_update_penalties(gd_trainer *t, size_t lo, size_t n, float *g)
 {
     size_t nw = t->model.ops->weight_count(&t->model);
-    return gd_model_penalty(&t->model, g) + gd_l1_penalty(t->model.w, g, nw, t->cfg->model.l1);
+    size_t k = nw <= lo ? 0 : nw - lo < n ? nw - lo : n; /* the weights in the slice */
+    const float *w = t->model.w + lo;
+    return gd_l2_penalty(w, g, k, t->model.l2) + gd_l1_penalty(w, g, k, t->cfg->model.l1);
 }
 
-void gd_apply_update(gd_trainer *t, float *g)
+/* Gradient noise for parameters [lo, lo + n): the shared stream draws one number per
+ * parameter in order, so a slice skips the draws of the parameters before and after it and
+ * every slice gets what the whole vector would. */
+static void add_noise(gd_trainer *t, size_t lo, size_t n, float *g)
 {
     const gd_config *c = t->cfg;
-    const size_t n = t->model.nparams;
-    t->step_loss += t->step_count * add_penalties(t, g);
-    double sumsq = gd_sumsq(g, n);
+    double sd = gd_grad_noise_stddev(c->train.grad_noise, c->train.grad_noise_gamma, t->step);
+    for (size_t i = 0; i < lo; i++)
+        gd_rng_normal(&t->noise_rng);
+    gd_add_grad_noise(g, n, sd, &t->noise_rng);
+    for (size_t i = lo + n; i < t->model.nparams; i++)
+        gd_rng_normal(&t->noise_rng);
+}
+
+int gd_update_step(gd_trainer *t, size_t lo, size_t n, float *g, double sumsq, double lr)
+{
+    const gd_config *c = t->cfg;
     if (!isfinite(t->step_loss) || !isfinite(sumsq)) {
         t->diverged = isfinite(t->step_loss) ? "gradient" : "loss";
-        return; /* w stays as it was: the last finite parameters */
+        return 0; /* w stays as it was: the last finite parameters */
     }
     if (c->train.clip_norm > 0)
         gd_clip_by_norm(g, n, sqrt(sumsq), c->train.clip_norm);
     if (c->train.grad_noise > 0)
-        gd_add_grad_noise(g, n, gd_grad_noise_stddev(c->train.grad_noise,
-                                                      c->train.grad_noise_gamma, t->step),
-                          &t->noise_rng);
-    gd_optim_step(&t->optim, t->model.w, g, (float)t->lr);
+        add_noise(t, lo, n, g);
+    gd_optim_step(&t->optim, t->model.w + lo, g, (float)lr);
+    return 1;
+}
+
+void gd_apply_update_slice(gd_trainer *t, size_t lo, size_t n, float *g, MPI_Comm peers)
+{
+    double sums[2] = {gd_update_penalties(t, lo, n, g), 0};
+    sums[1] = gd_sumsq(g, n); /* after the penalties: the norm of what the step uses */
+    if (peers != MPI_COMM_NULL)
+        MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, peers);
+    t->step_loss += t->step_count * sums[0];
+    gd_update_step(t, lo, n, g, sums[1], t->lr);
+}
+
+void gd_apply_update(gd_trainer *t, float *g)
+{
+    gd_apply_update_slice(t, 0, t->model.nparams, g, MPI_COMM_NULL);
 }
 
 static int check_finite_step(gd_trainer *t)
@@ -283,8 +370,8 @@ static int train_step(gd_trainer *t, long s)
     size_t n = gather_batch(t, s, &x, &y);
     t->lr = gd_schedule_lr(&t->schedule, t->step);
     memset(t->model.g, 0, (t->model.nparams + GD_GRAD_EXTRA) * sizeof(float));
-    /* lockstep models communicate inside loss_grad, so every rank calls it every step */
-    t->batch_loss = n || t->model.ops->lockstep
+    /* lockstep models communicate inside loss_grad, so every worker calls it every step */
+    t->batch_loss = n || (t->model.ops->lockstep && !t->serving)
                         ? t->model.ops->loss_grad(&t->model, x, y, n, t->model.g, NULL) : 0;
     t->batch_count = (double)n;
     gd_timer_add(t, GD_T_COMPUTE, &since);
@@ -296,8 +383,8 @@ static int train_step(gd_trainer *t, long s)
     return check_finite_step(t);
 }
 
-/* Collective: all ranks agree (the slowest rank's figures) on the step at which the time
- * budget says stop, leaving time for the last evaluation and the outputs. */
+/* Collective over agree_comm: the ranks agree (the slowest rank's figures) on the step at
+ * which the time budget says stop, leaving time for the last evaluation and the outputs. */
 static void agree_deadline(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
@@ -305,9 +392,9 @@ static void agree_deadline(gd_trainer *t)
     /* elapsed, seconds per step (10% headroom), reserve: 5% of the budget + 2 epoch ends */
     double f[3] = {now - t->t_job, 1.1 * (now - t->t_start) / (double)(t->step ? t->step : 1),
                    0.05 * c->train.max_seconds + 2 * t->epoch_end_s};
-    MPI_Allreduce(MPI_IN_PLACE, f, 3, MPI_DOUBLE, MPI_MAX, t->comm);
+    MPI_Allreduce(MPI_IN_PLACE, f, 3, MPI_DOUBLE, MPI_MAX, t->agree_comm);
     long limit = gd_deadline_step(c->train.max_seconds, f[0], t->step ? f[1] : 0, f[2], t->step);
-    long max_steps = c->train.max_steps ? c->train.max_steps : LONG_MAX;
+    long max_steps = step_cap(t);
     t->step_limit = limit < max_steps ? limit : max_steps;
 }
 
@@ -370,7 +457,9 @@ static int run_epoch(gd_trainer *t)
 {
     order_epoch(t);
     t->epoch_loss = t->epoch_count = 0;
-    for (long s = 0; s < t->steps_per_epoch && t->step < t->step_limit; s++) {
+    /* stop_reason: an asynchronous worker's servers may say stop in the middle of an epoch */
+    for (long s = 0; s < t->steps_per_epoch && t->step < t->step_limit &&
+                     t->stop_reason == GD_STOP_NONE; s++) {
         int rc = train_step(t, s);
         if (rc)
             return rc;
@@ -380,7 +469,7 @@ static int run_epoch(gd_trainer *t)
     return GD_OK;
 }
 
-/* Validation loss and accuracy, reduced over ranks (NaN when there is no val file). */
+/* Validation loss and accuracy, reduced over agree_comm (NaN when there is no val file). */
 static void evaluate(gd_trainer *t, double *loss, double *acc)
 {
     double since = MPI_Wtime();
@@ -389,7 +478,7 @@ static void evaluate(gd_trainer *t, double *loss, double *acc)
         size_t correct = 0;
         double sums[3] = {gd_model_evaluate(&t->model, t->val.x, t->val.y, t->val.rows, &correct),
                           (double)correct, (double)t->val.rows};
-        MPI_Allreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, t->comm);
+        MPI_Allreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, t->agree_comm);
         *loss = sums[0] / sums[2];
         if (t->model.ops->task != GD_TASK_REGRESSION)
             *acc = sums[1] / sums[2];
@@ -397,11 +486,21 @@ static void evaluate(gd_trainer *t, double *loss, double *acc)
     gd_timer_add(t, GD_T_EVAL, &since);
 }
 
+/* The timers behind metrics.csv's fractions: the lead worker's (a server's would show only
+ * its waiting for pushes), broadcast in a synchronous job with servers. */
+static void lead_timers(const gd_trainer *t, double *timers)
+{
+    memcpy(timers, t->timers, sizeof t->timers);
+    if (t->nservers && !t->strategy->async)
+        MPI_Bcast(timers, GD_T_COUNT, MPI_DOUBLE, t->lead, t->comm);
+}
+
 static void record_epoch(gd_trainer *t)
 {
     gd_metrics_row *r = &t->rows[t->nrows++];
-    double wall = MPI_Wtime() - t->t_start;
-    double busy = t->timers[GD_T_COMPUTE] + t->timers[GD_T_COMM] + t->timers[GD_T_WAIT];
+    double wall = MPI_Wtime() - t->t_start, timers[GD_T_COUNT];
+    lead_timers(t, timers);
+    double busy = timers[GD_T_COMPUTE] + timers[GD_T_COMM] + timers[GD_T_WAIT];
     r->epoch = t->epoch;
     r->step = t->step;
     r->wall = wall;
@@ -410,9 +509,9 @@ static void record_epoch(gd_trainer *t)
     evaluate(t, &r->val_loss, &r->val_acc);
     r->lr = t->lr;
     r->samples_per_s = t->samples_seen / (busy > 0 ? busy : 1e-9);
-    r->compute_frac = busy > 0 ? t->timers[GD_T_COMPUTE] / busy : 0;
-    r->comm_frac = busy > 0 ? t->timers[GD_T_COMM] / busy : 0;
-    r->wait_frac = busy > 0 ? t->timers[GD_T_WAIT] / busy : 0;
+    r->compute_frac = busy > 0 ? timers[GD_T_COMPUTE] / busy : 0;
+    r->comm_frac = busy > 0 ? timers[GD_T_COMM] / busy : 0;
+    r->wait_frac = busy > 0 ? timers[GD_T_WAIT] / busy : 0;
 }
 
 static void print_epoch(const gd_trainer *t)
@@ -494,24 +593,81 @@ static void end_epoch(gd_trainer *t)
     t->epoch_end_s = fmax(t->epoch_end_s, MPI_Wtime() - since);
 }
 
-static int train_loop(gd_trainer *t)
+/* An asynchronous worker's epoch end, with no collective: the lead worker evaluates the
+ * servers' current model and sends the row to rank 0, which writes metrics.csv; then each
+ * worker decides alone whether it is done (the servers may already have said so). */
+static void end_epoch_async(gd_trainer *t)
 {
-    t->rows = gd_alloc((size_t)t->cfg->train.epochs, sizeof(gd_metrics_row), "metrics");
-    if (!t->rows)
-        return GD_ERR;
-    t->t_start = MPI_Wtime();
+    double since = MPI_Wtime();
+    if (t->rank == t->lead) {
+        if (t->has_val)
+            t->strategy->refresh(t);
+        record_epoch(t);
+        t->strategy->report(t, &t->rows[t->nrows - 1]);
+    }
+    if (t->cfg->train.max_seconds > 0)
+        agree_deadline(t); /* over MPI_COMM_SELF: this worker's own budget */
+    if (t->stop_reason == GD_STOP_NONE && t->step >= t->step_limit)
+        t->stop_reason = GD_STOP_MAX_SECONDS;
+    else if (t->stop_reason == GD_STOP_NONE && t->epoch >= t->cfg->train.epochs)
+        t->stop_reason = GD_STOP_EPOCHS;
+    t->epoch_end_s = fmax(t->epoch_end_s, MPI_Wtime() - since);
+}
+
+gd_stop_reason gd_accept_row(gd_trainer *t, const gd_metrics_row *row)
+{
+    if (t->nrows >= t->cfg->train.epochs)
+        return GD_STOP_NONE;
+    t->rows[t->nrows++] = *row;
+    t->epoch = row->epoch;
+    print_epoch(t);
+    if (gd_write_metrics(t))
+        gd_abort(t->comm, GD_ERR);
+    return gd_tol_update(&t->tol, row->train_loss) ? GD_STOP_TOL : GD_STOP_NONE;
+}
+
+/* The epochs of every rank that trains (all but an asynchronous job's servers). */
+static int run_epochs(gd_trainer *t)
+{
     for (t->epoch = 1; t->stop_reason == GD_STOP_NONE; t->epoch++) {
         int rc = run_epoch(t);
         if (rc)
             return rc;
-        end_epoch(t);
+        if (t->strategy->async)
+            end_epoch_async(t);
+        else
+            end_epoch(t);
     }
     t->epoch--;
-    t->strategy->finish(t);
-    if (t->best_w && t->early.best_epoch > 0) /* model.h5 gets the best epoch's parameters */
-        restore_best(t);
-    t->t_train = MPI_Wtime() - t->t_start;
     return GD_OK;
+}
+
+/* With servers, ranks learn how the run ended at different moments (a server sees the
+ * divergence, a worker its own last epoch): they agree on the reason and the status. */
+static int agree_end(gd_trainer *t, int rc)
+{
+    int reason = (int)t->stop_reason;
+    MPI_Allreduce(MPI_IN_PLACE, &reason, 1, MPI_INT, MPI_MAX, t->comm);
+    t->stop_reason = (gd_stop_reason)reason;
+    return gd_agree(t->comm, rc);
+}
+
+static int train_loop(gd_trainer *t)
+{
+    t->rows = gd_alloc((size_t)t->cfg->train.epochs, sizeof(gd_metrics_row), "metrics");
+    if (gd_agree(t->comm, t->rows ? GD_OK : GD_ERR))
+        return GD_ERR;
+    t->t_start = MPI_Wtime();
+    int rc = t->serving && t->strategy->serve ? t->strategy->serve(t) : run_epochs(t);
+    /* model.h5 gets the best epoch's parameters; restored before finish, which gathers a
+     * parameter server's slice */
+    if (!rc && t->best_w && t->early.best_epoch > 0)
+        restore_best(t);
+    t->strategy->finish(t); /* collective: every rank gets here, also after divergence */
+    if (t->nservers)
+        rc = agree_end(t, rc);
+    t->t_train = MPI_Wtime() - t->t_start;
+    return rc;
 }
 
 static int prepare_output_dir(gd_trainer *t)
@@ -547,14 +703,21 @@ static void teardown(gd_trainer *t)
     free(t->by);
     free(t->best_w);
     free(t->rows);
+    if (t->role_comm != t->comm && t->role_comm != MPI_COMM_NULL)
+        MPI_Comm_free(&t->role_comm);
+    gd_trace_close();
 }
 
 int gd_train(const gd_config *cfg, MPI_Comm comm)
 {
-    gd_trainer t = {.cfg = cfg, .comm = comm, .t_job = MPI_Wtime()};
+    gd_trainer t = {.cfg = cfg, .comm = comm, .role_comm = comm, .agree_comm = comm,
+                    .t_job = MPI_Wtime()};
     MPI_Comm_rank(comm, &t.rank);
     MPI_Comm_size(comm, &t.size);
+    t.data_rank = t.rank; /* plan_roles changes these when there are servers */
+    t.data_size = t.size;
     openblas_set_num_threads((int)cfg->train.threads);
+    gd_trace_open(cfg, comm);
     int rc = setup(&t);
     if (!rc)
         rc = prepare_output_dir(&t);
@@ -563,6 +726,8 @@ int gd_train(const gd_config *cfg, MPI_Comm comm)
         /* A diverged run keeps whatever model.h5 was there: never overwrite it with NaN. */
         if (!rc)
             rc = save_model(&t);
+        int trace_rc = gd_trace_write(comm, cfg->output.dir); /* output.trace: trace.json */
+        rc = rc ? rc : trace_rc;
         gd_write_summary(&t, rc, rc ? gd_errmsg() : "");
     }
     teardown(&t);

@@ -1,0 +1,171 @@
+#!/bin/sh
+# make study: the optimizer study (configs/optimizers/*.cfg) and the architecture study
+# (configs/architectures/*.cfg, each also with a straggler where gdmpi has
+# parallel.slow_ranks), compared with scripts/compare into one report.md with the PNGs
+# beside it. Sized to finish in under 10 minutes on 2 cores: architecture runs get
+# at most ARCH_EPOCHS epochs and an equal share of the time budget (train.max_seconds).
+#
+# Environment: GDMPI (./gdmpi), OUT (runs/study), OPT_DIR (configs/optimizers), ARCH_DIR
+# (configs/architectures), NP (ranks of the optimizer study: all
+# cores), ARCH_NP (ranks of the architecture study: at least 3, so that a parameter server
+# has two workers), ARCH_EPOCHS (5), BUDGET (seconds for the whole study: 540),
+# SLOW_FACTOR (3: how much slower the straggler is).
+set -u
+GDMPI=${GDMPI:-./gdmpi}
+OUT=${OUT:-runs/study}
+NP=${NP:-$(nproc)}
+ARCH_NP=${ARCH_NP:-$((NP > 3 ? NP : 3))}
+ARCH_EPOCHS=${ARCH_EPOCHS:-5}
+BUDGET=${BUDGET:-540}
+SLOW_FACTOR=${SLOW_FACTOR:-3}
+OPT_DIR=${OPT_DIR:-configs/optimizers}
+ARCH_DIR=${ARCH_DIR:-configs/architectures}
+PY=/usr/bin/python3
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 GDMPI
+START=$(date +%s)
+FAILED=0
+
+rm -rf "$OUT"
+mkdir -p "$OUT/runs"
+LOG="$OUT/study.log"
+: >"$LOG"
+
+elapsed() { echo $(($(date +%s) - START)); }
+
+# train LABEL NP SECONDS CONFIG [--set ...]: one run into $OUT/runs/LABEL; a run that fails
+# or overruns is logged and left out of the comparison.
+train() {
+    label=$1 np=$2 secs=$3 cfg=$4
+    shift 4
+    echo "study: $label (np=$np, $(elapsed) s so far)"
+    if ! timeout -k 5 $((3 * secs + 30)) mpirun --oversubscribe -np "$np" "$GDMPI" "$cfg" \
+        --set output.dir="$OUT/runs/$label" --set train.max_seconds="$secs" "$@" \
+        >>"$LOG" 2>&1; then
+        echo "study: $label failed or overran (see $LOG)"
+        FAILED=$((FAILED + 1))
+        rm -rf "$OUT/runs/$label"
+    fi
+}
+
+# has_key KEY: the key exists in this gdmpi's key table.
+has_key() { "$GDMPI" config --reference | grep -q "^| \`$1\` "; }
+
+# epochs_of CONFIG: its train.epochs, resolved.
+epochs_of() { "$GDMPI" config "$1" | awk '/^\[/{s=$0} s == "[train]" && $1 == "epochs" {print $3}'; }
+
+# compare_runs PREFIX TITLE LABEL...: scripts/compare over the runs that succeeded.
+compare_runs() {
+    prefix=$1 title=$2
+    shift 2
+    dirs=""
+    for l in "$@"; do
+        [ -f "$OUT/runs/$l/metrics.csv" ] && dirs="$dirs $l=$OUT/runs/$l"
+    done
+    if [ -z "$dirs" ]; then
+        printf '## %s\n\nNo run finished.\n\n' "$title" >"$OUT/$prefix""compare.md"
+        return
+    fi
+    # shellcheck disable=SC2086
+    "$PY" scripts/compare -o "$OUT" --prefix "$prefix" --title "$title" $dirs >/dev/null ||
+        FAILED=$((FAILED + 1))
+}
+
+optimizer_study() {
+    labels=""
+    for cfg in "$OPT_DIR"/*.cfg; do
+        l=$(basename "$cfg" .cfg)
+        train "$l" "$NP" 60 "$cfg"
+        labels="$labels $l"
+    done
+    # shellcheck disable=SC2086
+    compare_runs optimizers- "Optimizer study: softmax on Fashion-MNIST, np=$NP" $labels
+}
+
+arch_configs() { ls "$ARCH_DIR"/*.cfg 2>/dev/null; }
+
+architecture_study() {
+    n=$(arch_configs | wc -l)
+    if [ "$n" -eq 0 ]; then
+        printf '## Architecture study\n\n%s/ holds no config yet.\n\n' "$ARCH_DIR" \
+            >"$OUT/architectures-compare.md"
+        return
+    fi
+    straggler=0
+    has_key parallel.slow_ranks && straggler=1
+    runs=$((n * (1 + straggler)))
+    left=$((BUDGET - $(elapsed)))
+    secs=$((left / runs))
+    [ "$secs" -gt 90 ] && secs=90
+    [ "$secs" -lt 5 ] && secs=5
+    labels=""
+    for cfg in $(arch_configs); do
+        l=$(basename "$cfg" .cfg)
+        e=$(epochs_of "$cfg")
+        [ "${e:-$ARCH_EPOCHS}" -gt "$ARCH_EPOCHS" ] && e=$ARCH_EPOCHS
+        train "$l" "$ARCH_NP" "$secs" "$cfg" --set train.epochs="${e:-$ARCH_EPOCHS}"
+        labels="$labels $l"
+        if [ "$straggler" -eq 1 ]; then
+            set -- --set parallel.slow_ranks=$((ARCH_NP - 1))
+            has_key parallel.slow_factor && set -- "$@" --set parallel.slow_factor="$SLOW_FACTOR"
+            train "$l+slow" "$ARCH_NP" "$secs" "$cfg" --set train.epochs="${e:-$ARCH_EPOCHS}" "$@"
+            labels="$labels $l+slow"
+        fi
+    done
+    title="Architecture study: np=$ARCH_NP, at most $ARCH_EPOCHS epochs or $secs s per run"
+    # shellcheck disable=SC2086
+    compare_runs architectures- "$title" $labels
+    [ "$straggler" -eq 1 ] && straggler_table $labels >>"$OUT/architectures-compare.md"
+}
+
+# straggler_table LABEL...: throughput and final accuracy of each run against its
+# straggler twin (LABEL+slow).
+straggler_table() {
+    "$PY" - "$OUT/runs" "$SLOW_FACTOR" "$ARCH_NP" "$@" <<'PY'
+import csv, os, sys
+root, factor, np_, labels = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+def last(label):
+    try:
+        rows = list(csv.DictReader(open(os.path.join(root, label, "metrics.csv"))))
+        r = rows[-1]
+        return float(r["samples"]) / float(r["wall_s"]), r.get("val_acc") or ""
+    except (OSError, IndexError, KeyError, ValueError, ZeroDivisionError):
+        return None
+print("### With a straggler\n\nRank %d runs %s times slower (parallel.slow_ranks).\n" % (np_ - 1, factor))
+print("| run | samples/s | with straggler | kept | val acc | val acc with straggler |")
+print("|---|---|---|---|---|---|")
+for l in labels:
+    if l.endswith("+slow"):
+        continue
+    a, b = last(l), last(l + "+slow")
+    if a and b:
+        print("| %s | %.0f | %.0f | %.0f%% | %s | %s |" % (l, a[0], b[0], 100 * b[0] / a[0], a[1], b[1]))
+print()
+PY
+}
+
+machine() {
+    printf '%s cores, %s, %s; %s\n' "$(nproc)" "$(uname -m)" \
+        "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+        "$("$GDMPI" --version | head -n 1)"
+}
+
+write_report() {
+    {
+        echo "# gdmpi study"
+        echo
+        echo "Machine: $(machine). Written by \`make study\` on $(date -u '+%Y-%m-%d %H:%M UTC') in $(elapsed) s."
+        echo "Runs and their outputs are in \`runs/\`; the log of every run in \`study.log\`."
+        echo "Throughput is samples per second of wall-clock time over all ranks; with more ranks"
+        echo "than cores the ranks share cores, so compare those figures only with each other."
+        echo
+        cat "$OUT/optimizers-compare.md"
+        cat "$OUT/architectures-compare.md"
+    } >"$OUT/report.md"
+}
+
+optimizer_study
+architecture_study
+write_report
+echo "study: wrote $OUT/report.md in $(elapsed) s ($FAILED failures)"
+[ "$(elapsed)" -le 600 ] || echo "study: over the 10-minute budget"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,168 @@
+/* Test functions of two parameters (w = (x, y)), for watching optimizers move, as in
+ * the figures of Ruder's overview. No data: the trainer gives each step one empty
+ * "sample", so loss_grad returns n f(w) and adds n (grad f(w) + noise) (sums, DESIGN
+ * rule 2), and the mean over n is the exact gradient plus N(0, noise^2) per component.
+ *
+ *   rosenbrock  (1 - x)^2 + 100 (y - x^2)^2                   minimum (1, 1),   start (-1.5, 2)
+ *   beale       (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2
+ *               + (2.625 - x + xy^3)^2                         minimum (3, 0.5), start (1, 1.5)
+ *   saddle      x^2 - y^2                                      saddle (0, 0),    start (1, 1e-3)
+ *   booth       (x + 2y - 7)^2 + (2x + y - 5)^2                minimum (1, 3),   start (-5, 5)
+ */
+#include "gdmpi/error.h"
+#include "gdmpi/model.h"
+#include "gdmpi/rng.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef double (*testfn_value)(double x, double y, double grad[2]);
+
+static double rosenbrock(double x, double y, double g[2])
+{
+    double a = 1 - x, b = y - x * x;
+    g[0] = -2 * a - 400 * x * b;
+    g[1] = 200 * b;
+    return a * a + 100 * b * b;
+}
+
+static double beale(double x, double y, double g[2])
+{
+    double t1 = 1.5 - x + x * y, t2 = 2.25 - x + x * y * y, t3 = 2.625 - x + x * y * y * y;
+    g[0] = 2 * t1 * (y - 1) + 2 * t2 * (y * y - 1) + 2 * t3 * (y * y * y - 1);
+    g[1] = 2 * t1 * x + 2 * t2 * 2 * x * y + 2 * t3 * 3 * x * y * y;
+    return t1 * t1 + t2 * t2 + t3 * t3;
+}
+
+static double saddle(double x, double y, double g[2])
+{
+    g[0] = 2 * x;
+    g[1] = -2 * y;
+    return x * x - y * y;
+}
+
+static double booth(double x, double y, double g[2])
+{
+    double a = x + 2 * y - 7, b = 2 * x + y - 5;
+    g[0] = 2 * a + 4 * b;
+    g[1] = 4 * a + 2 * b;
+    return a * a + b * b;
+}
+
+typedef struct {
+    const char *name;
+    testfn_value value;
+    double start[2];
+} testfn_entry;
+
+static const testfn_entry functions[] = {
+    {"rosenbrock", rosenbrock, {-1.5, 2}},
+    {"beale", beale, {1, 1.5}},
+    {"saddle", saddle, {1, 1e-3}},
+    {"booth", booth, {-5, 5}},
+};
+#define NFUNCTIONS (sizeof functions / sizeof functions[0])
+
+const char *gd_testfn_names(void) { return "rosenbrock|beale|saddle|booth"; }
+
+int gd_model_is_testfn(const gd_config *cfg) { return !strcmp(cfg->model.type, "testfn"); }
+
+typedef struct {
+    const testfn_entry *fn;
+    double noise;
+    gd_rng rng;
+} testfn_impl;
+
+static const testfn_entry *find_function(const char *name)
+{
+    for (size_t i = 0; i < NFUNCTIONS; i++)
+        if (!strcmp(functions[i].name, name))
+            return &functions[i];
+    return NULL;
+}
+
+static int testfn_setup(gd_model *m)
+{
+    const char *name = m->cfg ? m->cfg->model.function : "rosenbrock";
+    testfn_impl *impl = gd_alloc(1, sizeof *impl, "testfn");
+    if (!impl)
+        return GD_ERR;
+    impl->fn = find_function(name);
+    if (!impl->fn) {
+        free(impl);
+        return gd_fail(GD_ECONFIG, "model.function = '%s': unknown (known: %s)", name,
+                       gd_testfn_names());
+    }
+    double x, y;
+    if (m->cfg && m->cfg->model.start[0] && sscanf(m->cfg->model.start, "%lf , %lf", &x, &y) != 2) {
+        free(impl);
+        return gd_fail(GD_ECONFIG, "model.start = '%s': expected two numbers \"x,y\"",
+                       m->cfg->model.start);
+    }
+    impl->noise = m->cfg ? m->cfg->model.noise : 0;
+    gd_rng_seed(&impl->rng, m->cfg ? (uint64_t)m->cfg->train.seed : 0, 0, GD_RNG_TESTFN);
+    m->impl = impl;
+    m->nparams = 2;
+    return GD_OK;
+}
+
+static double testfn_loss_grad(gd_model *m, const float *x, const float *y, size_t n,
+                               float *grad, size_t *correct)
+{
+    (void)x, (void)y, (void)correct;
+    testfn_impl *impl = m->impl;
+    double g[2];
+    double f = impl->fn->value(m->w[0], m->w[1], g);
+    for (int i = 0; grad && i < 2; i++) {
+        double noisy = g[i] + (impl->noise > 0 ? impl->noise * gd_rng_normal(&impl->rng) : 0);
+        grad[i] += (float)(n * noisy);
+    }
+    return n * f;
+}
+
+static void testfn_predict(gd_model *m, const float *x, size_t n, float *out)
+{
+    double g[2];
+    float f = (float)((testfn_impl *)m->impl)->fn->value(m->w[0], m->w[1], g);
+    (void)x;
+    for (size_t i = 0; i < n; i++)
+        out[i] = f;
+}
+
+static size_t testfn_weight_count(const gd_model *m)
+{
+    (void)m;
+    return 2;
+}
+
+/* The start is model.start ("x,y") or the function's usual one; model.init is ignored. */
+static void testfn_init(gd_model *m, const gd_config *cfg)
+{
+    const testfn_entry *fn = ((testfn_impl *)m->impl)->fn;
+    double x = fn->start[0], y = fn->start[1];
+    if (cfg->model.start[0] && sscanf(cfg->model.start, "%lf , %lf", &x, &y) != 2)
+        x = fn->start[0], y = fn->start[1]; /* cannot happen: setup refused it */
+    m->w[0] = (float)x;
+    m->w[1] = (float)y;
+}
+
+static void testfn_destroy(gd_model *m)
+{
+    free(m->impl);
+    m->impl = NULL;
+}
+
+static const char *const testfn_config_keys[] = {"function", "noise", "start", NULL};
+
+const gd_model_ops gd_model_testfn = {
+    .name = "testfn",
+    .task = GD_TASK_REGRESSION,
+    .setup = testfn_setup,
+    .loss_grad = testfn_loss_grad,
+    .predict = testfn_predict,
+    .weight_count = testfn_weight_count,
+    .destroy = testfn_destroy,
+    .init = testfn_init,
+    .config_keys = testfn_config_keys,
+};

@@ -1,0 +1,128 @@
+/* Parameter servers, private to src/parallel/: the state and messages that the
+ * synchronous (ps_sync.c) and asynchronous (ps_async.c) strategies share. The protocol,
+ * its tags and its termination are described at the top of ps.c. */
+#ifndef GDMPI_PARALLEL_PS_H
+#define GDMPI_PARALLEL_PS_H
+
+#include "gdmpi/train.h"
+
+#include <stdint.h>
+
+/* MPI tags on the world communicator (t->comm). */
+enum {
+    PS_TAG_PUSH = 7001,  /* worker -> server: a header and the gradient sums of the slice */
+    PS_TAG_REPLY = 7002, /* server -> worker: a header and (when fetched) the slice */
+    PS_TAG_ROW = 7003,   /* lead worker -> rank 0 (ps-async): one metrics.csv row */
+    PS_TAG_STATE = 7004  /* lead worker -> rank 0 (finish): the model's non-trained state */
+};
+
+/* ps_header.flags of a worker's message. */
+enum { PS_PUSH = 1, PS_FETCH = 2, PS_DONE = 4 };
+
+/* Staleness histograms: bins 0 .. PS_HIST-2, and the last bin for anything larger. */
+#define PS_HIST 64
+
+typedef struct ps_header {
+    double loss, count;  /* push: the loss and sample sums of the gradient (with the
+                            penalties, ps-async); reply (ps): the step's global sums */
+    double sumsq_other;  /* push (ps-async): squared norm of the mean gradient outside
+                            the receiving server's slice, for clipping by the global norm */
+    int64_t version;     /* push: the server's version the gradient was computed on;
+                            reply: the server's version (updates applied) */
+    int64_t clock;       /* push: the server's clock at that read; reply: its clock now
+                            (the pushes of the slowest worker still running) */
+    int64_t need;        /* push with PS_FETCH, ps-async with a staleness bound: answer
+                            only once the server's clock has reached this */
+    int32_t flags;       /* push: PS_PUSH | PS_FETCH | PS_DONE; reply: PS_FETCH when the
+                            slice's parameters follow the header */
+    int32_t stop;        /* reply: a gd_stop_reason decided on the servers (0: go on) */
+    int32_t diverged;    /* reply: 1 the loss, 2 the gradient went non-finite */
+    int32_t rows;        /* push with PS_DONE from the lead worker: metrics rows it sent */
+} ps_header;
+
+typedef struct ps_msg {
+    ps_header h;
+    float x[]; /* a slice of gradient sums (push) or of parameters (reply) */
+} ps_msg;
+
+/* What went from one worker to one server, counted on both ends (conservation). */
+typedef struct ps_pair {
+    double pushes, samples, gsum; /* non-empty pushes, their samples, sum of their floats */
+} ps_pair;
+
+typedef struct ps_stale {
+    double hist[PS_HIST], sum, count, max;
+} ps_stale;
+
+typedef struct ps_worker {
+    ps_msg **push, **reply;   /* one per server; push doubles as the accumulator */
+    MPI_Request *req;         /* the round's S receives, then S sends */
+    int *flags;               /* this round's flags per server */
+    ps_pair *sent;            /* per server */
+    double acc_loss, acc_count;
+    long steps;               /* steps taken on this worker */
+    int64_t clock;            /* pushes sent */
+    int64_t *read_version, *read_clock; /* per server, as of the last fetch */
+    int64_t *acc_version, *acc_clock;   /* per server: the read the accumulation started on */
+    gd_metrics_row row;       /* the lead's row in flight (ps-async) */
+    MPI_Request row_req;
+    int rows_sent;
+    double wait_s;
+} ps_worker;
+
+typedef struct ps_server {
+    ps_msg **push, **reply;   /* one per worker (ps replies with reply[0] to all) */
+    MPI_Request *req;         /* W receives, rank 0's row receive, then W reply sends */
+    ps_pair *applied;         /* per worker */
+    int64_t version;          /* updates applied */
+    int64_t *clock;           /* per worker: pushes received; INT64_MAX once it is done */
+    int64_t *need;            /* per worker: a held fetch reply waits for this clock (-1: none) */
+    int live;                 /* workers not done */
+    int stop;                 /* a gd_stop_reason to tell the workers (0: none) */
+    ps_stale stale, lag;      /* staleness in updates; SSP clock lag */
+    double row_loss, row_count; /* rank 0 (ps-async): sums since the last metrics row */
+    gd_metrics_row row;       /* rank 0: the row being received */
+    int rows_expected, rows_got;
+    double idle_s;
+} ps_server;
+
+/* Rank 0's figures for summary.json, gathered by ps_finish. */
+typedef struct ps_report {
+    int ready;
+    double *updates;          /* per server */
+    double *worker_updates;   /* per worker: its pushes that server 0 applied */
+    double *wait_s, *idle_s;  /* per worker, per server */
+    ps_stale stale, lag;      /* over all servers */
+    ps_pair sent, applied;    /* totals */
+    int conserved;            /* every pair's pushes, samples and sums match */
+} ps_report;
+
+typedef struct ps_state {
+    int async;
+    int S, W;                 /* servers and workers */
+    int me;                   /* index among the servers or among the workers */
+    long bound;               /* parallel.staleness (-1: none) */
+    int inverse_lr;           /* parallel.staleness_lr = inverse */
+    size_t *lo, *len;         /* per server: its slice of the flat vector */
+    ps_worker w;
+    ps_server s;
+    ps_report rep;
+} ps_state;
+
+/* ps.c: the parts both modes share. */
+int ps_check(const gd_config *c, int size);
+int ps_setup(gd_trainer *t, int async);
+void ps_finish(gd_trainer *t);
+void ps_summary(const gd_trainer *t, FILE *f);
+void ps_destroy(gd_trainer *t);
+size_t ps_msg_bytes(size_t floats);
+/* Worker: one round trip with every server (w.flags[j]: what to send server j); returns
+ * when every reply is in, and takes the parameters, stop and divergence they bring. */
+void ps_worker_round(gd_trainer *t, ps_state *s);
+/* Counts a non-empty push of n floats and count samples into a pair. */
+void ps_pair_add(ps_pair *p, const float *x, size_t n, double count);
+void ps_stale_add(ps_stale *st, int64_t v);
+/* t->diverged as ps_header.diverged: 0 none, 1 the loss, 2 the gradient. */
+int ps_diverged_code(const gd_trainer *t);
+
+#endif

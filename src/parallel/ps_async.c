@@ -1,0 +1,335 @@
+/* parallel.mode = ps-async: Downpour SGD's asynchronous parameter servers, with
+ * Hogwild-style updates (each push applied on arrival, no lock across workers), bounded
+ * staleness (SSP) and staleness-aware learning rates. The protocol: ps.c.
+ *
+ * Workers run the trainer's epoch loop with no collective: step() adds the gradient into
+ * the push buffers and, when a push or a fetch is due, makes one round trip to the
+ * servers. Servers do not run the loop: serve() answers messages until every worker is
+ * done. */
+#include "ps.h"
+
+#include "gdmpi/error.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- worker ---------------------------------------------------------------------- */
+
+/* The push buffers are the accumulators: gradient sums since the last push. */
+static void accumulate(gd_trainer *t, ps_state *s)
+{
+    ps_worker *w = &s->w;
+    for (int j = 0; j < s->S; j++) {
+        float *acc = w->push[j]->x;
+        const float *g = t->model.g + s->lo[j];
+        for (size_t k = 0; k < s->len[j]; k++)
+            acc[k] += g[k];
+    }
+    w->acc_loss += t->batch_loss;
+    w->acc_count += t->batch_count;
+}
+
+/* Each server's header for a push: the sums (the loss with the whole penalty at this
+ * worker's parameters, which no single server can compute), the read the accumulation
+ * began on, and the squared norm of the mean gradient outside that server's slice. */
+static void prepare_push(gd_trainer *t, ps_state *s)
+{
+    ps_worker *w = &s->w;
+    const double count = w->acc_count;
+    const double penalty = gd_update_penalties(t, 0, t->model.nparams, NULL);
+    double total = 0;
+    for (int j = 0; j < s->S; j++) {
+        w->push[j]->h.sumsq_other = gd_sumsq(w->push[j]->x, s->len[j]);
+        total += w->push[j]->h.sumsq_other;
+    }
+    const double inv2 = count > 0 ? 1.0 / (count * count) : 0; /* |sum / count|^2 */
+    for (int j = 0; j < s->S; j++) {
+        ps_header *h = &w->push[j]->h;
+        h->sumsq_other = (total - h->sumsq_other) * inv2;
+        h->loss = w->acc_loss + count * penalty;
+        h->count = count;
+        h->version = w->acc_version[j];
+        h->clock = w->acc_clock[j];
+        ps_pair_add(&w->sent[j], w->push[j]->x, s->len[j], count);
+    }
+}
+
+/* After a push: empty accumulators, and the next accumulation starts on the last read. */
+static void after_push(ps_state *s)
+{
+    ps_worker *w = &s->w;
+    for (int j = 0; j < s->S; j++) {
+        memset(w->push[j]->x, 0, s->len[j] * sizeof(float));
+        w->acc_version[j] = w->read_version[j];
+        w->acc_clock[j] = w->read_clock[j];
+    }
+    w->acc_loss = w->acc_count = 0;
+    w->clock++;
+}
+
+/* One round trip: a push and/or a fetch, or the last message (done). With a staleness
+ * bound s, a worker about to have pushed c times needs parameters read at a server clock
+ * of at least c - s: it fetches from every server whose copy is older (SSP). */
+static void round_trip(gd_trainer *t, ps_state *s, int push, int fetch, int done)
+{
+    ps_worker *w = &s->w;
+    const int64_t need = s->bound >= 0 ? w->clock + (push != 0) - s->bound : INT64_MIN;
+    if (push)
+        prepare_push(t, s);
+    for (int j = 0; j < s->S; j++) {
+        int get = !done && (fetch || w->read_clock[j] < need);
+        w->flags[j] = (push ? PS_PUSH : 0) | (get ? PS_FETCH : 0) | (done ? PS_DONE : 0);
+        w->push[j]->h.need = need;
+        w->push[j]->h.rows = w->rows_sent;
+    }
+    ps_worker_round(t, s);
+    if (push)
+        after_push(s);
+}
+
+static void async_step(gd_trainer *t)
+{
+    ps_state *s = t->strategy_state;
+    ps_worker *w = &s->w;
+    double since = MPI_Wtime();
+    accumulate(t, s);
+    t->step_loss = t->batch_loss; /* this worker's own sums: its epoch's training loss */
+    t->step_count = t->batch_count;
+    w->steps++;
+    gd_timer_add(t, GD_T_COMM, &since);
+    int push = w->steps % t->cfg->parallel.push_every == 0;
+    int fetch = w->steps % t->cfg->parallel.fetch_every == 0;
+    if (push || fetch)
+        round_trip(t, s, push, fetch, 0);
+}
+
+/* Lead worker, before it evaluates: every slice as the servers hold it now. */
+static void async_refresh(gd_trainer *t) { round_trip(t, t->strategy_state, 0, 1, 0); }
+
+/* Lead worker: one metrics row to rank 0 (the previous one has long arrived). */
+static void async_report(gd_trainer *t, const gd_metrics_row *r)
+{
+    ps_worker *w = &((ps_state *)t->strategy_state)->w;
+    MPI_Wait(&w->row_req, MPI_STATUS_IGNORE);
+    w->row = *r;
+    MPI_Isend(&w->row, (int)sizeof w->row, MPI_BYTE, 0, PS_TAG_ROW, t->comm, &w->row_req);
+    w->rows_sent++;
+}
+
+/* ---- server ---------------------------------------------------------------------- */
+
+/* The server's clock: the fewest pushes received from a worker still running. */
+static int64_t server_clock(const ps_state *s)
+{
+    int64_t c = INT64_MAX;
+    for (int i = 0; i < s->W; i++)
+        if (s->s.clock[i] < c)
+            c = s->s.clock[i];
+    return c;
+}
+
+static void post_push_recv(gd_trainer *t, ps_state *s, int i)
+{
+    MPI_Irecv(s->s.push[i], (int)ps_msg_bytes(s->len[s->me]), MPI_BYTE, t->nservers + i,
+              PS_TAG_PUSH, t->comm, &s->s.req[i]);
+}
+
+static void post_row_recv(gd_trainer *t, ps_state *s)
+{
+    MPI_Irecv(&s->s.row, (int)sizeof s->s.row, MPI_BYTE, t->lead, PS_TAG_ROW, t->comm,
+              &s->s.req[s->W]);
+}
+
+static void send_reply(gd_trainer *t, ps_state *s, int i, int with_params)
+{
+    ps_server *v = &s->s;
+    const size_t lo = s->lo[s->me], len = with_params ? s->len[s->me] : 0;
+    MPI_Request *req = &v->req[s->W + 1 + i];
+    MPI_Wait(req, MPI_STATUS_IGNORE); /* the last reply to i: done, since i answered it */
+    ps_msg *m = v->reply[i];
+    m->h = (ps_header){.version = v->version, .clock = server_clock(s),
+                       .flags = with_params ? PS_FETCH : 0, .stop = v->stop,
+                       .diverged = ps_diverged_code(t)};
+    memcpy(m->x, t->model.w + lo, len * sizeof(float));
+    MPI_Isend(m, (int)ps_msg_bytes(len), MPI_BYTE, t->nservers + i, PS_TAG_REPLY, t->comm, req);
+}
+
+/* Answers the fetches held for the bound (SSP) whose clock has now come. */
+static void release_held(gd_trainer *t, ps_state *s)
+{
+    const int64_t clock = server_clock(s);
+    for (int i = 0; i < s->W; i++)
+        if (s->s.need[i] >= 0 && s->s.need[i] <= clock) {
+            s->s.need[i] = -1;
+            send_reply(t, s, i, 1);
+        }
+}
+
+static void diverged(gd_trainer *t, ps_state *s)
+{
+    s->s.stop = GD_STOP_DIVERGED;
+    gd_fail(GD_EDIVERGED, "training diverged at update %lld of server %d: non-finite %s (lower "
+            "optimizer.lr or set train.clip_norm); model.h5 was not written, so an earlier one "
+            "is kept", (long long)s->s.version + 1, s->me, t->diverged);
+}
+
+/* Applies one worker's push to this server's slice, as it arrives. */
+static void apply_push(gd_trainer *t, ps_state *s, int i, const ps_header *h)
+{
+    ps_server *v = &s->s;
+    const size_t lo = s->lo[s->me], len = s->len[s->me];
+    float *x = v->push[i]->x;
+    if (h->count <= 0 || t->diverged)
+        return; /* an empty push moves nothing; after divergence nothing more is applied */
+    ps_pair_add(&v->applied[i], x, len, h->count);
+    const int64_t stale = v->version - h->version;
+    ps_stale_add(&v->stale, stale);
+    ps_stale_add(&v->lag, v->clock[i] - h->clock);
+    t->step_loss = h->loss;
+    t->step_count = h->count;
+    t->lr = gd_schedule_lr(&t->schedule, t->step);
+    const float inv = 1.0f / (float)h->count;
+    for (size_t k = 0; k < len; k++)
+        x[k] *= inv;
+    gd_update_penalties(t, lo, len, x); /* their loss came with the push */
+    double sumsq = h->sumsq_other + gd_sumsq(x, len);
+    double lr = s->inverse_lr && stale > 1 ? t->lr / (double)stale : t->lr;
+    if (!gd_update_step(t, lo, len, x, sumsq, lr)) {
+        diverged(t, s);
+        return;
+    }
+    t->step = ++v->version;
+    t->samples_seen += h->count;
+    v->row_loss += h->loss;
+    v->row_count += h->count;
+    if (t->cfg->train.max_steps && v->version >= t->cfg->train.max_steps && !v->stop)
+        v->stop = GD_STOP_MAX_STEPS;
+}
+
+/* One message from worker i: apply it, then answer now or, for a fetch that the bound
+ * holds back, once the clock has come. */
+static void take_push(gd_trainer *t, ps_state *s, int i)
+{
+    ps_server *v = &s->s;
+    const ps_header h = v->push[i]->h;
+    if (h.flags & PS_PUSH) {
+        apply_push(t, s, i, &h);
+        v->clock[i]++;
+    }
+    if (h.flags & PS_DONE) {
+        v->clock[i] = INT64_MAX; /* out of the clock: the others never wait for it */
+        v->live--;
+        if (i == 0)
+            v->rows_expected = h.rows;
+    } else {
+        post_push_recv(t, s, i); /* i sends again only after our reply */
+    }
+    if ((h.flags & PS_FETCH) && h.need > server_clock(s))
+        v->need[i] = h.need;
+    else
+        send_reply(t, s, i, h.flags & PS_FETCH);
+}
+
+/* Rank 0: the lead worker's row, completed with the servers' figures. */
+static void take_row(gd_trainer *t, ps_state *s)
+{
+    ps_server *v = &s->s;
+    gd_metrics_row r = v->row;
+    v->rows_got++;
+    r.wall = MPI_Wtime() - t->t_start;
+    r.step = (long)v->version;
+    r.samples = t->samples_seen;
+    r.train_loss = v->row_count > 0 ? v->row_loss / v->row_count : NAN;
+    r.lr = t->lr;
+    r.samples_per_s = r.wall > 0 ? r.samples / r.wall : 0;
+    v->row_loss = v->row_count = 0;
+    gd_stop_reason why = gd_accept_row(t, &r);
+    if (why != GD_STOP_NONE && !v->stop)
+        v->stop = why;
+    if (v->rows_expected < 0 || v->rows_got < v->rows_expected)
+        post_row_recv(t, s);
+}
+
+static int rows_pending(const gd_trainer *t, const ps_server *v)
+{
+    return t->rank == 0 && (v->rows_expected < 0 || v->rows_got < v->rows_expected);
+}
+
+/* The server's whole run: blocked in MPI_Waitany (no busy polling beyond MPI's own), one
+ * message at a time, until every worker is done and rank 0 has every row. */
+static int async_serve(gd_trainer *t)
+{
+    ps_state *s = t->strategy_state;
+    ps_server *v = &s->s;
+    v->rows_expected = -1;
+    for (int i = 0; i < s->W; i++)
+        post_push_recv(t, s, i);
+    if (t->rank == 0)
+        post_row_recv(t, s);
+    double since = MPI_Wtime();
+    while (v->live > 0 || rows_pending(t, v)) {
+        int i = MPI_UNDEFINED;
+        double start = since;
+        MPI_Waitany(s->W + 1, v->req, &i, MPI_STATUS_IGNORE);
+        gd_timer_add(t, GD_T_WAIT, &since);
+        v->idle_s += since - start;
+        if (i == MPI_UNDEFINED)
+            break;
+        if (i == s->W)
+            take_row(t, s);
+        else
+            take_push(t, s, i);
+        release_held(t, s);
+        gd_timer_add(t, GD_T_COMPUTE, &since);
+    }
+    MPI_Waitall(s->W, v->req + s->W + 1, MPI_STATUSES_IGNORE);
+    if (v->req[s->W] != MPI_REQUEST_NULL) { /* rank 0's row receive that no row will match */
+        MPI_Cancel(&v->req[s->W]);
+        MPI_Wait(&v->req[s->W], MPI_STATUS_IGNORE);
+    }
+    gd_timer_add(t, GD_T_COMM, &since);
+    t->epoch = t->nrows;
+    t->stop_reason = (gd_stop_reason)v->stop;
+    return t->diverged ? GD_EDIVERGED : GD_OK;
+}
+
+/* ---- both -------------------------------------------------------------------------- */
+
+static int async_setup(gd_trainer *t)
+{
+    int rc = ps_setup(t, 1);
+    ps_state *s = t->strategy_state;
+    long every = t->cfg->parallel.push_every;
+    /* each update is one worker's gradient; an epoch of all workers is W pushes each */
+    t->workers_per_step = 1;
+    if (s)
+        t->updates_per_epoch = (long)s->W * ((t->steps_per_epoch + every - 1) / every);
+    return rc;
+}
+
+/* A worker's last push carries what it accumulated since the one before, so every
+ * gradient computed is applied; then every rank meets in ps_finish. */
+static void async_finish(gd_trainer *t)
+{
+    ps_state *s = t->strategy_state;
+    if (!t->serving) {
+        round_trip(t, s, 1, 0, 1);
+        MPI_Wait(&s->w.row_req, MPI_STATUS_IGNORE);
+    }
+    ps_finish(t);
+}
+
+const gd_strategy_ops gd_strategy_ps_async = {
+    .name = "ps-async",
+    .has_servers = 1,
+    .async = 1,
+    .check = ps_check,
+    .setup = async_setup,
+    .step = async_step,
+    .serve = async_serve,
+    .refresh = async_refresh,
+    .report = async_report,
+    .finish = async_finish,
+    .summary = ps_summary,
+    .destroy = ps_destroy,
+};

@@ -1,0 +1,88 @@
+# The stall watchdog end to end (parallel.stall_timeout): one rank of a 3-rank job is
+# frozen (SIGSTOP) in mid-run; the other two wait for it in a collective and must end
+# the job within a bounded time, each naming itself, while the frozen rank names nothing.
+# Skips until the watchdog is wired into training (gd_watchdog_start called in src/).
+. tests/lib.sh
+
+wired() { grep -rqs 'gd_watchdog_start' src --include='*.c' --exclude=watchdog.c; }
+printf '[data]\ntrain = x.h5\n' >"$TMP/probe.cfg"
+if ! "$GDMPI" config "$TMP/probe.cfg" --set parallel.stall_timeout=2 >/dev/null 2>&1; then
+    echo "ok - stall watchdog # SKIP this gdmpi has no parallel.stall_timeout"
+    exit 0
+fi
+if ! wired; then
+    echo "ok - stall watchdog # SKIP not wired into training yet (no gd_watchdog_start in src/)"
+    exit 0
+fi
+
+gen --task softmax --rows 3000 --features 8 --classes 3 --seed 3 -o "$TMP/d.h5"
+cat >"$TMP/long.cfg" <<CFG
+[data]
+train = $TMP/d.h5
+[train]
+epochs = 100000
+batch_size = 16
+[parallel]
+stall_timeout = 2
+CFG
+
+# descendants PID: every process below PID.
+descendants() {
+    ps -e -o pid=,ppid= | awk -v root="$1" '
+        { parent[$1] = $2 }
+        END { for (p in parent) { q = p; while (q in parent && q != root && q > 1) q = parent[q]
+                                  if (q == root && p != root) print p } }'
+}
+# rank_pid ROOT R: the gdmpi process of rank R below ROOT.
+rank_pid() {
+    for p in $(descendants "$1"); do
+        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" &&
+            [ "$(cat "/proc/$p/comm" 2>/dev/null)" = gdmpi ]; then
+            echo "$p"
+            return
+        fi
+    done
+}
+
+timeout -k 5 60 mpirun --oversubscribe -np 3 "$GDMPI" "$TMP/long.cfg" \
+    --set output.dir="$TMP/long" >"$TMP/out" 2>&1 &
+job=$!
+i=0
+while [ "$(grep -c '^epoch' "$TMP/out")" -lt 2 ] && [ $i -lt 300 ] && kill -0 $job 2>/dev/null; do
+    sleep 0.1
+    i=$((i + 1))
+done
+frozen=$(rank_pid "$job" 1)
+if [ -z "$frozen" ]; then
+    notok "stall watchdog: found rank 1's process to freeze"
+    kill "$job" 2>/dev/null
+    wait "$job"
+    exit 1
+fi
+kill -STOP "$frozen"
+wait "$job"
+status=$?
+# mpirun kills the frozen rank when it ends the job (give it 10 s to be gone); if not,
+# this test ends it.
+alive() { kill -0 "$frozen" 2>/dev/null && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$frozen/stat" 2>/dev/null; }
+i=0
+while alive && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+if alive; then
+    kill -CONT "$frozen" 2>/dev/null
+    kill -9 "$frozen" 2>/dev/null
+    notok "stall watchdog: the frozen rank is gone with the job"
+fi
+ended() { [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$status" -ne 137 ]; }
+check "stall watchdog: the job ends by itself within 60 s, non-zero (status $status)" ended
+line() { grep -Eq "^gdmpi: error: rank $1: no progress for [0-9]+ s in .* at step [0-9]+; waiting for .*\(stall_timeout\)$" "$TMP/out"; }
+# Both waiting ranks normally report (the first to fire waits a moment before it exits);
+# one is enough here, as which fires first is a matter of timing.
+waiting_reports() { line 0 || line 2; }
+check "stall watchdog: a waiting rank reports it (gdmpi: error: rank R: no progress ...)" waiting_reports
+not_frozen() { ! line 1; }
+check "stall watchdog: the frozen rank 1 reports nothing (it is the one waited for)" not_frozen
+grep 'no progress' "$TMP/out" | sed 's/^/# /'
+waiting_reports || tail -n 10 "$TMP/out" | sed 's/^/# /'

@@ -1,0 +1,119 @@
+/* Test functions: gradients against central finite differences, minima where the
+ * literature puts them, and Adam from (-1.5, 2) on Rosenbrock reaching (1, 1). */
+#include "unit.h"
+
+#include "gdmpi/error.h"
+#include "gdmpi/model.h"
+#include "gdmpi/optim.h"
+
+#include <math.h>
+
+static gd_config cfg;
+
+static void make(gd_model *m, const char *function, const char *start)
+{
+    gd_config_defaults(&cfg);
+    snprintf(cfg.model.type, sizeof cfg.model.type, "testfn");
+    snprintf(cfg.model.function, sizeof cfg.model.function, "%s", function);
+    snprintf(cfg.model.start, sizeof cfg.model.start, "%s", start);
+    assert_int_equal(gd_model_create(m, "testfn", 1, 1, 1, &cfg), GD_OK);
+    gd_model_init(m, &cfg);
+}
+
+/* f at (x, y) through the model's own loss (n = 1). */
+static double f_at(gd_model *m, double x, double y)
+{
+    m->w[0] = (float)x, m->w[1] = (float)y;
+    return m->ops->loss_grad(m, NULL, NULL, 1, NULL, NULL);
+}
+
+static void check_gradient(const char *function, double x, double y)
+{
+    gd_model m;
+    make(&m, function, "");
+    const double h = 1e-3;
+    double fd[2] = {(f_at(&m, x + h, y) - f_at(&m, x - h, y)) / (2 * h),
+                    (f_at(&m, x, y + h) - f_at(&m, x, y - h)) / (2 * h)};
+    float g[2 + GD_GRAD_EXTRA] = {0};
+    m.w[0] = (float)x, m.w[1] = (float)y;
+    m.ops->loss_grad(&m, NULL, NULL, 3, g, NULL); /* sums: 3 x the gradient */
+    for (int i = 0; i < 2; i++)
+        if (fabs(g[i] / 3 - fd[i]) > 1e-2 * (1 + fabs(fd[i])))
+            fail_msg("%s at (%g, %g): d/dw%d analytic %g, finite difference %g", function, x, y, i,
+                     g[i] / 3, fd[i]);
+    gd_model_destroy(&m);
+}
+
+static void test_gradients(void **state)
+{
+    (void)state;
+    const char *names[] = {"rosenbrock", "beale", "saddle", "booth"};
+    const double points[][2] = {{-1.5, 2}, {0.3, -0.7}, {1.2, 0.4}};
+    for (int f = 0; f < 4; f++)
+        for (int p = 0; p < 3; p++)
+            check_gradient(names[f], points[p][0], points[p][1]);
+}
+
+static void test_minima_and_starts(void **state)
+{
+    (void)state;
+    gd_model m;
+    make(&m, "rosenbrock", "");
+    assert_true(m.w[0] == -1.5f && m.w[1] == 2.0f); /* the usual start */
+    assert_true(fabs(f_at(&m, 1, 1)) < 1e-12);
+    gd_model_destroy(&m);
+    make(&m, "beale", "");
+    assert_true(fabs(f_at(&m, 3, 0.5)) < 1e-9);
+    gd_model_destroy(&m);
+    make(&m, "booth", "0.5, -2");
+    assert_true(m.w[0] == 0.5f && m.w[1] == -2.0f); /* model.start */
+    assert_true(fabs(f_at(&m, 1, 3)) < 1e-12);
+    gd_model_destroy(&m);
+}
+
+static void test_bad_names(void **state)
+{
+    (void)state;
+    gd_model m;
+    gd_config_defaults(&cfg);
+    snprintf(cfg.model.function, sizeof cfg.model.function, "himmelblau");
+    gd_clear_error();
+    assert_int_equal(gd_model_create(&m, "testfn", 1, 1, 1, &cfg), GD_ECONFIG);
+    assert_non_null(strstr(gd_errmsg(), "himmelblau"));
+    snprintf(cfg.model.function, sizeof cfg.model.function, "booth");
+    snprintf(cfg.model.start, sizeof cfg.model.start, "here");
+    gd_clear_error();
+    assert_int_equal(gd_model_create(&m, "testfn", 1, 1, 1, &cfg), GD_ECONFIG);
+    assert_non_null(strstr(gd_errmsg(), "model.start = 'here'"));
+}
+
+/* The documented budget: adam, lr 0.02, 3000 steps, from (-1.5, 2). */
+static void test_adam_solves_rosenbrock(void **state)
+{
+    (void)state;
+    gd_model m;
+    make(&m, "rosenbrock", "");
+    gd_optim o;
+    gd_optim_hparams hp = {.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    assert_int_equal(gd_optim_create(&o, "adam", &hp, 2), GD_OK);
+    for (int step = 0; step < 3000; step++) {
+        memset(m.g, 0, 2 * sizeof(float));
+        m.ops->loss_grad(&m, NULL, NULL, 1, m.g, NULL);
+        gd_optim_step(&o, m.w, m.g, 0.02f);
+    }
+    if (fabs(m.w[0] - 1) > 1e-2 || fabs(m.w[1] - 1) > 1e-2)
+        fail_msg("adam ended at (%g, %g)", m.w[0], m.w[1]);
+    gd_optim_destroy(&o);
+    gd_model_destroy(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradients),
+        cmocka_unit_test(test_minima_and_starts),
+        cmocka_unit_test(test_bad_names),
+        cmocka_unit_test(test_adam_solves_rosenbrock),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
