@@ -35,6 +35,10 @@ long gd_data_count_classes(const gd_dataset *ds, MPI_Comm comm);
 
 void gd_data_free(gd_dataset *ds);
 
+/* Collective: rows placeholder rows of one zero feature on every rank, for models that
+ * need no data (testfn), so the trainer's batches and counts work unchanged. */
+int gd_data_placeholder(gd_dataset *ds, size_t rows, MPI_Comm comm);
+
 /* Synthetic data with known true parameters (`gdmpi data gen`). */
 typedef enum { GD_TASK_REGRESSION, GD_TASK_BINARY, GD_TASK_CLASSES } gd_task;
 

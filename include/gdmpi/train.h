@@ -81,6 +81,14 @@ typedef struct gd_scored_row {
     size_t row;
 } gd_scored_row;
 
+/* model.type = testfn has no data; each rank gets this many placeholder rows per epoch. */
+#define GD_TESTFN_ROWS 100
+
+/* trajectory.csv for testfn runs (rank 0): step, x, y, f after every step. */
+int gd_trajectory_open(gd_trainer *t);
+void gd_trajectory_record(gd_trainer *t);
+int gd_trajectory_close(gd_trainer *t);
+
 struct gd_trainer {
     const gd_config *cfg;
     MPI_Comm comm;
@@ -89,6 +97,7 @@ struct gd_trainer {
      * serve and hold no data; the others are workers. Without, every rank is a worker. */
     int nservers;
     int serving;           /* this rank is a server */
+    FILE *trajectory;      /* testfn on rank 0: trajectory.csv being written (else NULL) */
     int lead;              /* the first worker's rank: its timers give metrics.csv's
                               fractions, and in an asynchronous job it evaluates */
     MPI_Comm role_comm;    /* the ranks of this rank's role: the workers (the data is loaded

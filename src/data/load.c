@@ -300,3 +300,21 @@ void gd_data_free(gd_dataset *ds)
     free(ds->y);
     ds->x = ds->y = NULL;
 }
+
+int gd_data_placeholder(gd_dataset *ds, size_t rows, MPI_Comm comm)
+{
+    memset(ds, 0, sizeof *ds);
+    snprintf(ds->path, sizeof ds->path, "(no data)");
+    ds->rows = rows;
+    ds->cols = 1;
+    unsigned long long mine = rows, before = 0, total = 0;
+    MPI_Exscan(&mine, &before, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
+    MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    ds->first_row = rank ? before : 0;
+    ds->total_rows = total;
+    ds->x = gd_alloc(rows, sizeof(float), "placeholder rows");
+    ds->y = ds->x ? gd_alloc(rows, sizeof(float), "placeholder rows") : NULL;
+    return ds->y ? GD_OK : GD_ERR;
+}

@@ -26,6 +26,7 @@ static struct {
     atomic_int peer;
     /* set at start, fixed while the thread runs */
     double timeout_s;
+    long long started_ns; /* when start was called: the thread's first tick counts from it */
     int rank;
     int running;
     atomic_int stopping;
@@ -94,10 +95,26 @@ static _Noreturn void report_stall(const char *what, long step, int peer, double
     _exit(GD_WATCHDOG_EXIT);
 }
 
-/* One look at the main thread; returns only when it is not stalled. */
-static void check_once(void)
+/* What the watchdog thread remembers between ticks: the wait it last saw (its gen) and
+ * the time this process was not running during it. */
+typedef struct {
+    unsigned long gen;
+    long long paused_ns;
+} watch_state;
+
+/* One look at the main thread at time now; returns only when it is not stalled. late_ns:
+ * how much later than due this tick came. A tick that comes far too late means this
+ * process was not running (SIGSTOP, a suspended VM or job, an overloaded node): that time
+ * is no one's stall and does not count. So a rank that was frozen, and is woken to be
+ * ended, does not report a wait of its own. */
+static void check_once(watch_state *ws, long long now, long long late_ns)
 {
     unsigned long g1 = atomic_load_explicit(&wd.gen, memory_order_acquire);
+    if (g1 != ws->gen) { /* another wait (or none) since the last look */
+        ws->gen = g1;
+        ws->paused_ns = 0;
+    }
+    ws->paused_ns += late_ns;
     if (g1 & 1)
         return; /* an enter or leave is being written: look again next tick */
     long long since = atomic_load_explicit(&wd.since_ns, memory_order_relaxed);
@@ -107,7 +124,7 @@ static void check_once(void)
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&wd.gen, memory_order_relaxed) != g1 || since == 0)
         return;
-    double waited = (double)(now_ns() - since) * 1e-9;
+    double waited = (double)(now - since - ws->paused_ns) * 1e-9;
     if (waited > wd.timeout_s)
         report_stall(what, step, peer, waited);
 }
@@ -118,16 +135,21 @@ static void *watch(void *arg)
     /* Ticks of a tenth of the timeout (10 ms .. 1 s): a stall is caught within 10%. */
     double tick = wd.timeout_s / 10;
     tick = tick < 0.01 ? 0.01 : tick > 1 ? 1 : tick;
+    const long long tick_ns = (long long)(tick * 1e9), too_late_ns = 200000000LL; /* 0.2 s */
+    watch_state ws = {.gen = atomic_load(&wd.gen), .paused_ns = 0};
+    long long last = wd.started_ns; /* (this thread may first run well after start) */
     pthread_mutex_lock(&wd.lock);
     while (!atomic_load(&wd.stopping)) {
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        long long ns = until.tv_nsec + (long long)(tick * 1e9);
+        long long ns = until.tv_nsec + tick_ns;
         until.tv_sec += (time_t)(ns / 1000000000LL);
         until.tv_nsec = (long)(ns % 1000000000LL);
         pthread_cond_timedwait(&wd.wake, &wd.lock, &until);
+        long long now = now_ns(), late = now - last - tick_ns;
+        last = now;
         if (!atomic_load(&wd.stopping))
-            check_once();
+            check_once(&ws, now, late > too_late_ns ? late : 0);
     }
     pthread_mutex_unlock(&wd.lock);
     return NULL;
@@ -141,6 +163,7 @@ int gd_watchdog_start(double timeout_s, int rank)
         return gd_fail(GD_ERR, "stall watchdog: already running");
     wd.timeout_s = timeout_s;
     wd.rank = rank;
+    wd.started_ns = now_ns();
     atomic_store(&wd.since_ns, 0);
     atomic_store(&wd.stopping, 0);
 

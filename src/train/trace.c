@@ -29,7 +29,8 @@ typedef struct trace {
 
 #define TRACE_TAG 0x7472 /* point-to-point tag of the spans sent to rank 0 */
 
-static trace *tr; /* one timeline per process; NULL when off */
+static trace timeline; /* one timeline per process */
+static trace *tr;      /* &timeline while recording; NULL when off */
 
 static const char *const kind_names[GD_T_COUNT] = {
     [GD_T_COMPUTE] = "compute", [GD_T_COMM] = "comm", [GD_T_WAIT] = "wait",
@@ -41,9 +42,8 @@ void gd_trace_open(const gd_config *cfg, MPI_Comm comm)
     gd_trace_close();
     if (!cfg->output.trace)
         return;
-    tr = calloc(1, sizeof *tr);
-    if (!tr)
-        return; /* no memory for a timeline: the run goes on without one */
+    tr = &timeline;
+    *tr = (trace){0};
     tr->steps = cfg->output.trace_steps;
     tr->max = GD_TRACE_SPANS(tr->steps);
     MPI_Barrier(comm);
@@ -200,6 +200,5 @@ void gd_trace_close(void)
     if (!tr)
         return;
     free(tr->spans);
-    free(tr);
     tr = NULL;
 }

@@ -53,6 +53,10 @@ static int load_data(gd_trainer *t)
     const gd_config *c = t->cfg;
     double since = MPI_Wtime();
     MPI_Comm val_comm = val_readers(t);
+    if (gd_model_is_testfn(c)) { /* no data: an epoch is GD_TESTFN_ROWS placeholder rows */
+        t->has_val = 0;
+        return t->serving ? GD_OK : gd_data_placeholder(&t->train, GD_TESTFN_ROWS, t->role_comm);
+    }
     int rc = t->serving ? GD_OK
                         : gd_data_load(&t->train, c->data.train, c->data.features,
                                        c->data.labels, c->data.scale, t->role_comm);
@@ -377,6 +381,7 @@ static int train_step(gd_trainer *t, long s)
     gd_timer_add(t, GD_T_COMPUTE, &since);
     t->strategy->step(t);
     t->step++;
+    gd_trajectory_record(t);
     t->epoch_loss += t->step_loss;
     t->epoch_count += t->step_count;
     t->samples_seen += t->step_count;
@@ -721,8 +726,12 @@ int gd_train(const gd_config *cfg, MPI_Comm comm)
     int rc = setup(&t);
     if (!rc)
         rc = prepare_output_dir(&t);
+    if (!rc)
+        rc = gd_agree(comm, gd_trajectory_open(&t));
     if (!rc) {
         rc = train_loop(&t);
+        int trajectory_rc = gd_agree(comm, gd_trajectory_close(&t));
+        rc = rc ? rc : trajectory_rc;
         /* A diverged run keeps whatever model.h5 was there: never overwrite it with NaN. */
         if (!rc)
             rc = save_model(&t);

@@ -68,6 +68,23 @@ size_of() { wc -c <"$1"; }
 check "12 epochs give a trace about as large as 3 ($(size_of "$TMP/long/trace.json") vs $(size_of "$TMP/tr/trace.json") bytes)" \
     [ "$(size_of "$TMP/long/trace.json")" -lt $(($(size_of "$TMP/tr/trace.json") * 2)) ]
 
+# An asynchronous parameter server (where gdmpi has one): a track per rank, the server's
+# too, and the workers' compute and comm spans.
+if "$GDMPI" config --reference | grep -q '^| `parallel.mode` .*ps-async'; then
+    mpi 3 "$TMP/tr.cfg" --set output.dir="$TMP/async" --set parallel.mode=ps-async
+    check "ps-async at np=3 with a trace exits 0" [ $? -eq 0 ]
+    "$PY" - "$TMP/async/trace.json" >"$TMP/async.out" 2>&1 <<'PY'
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+names = lambda r: {e["name"] for e in ev if e.get("pid") == r and e["ph"] == "X"}
+assert {e["pid"] for e in ev} == {0, 1, 2}, "tracks %s" % {e["pid"] for e in ev}
+for r in (1, 2):
+    assert {"compute", "comm"} <= names(r), "worker %d: %s" % (r, names(r))
+PY
+    check "ps-async trace: three tracks, workers compute and communicate" [ $? -eq 0 ]
+    sed 's/^/# /' "$TMP/async.out"
+fi
+
 mpi 2 "$TMP/tr.cfg" --set output.dir="$TMP/off" --set output.trace=false
 check "output.trace = false writes no trace.json" [ ! -e "$TMP/off/trace.json" ]
 

@@ -133,6 +133,20 @@ static void restart(void)
     _exit(11);
 }
 
+/* Frozen (SIGSTOP) for 2 s inside a wait with a 1 s timeout, then woken (SIGCONT, as
+ * mpirun does before it ends a rank): the frozen time is not a stall of this rank. */
+static void frozen_in_wait(void)
+{
+    if (gd_watchdog_start(1.0, 1))
+        _exit(10);
+    gd_watchdog_enter("allreduce", 9);
+    raise(SIGSTOP); /* the parent lets it go on after 2 s */
+    sleep_s(0.3);   /* still waiting a little after the wake-up: < the timeout */
+    gd_watchdog_leave();
+    gd_watchdog_stop();
+    _exit(0);
+}
+
 /* A SIGTERM (as Slurm sends before the time limit) reaches the main thread, not the
  * watchdog thread, which blocks every signal. */
 static volatile sig_atomic_t got_term;
@@ -194,6 +208,35 @@ static void test_restart(void **state)
     assert_non_null(strstr(err, "in barrier at step 2;"));
 }
 
+static void test_frozen_time_is_not_a_stall(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        frozen_in_wait();
+    }
+    close(fds[1]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(st));
+    sleep_s(2.0);
+    kill(pid, SIGCONT);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    char err[1024];
+    ssize_t n = read(fds[0], err, sizeof err - 1);
+    err[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    assert_string_equal(err, "");
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_signals_reach_main_thread(void **state)
 {
     (void)state;
@@ -209,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_progress_is_not_a_stall),
         cmocka_unit_test(test_zero_timeout_is_off),
         cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_frozen_time_is_not_a_stall),
         cmocka_unit_test(test_signals_reach_main_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
