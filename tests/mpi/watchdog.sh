@@ -26,9 +26,11 @@ batch_size = 16
 stall_timeout = 2
 CFG
 
-# descendants PID: every process below PID.
+# descendants PID: every process below PID (from /proc: field 4 of stat is the parent).
 descendants() {
-    ps -e -o pid=,ppid= | awk -v root="$1" '
+    for f in /proc/[0-9]*/stat; do
+        sed -n 's/^\([0-9]*\) (.*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' "$f" 2>/dev/null
+    done | awk -v root="$1" '
         { parent[$1] = $2 }
         END { for (p in parent) { q = p; while (q in parent && q != root && q > 1) q = parent[q]
                                   if (q == root && p != root) print p } }'
