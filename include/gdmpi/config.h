@@ -61,6 +61,7 @@ typedef struct gd_config {
         double max_seconds; /* 0: no limit */
         double grad_noise, grad_noise_gamma;
         double clip_norm;   /* 0: off */
+        char resume[GD_PATH_MAX]; /* auto|never|a checkpoint's path */
     } train;
     struct {
         char mode[GD_NAME_MAX];
@@ -71,11 +72,21 @@ typedef struct gd_config {
         long fetch_every, push_every; /* ps-async: Downpour's n_fetch and n_push, in steps */
         long staleness;       /* ps-async: SSP bound in pushes; -1: unbounded */
         char staleness_lr[GD_NAME_MAX]; /* ps-async: none|inverse */
+        long average_every;   /* local-sgd: H; hogwild: steps between averages of the groups */
+        int average_state;    /* local-sgd: also average the optimizer state */
+        long group_size;      /* hogwild: ranks per shared-memory group; 0: a whole node */
+        long tau;             /* easgd: steps between elastic exchanges */
+        double alpha;         /* easgd: moving rate; 0: 0.9 / workers (beta = 0.9) */
+        char slow_ranks[256]; /* "1,3": ranks that sleep (slow_factor - 1) x their compute */
+        double slow_factor;
+        long delay_us;        /* latency added to every send and collective */
     } parallel;
     struct {
         char dir[GD_PATH_MAX];
         int trace;        /* write trace.json */
         long trace_steps; /* steps the timeline covers */
+        char checkpoint_every[GD_NAME_MAX]; /* "N" epochs, "Ns" steps, "0" off */
+        long checkpoint_epochs, checkpoint_steps; /* parsed from it by gd_config_finish */
     } output;
 } gd_config;
 

@@ -41,6 +41,9 @@ typedef struct gd_model_ops {
      * because it may communicate over comm (sync batch norm) and reports every gradient
      * slice to grad_ready, in the same order on every rank. */
     int lockstep;
+    /* Optional: the model's own random stream (dropout masks, testfn's gradient noise), which
+     * checkpoints save and restore. */
+    struct gd_rng *(*rng)(gd_model *m);
 } gd_model_ops;
 
 struct gd_model {

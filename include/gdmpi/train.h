@@ -30,7 +30,8 @@ typedef enum {
     GD_STOP_MAX_SECONDS, /* train.max_seconds would run out before the next step */
     GD_STOP_TOL,         /* the training loss stopped changing (train.tol) */
     GD_STOP_EARLY,       /* train.patience epochs without a better validation loss */
-    GD_STOP_DIVERGED,    /* non-finite loss or gradient */
+    GD_STOP_SIGNAL,      /* SIGTERM or SIGINT: checkpoint, outputs, exit status 5 */
+    GD_STOP_DIVERGED,    /* non-finite loss or gradient (the highest: ranks agree by MAX) */
     GD_STOP_COUNT
 } gd_stop_reason;
 
@@ -151,6 +152,12 @@ struct gd_trainer {
 
     gd_metrics_row *rows;
     long nrows;
+
+    /* Checkpoints (checkpoint.c). After a resume the loop starts in first_epoch (0: 1), of
+     * which the checkpoint had taken first_step steps (0: a fresh epoch, else its order and
+     * sums are restored, not redrawn). */
+    long first_epoch, first_step;
+    struct gd_ckpt *ckpt;
 };
 
 /* Runs a whole training job, collectively over comm. Returns the exit status. */

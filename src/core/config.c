@@ -1,5 +1,6 @@
 #include "gdmpi/config.h"
 
+#include "gdmpi/checkpoint.h"
 #include "gdmpi/error.h"
 #include "gdmpi/model.h"
 #include "gdmpi/optim.h"
@@ -136,6 +137,9 @@ const gd_key gd_keys[] = {
      "gradient noise eta: add N(0, eta / (1 + t)^gamma) to the combined gradient (0: off)"},
     {"train", "grad_noise_gamma", GD_KEY_REAL, F(train.grad_noise_gamma), "0.55", 0, 100, NULL,
      "gradient noise decay exponent gamma"},
+    {"train", "resume", GD_KEY_STRING, F(train.resume), "never", 0, 0, NULL,
+     "continue from a checkpoint: auto (output.dir/checkpoint.h5 if there is one), never, or a "
+     "checkpoint's path; it must match the config (see \"Checkpoints, resume and faults\")"},
 
     {"parallel", "mode", GD_KEY_STRING, F(parallel.mode), "allreduce", 0, 0, gd_strategy_names,
      "how gradients are combined across ranks"},
@@ -158,6 +162,27 @@ const gd_key gd_keys[] = {
     {"parallel", "staleness_lr", GD_KEY_STRING, F(parallel.staleness_lr), "none", 0, 0,
      staleness_lr_names, "ps-async: inverse divides each update's lr by its staleness in server "
      "updates (Zhang et al. 2016); none: the same lr for all"},
+    {"parallel", "average_every", GD_KEY_INT, F(parallel.average_every), "4", 1, 1e9, NULL,
+     "local-sgd: H, local steps between two averages of the parameters; hogwild: steps between "
+     "two averages of the shared-memory groups' copies"},
+    {"parallel", "average_state", GD_KEY_BOOL, F(parallel.average_state), "false", 0, 1, NULL,
+     "local-sgd: also average the optimizer state (momentum, Adam's moments)"},
+    {"parallel", "group_size", GD_KEY_INT, F(parallel.group_size), "0", 0, 1e6, NULL,
+     "hogwild: ranks per shared parameter vector (0: every rank of a node; N splits a node into "
+     "groups of N, to study several nodes on one machine)"},
+    {"parallel", "tau", GD_KEY_INT, F(parallel.tau), "4", 1, 1e9, NULL,
+     "easgd, easgd-async: local steps between two elastic exchanges with the center variable"},
+    {"parallel", "alpha", GD_KEY_REAL, F(parallel.alpha), "0", 0, 0.999, NULL,
+     "easgd, easgd-async: moving rate alpha of the elastic force (0: 0.9 / workers, so that "
+     "beta = workers x alpha = 0.9)"},
+    {"parallel", "slow_ranks", GD_KEY_STRING, F(parallel.slow_ranks), "", 0, 0, NULL,
+     "straggler injection, any mode: these ranks (comma-separated, e.g. 1,3) sleep "
+     "(slow_factor - 1) x their own compute time at every step (empty: none)"},
+    {"parallel", "slow_factor", GD_KEY_REAL, F(parallel.slow_factor), "3", 1, 1e6, NULL,
+     "how many times slower parallel.slow_ranks compute"},
+    {"parallel", "delay_us", GD_KEY_INT, F(parallel.delay_us), "0", 0, 1e9, NULL,
+     "network injection, any mode: microseconds added to every send and every collective "
+     "during training, on the calling rank (0: off)"},
 
     {"output", "dir", GD_KEY_STRING, F(output.dir), "", 0, 0, NULL,
      "run directory (empty: runs/<config name>)"},
@@ -167,6 +192,9 @@ const gd_key gd_keys[] = {
     {"output", "trace_steps", GD_KEY_INT, F(output.trace_steps), "100", 1, 100000, NULL,
      "trace: optimizer steps the timeline covers from the start (io and eval spans: all); "
      "bounds its size"},
+    {"output", "checkpoint_every", GD_KEY_STRING, F(output.checkpoint_every), "0", 0, 0, NULL,
+     "write checkpoint.h5 every N epochs, or every N optimizer steps with `Ns` (0: only when "
+     "SIGTERM or SIGINT stops the run)"},
 };
 const size_t gd_nkeys = sizeof gd_keys / sizeof gd_keys[0];
 
@@ -421,7 +449,8 @@ int gd_config_finish(gd_config *c)
     const gd_optim_ops *optim = gd_optim_find(c->optimizer.type);
     if (c->optimizer.lr == 0 && optim) /* 0: the optimizer's own default */
         c->optimizer.lr = optim->default_lr;
-    return GD_OK;
+    return gd_checkpoint_parse_every(c->output.checkpoint_every, &c->output.checkpoint_epochs,
+                                     &c->output.checkpoint_steps);
 }
 
 int gd_config_from_args(gd_config *c, const char *path, int nset, char **sets)

@@ -368,6 +368,8 @@ static void mlp_predict(gd_model *m, const float *x, size_t n, float *out)
 
 static const gd_model_ops *mlp_specialize(const gd_config *cfg);
 
+static gd_rng *mlp_rng(gd_model *m) { return &((mlp *)m->impl)->dropout_rng; }
+
 static const char *const mlp_config_keys[] = {"hidden", "activation", "output", "batchnorm",
                                               NULL};
 
@@ -376,7 +378,7 @@ static const char *const mlp_config_keys[] = {"hidden", "activation", "output", 
         .name = "mlp", .task = (task_), .setup = mlp_setup, .loss_grad = mlp_loss_grad,      \
         .predict = mlp_predict, .weight_count = mlp_weight_count, .destroy = mlp_destroy,    \
         .init = mlp_init, .specialize = mlp_specialize, .config_keys = mlp_config_keys,      \
-        .lockstep = 1,                                                                       \
+        .lockstep = 1, .rng = mlp_rng,                                                       \
     }
 
 /* The registry entry (softmax output), and the variants model.output selects. */

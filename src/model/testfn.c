@@ -155,6 +155,8 @@ static void testfn_destroy(gd_model *m)
 
 static const char *const testfn_config_keys[] = {"function", "noise", "start", NULL};
 
+static gd_rng *testfn_rng(gd_model *m) { return &((testfn_impl *)m->impl)->rng; }
+
 const gd_model_ops gd_model_testfn = {
     .name = "testfn",
     .task = GD_TASK_REGRESSION,
@@ -165,4 +167,5 @@ const gd_model_ops gd_model_testfn = {
     .destroy = testfn_destroy,
     .init = testfn_init,
     .config_keys = testfn_config_keys,
+    .rng = testfn_rng,
 };

@@ -18,6 +18,7 @@
  * Timing: the communication that was in flight during backward is hidden behind compute;
  * the wait in step() is exposed and goes to the comm timer. summary.json reports both. */
 #include "gdmpi/error.h"
+#include "gdmpi/watchdog.h"
 #include "gdmpi/train.h"
 
 #include <stdio.h>
@@ -145,7 +146,9 @@ static void finish_reduction(gd_trainer *t, ar_state *s)
         k->ready = 0;
     }
     start_request(s, s->g + n, GD_GRAD_EXTRA, s->nbuckets);
+    gd_watchdog_enter("allreduce of gradient buckets", t->step);
     MPI_Waitall((int)s->nbuckets + 1, s->req, MPI_STATUSES_IGNORE);
+    gd_watchdog_leave();
     s->active = 0;
     s->exposed_s += MPI_Wtime() - now;
 }
@@ -161,7 +164,9 @@ static void allreduce_step(gd_trainer *t)
     if (s->overlap) {
         finish_reduction(t, s);
     } else {
+        gd_watchdog_enter("allreduce of gradients", t->step);
         MPI_Allreduce(MPI_IN_PLACE, g, (int)(n + GD_GRAD_EXTRA), MPI_FLOAT, MPI_SUM, t->comm);
+        gd_watchdog_leave();
         s->exposed_s += MPI_Wtime() - since;
     }
     gd_timer_add(t, GD_T_COMM, &since);

@@ -74,6 +74,7 @@
 #include "ps.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/watchdog.h"
 
 #include <limits.h>
 #include <math.h>
@@ -258,7 +259,9 @@ void ps_worker_round(gd_trainer *t, ps_state *s)
     }
     gd_timer_add(t, GD_T_COMM, &since);
     double start = since;
+    gd_watchdog_enter_peer("push and fetch", t->step, S == 1 ? 0 : -1);
     MPI_Waitall(2 * S, w->req, MPI_STATUSES_IGNORE);
+    gd_watchdog_leave();
     gd_timer_add(t, GD_T_WAIT, &since);
     w->wait_s += since - start;
     for (int j = 0; j < S; j++)

@@ -97,7 +97,16 @@ typedef struct ps_report {
     int conserved;            /* every pair's pushes, samples and sums match */
 } ps_report;
 
-typedef struct ps_state {
+typedef struct ps_state ps_state;
+
+/* A server's update of its slice with one push, x (the push's floats, which it may change
+ * in place), h its header, stale its staleness in updates. Returns 0 when the result is not
+ * finite (t->diverged set). NULL in ps_state.update: Downpour's optimizer step on the mean
+ * gradient; easgd-async: the elastic move of the center variable. */
+typedef int (*ps_update_fn)(gd_trainer *t, ps_state *s, float *x, const ps_header *h,
+                            int64_t stale);
+
+struct ps_state {
     int async;
     int S, W;                 /* servers and workers */
     int me;                   /* index among the servers or among the workers */
@@ -107,7 +116,10 @@ typedef struct ps_state {
     ps_worker w;
     ps_server s;
     ps_report rep;
-} ps_state;
+    ps_update_fn update;      /* ps-async servers' update of a push (NULL: Downpour's) */
+    void *ext;                /* a strategy built on this one keeps its own state here
+                                 (easgd-async); it frees it before ps_destroy */
+};
 
 /* ps.c: the parts both modes share. */
 int ps_check(const gd_config *c, int size);
@@ -119,6 +131,10 @@ size_t ps_msg_bytes(size_t floats);
 /* Worker: one round trip with every server (w.flags[j]: what to send server j); returns
  * when every reply is in, and takes the parameters, stop and divergence they bring. */
 void ps_worker_round(gd_trainer *t, ps_state *s);
+/* ps_async.c: an asynchronous server's whole run (the strategy's serve), and the lead
+ * worker's metrics row to rank 0 (its report); easgd-async uses them too. */
+int ps_async_serve(gd_trainer *t);
+void ps_async_report(gd_trainer *t, const gd_metrics_row *r);
 /* Counts a non-empty push of n floats and count samples into a pair. */
 void ps_pair_add(ps_pair *p, const float *x, size_t n, double count);
 void ps_stale_add(ps_stale *st, int64_t v);

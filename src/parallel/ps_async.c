@@ -9,6 +9,8 @@
 #include "ps.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/watchdog.h"
+#include "gdmpi/signals.h"
 
 #include <math.h>
 #include <string.h>
@@ -107,10 +109,12 @@ static void async_step(gd_trainer *t)
 static void async_refresh(gd_trainer *t) { round_trip(t, t->strategy_state, 0, 1, 0); }
 
 /* Lead worker: one metrics row to rank 0 (the previous one has long arrived). */
-static void async_report(gd_trainer *t, const gd_metrics_row *r)
+void ps_async_report(gd_trainer *t, const gd_metrics_row *r)
 {
     ps_worker *w = &((ps_state *)t->strategy_state)->w;
+    gd_watchdog_enter_peer("sending a metrics row", t->step, 0);
     MPI_Wait(&w->row_req, MPI_STATUS_IGNORE);
+    gd_watchdog_leave();
     w->row = *r;
     MPI_Isend(&w->row, (int)sizeof w->row, MPI_BYTE, 0, PS_TAG_ROW, t->comm, &w->row_req);
     w->rows_sent++;
@@ -173,11 +177,25 @@ static void diverged(gd_trainer *t, ps_state *s)
             "is kept", (long long)s->s.version + 1, s->me, t->diverged);
 }
 
+/* Downpour: the push's mean gradient through the optimizer of this server's slice. */
+static int downpour_update(gd_trainer *t, ps_state *s, float *x, const ps_header *h,
+                           int64_t stale)
+{
+    const size_t lo = s->lo[s->me], len = s->len[s->me];
+    const float inv = 1.0f / (float)h->count;
+    for (size_t k = 0; k < len; k++)
+        x[k] *= inv;
+    gd_update_penalties(t, lo, len, x); /* their loss came with the push */
+    double sumsq = h->sumsq_other + gd_sumsq(x, len);
+    double lr = s->inverse_lr && stale > 1 ? t->lr / (double)stale : t->lr;
+    return gd_update_step(t, lo, len, x, sumsq, lr);
+}
+
 /* Applies one worker's push to this server's slice, as it arrives. */
 static void apply_push(gd_trainer *t, ps_state *s, int i, const ps_header *h)
 {
     ps_server *v = &s->s;
-    const size_t lo = s->lo[s->me], len = s->len[s->me];
+    const size_t len = s->len[s->me];
     float *x = v->push[i]->x;
     if (h->count <= 0 || t->diverged)
         return; /* an empty push moves nothing; after divergence nothing more is applied */
@@ -188,13 +206,7 @@ static void apply_push(gd_trainer *t, ps_state *s, int i, const ps_header *h)
     t->step_loss = h->loss;
     t->step_count = h->count;
     t->lr = gd_schedule_lr(&t->schedule, t->step);
-    const float inv = 1.0f / (float)h->count;
-    for (size_t k = 0; k < len; k++)
-        x[k] *= inv;
-    gd_update_penalties(t, lo, len, x); /* their loss came with the push */
-    double sumsq = h->sumsq_other + gd_sumsq(x, len);
-    double lr = s->inverse_lr && stale > 1 ? t->lr / (double)stale : t->lr;
-    if (!gd_update_step(t, lo, len, x, sumsq, lr)) {
+    if (!(s->update ? s->update : downpour_update)(t, s, x, h, stale)) {
         diverged(t, s);
         return;
     }
@@ -257,7 +269,7 @@ static int rows_pending(const gd_trainer *t, const ps_server *v)
 
 /* The server's whole run: blocked in MPI_Waitany (no busy polling beyond MPI's own), one
  * message at a time, until every worker is done and rank 0 has every row. */
-static int async_serve(gd_trainer *t)
+int ps_async_serve(gd_trainer *t)
 {
     ps_state *s = t->strategy_state;
     ps_server *v = &s->s;
@@ -270,7 +282,9 @@ static int async_serve(gd_trainer *t)
     while (v->live > 0 || rows_pending(t, v)) {
         int i = MPI_UNDEFINED;
         double start = since;
+        gd_watchdog_enter("waiting for pushes", v->version);
         MPI_Waitany(s->W + 1, v->req, &i, MPI_STATUS_IGNORE);
+        gd_watchdog_leave();
         gd_timer_add(t, GD_T_WAIT, &since);
         v->idle_s += since - start;
         if (i == MPI_UNDEFINED)
@@ -280,6 +294,8 @@ static int async_serve(gd_trainer *t)
         else
             take_push(t, s, i);
         release_held(t, s);
+        if (!v->stop && gd_signal_pending()) /* SIGTERM / SIGINT: every worker stops */
+            v->stop = GD_STOP_SIGNAL;
         gd_timer_add(t, GD_T_COMPUTE, &since);
     }
     MPI_Waitall(s->W, v->req + s->W + 1, MPI_STATUSES_IGNORE);
@@ -307,6 +323,23 @@ static int async_setup(gd_trainer *t)
     return rc;
 }
 
+/* After a resume (checkpoint.c): a server goes on from its checkpointed version (t->step);
+ * a worker reads every slice with its version before its first gradient, so that its first
+ * push's staleness counts from the restored versions, not from 0. */
+static void async_resumed(gd_trainer *t)
+{
+    ps_state *s = t->strategy_state;
+    if (t->serving) {
+        s->s.version = t->step;
+        return;
+    }
+    round_trip(t, s, 0, 1, 0);
+    for (int j = 0; j < s->S; j++) {
+        s->w.acc_version[j] = s->w.read_version[j];
+        s->w.acc_clock[j] = s->w.read_clock[j];
+    }
+}
+
 /* A worker's last push carries what it accumulated since the one before, so every
  * gradient computed is applied; then every rank meets in ps_finish. */
 static void async_finish(gd_trainer *t)
@@ -326,10 +359,11 @@ const gd_strategy_ops gd_strategy_ps_async = {
     .check = ps_check,
     .setup = async_setup,
     .step = async_step,
-    .serve = async_serve,
+    .serve = ps_async_serve,
     .refresh = async_refresh,
-    .report = async_report,
+    .report = ps_async_report,
     .finish = async_finish,
     .summary = ps_summary,
+    .resumed = async_resumed,
     .destroy = ps_destroy,
 };

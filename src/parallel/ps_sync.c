@@ -3,6 +3,8 @@
  * server, a server's step one update of its slice with the mean of all workers' gradients. */
 #include "ps.h"
 
+#include "gdmpi/watchdog.h"
+
 #include <string.h>
 
 /* Worker: gradient sums, loss and count to every server; the new slices and the step's
@@ -62,7 +64,9 @@ static void reply_all(gd_trainer *t, ps_state *s)
     for (int i = 0; i < s->W; i++)
         MPI_Isend(m, (int)ps_msg_bytes(len), MPI_BYTE, t->nservers + i, PS_TAG_REPLY, t->comm,
                   &sends[i]);
+    gd_watchdog_enter("replying to the workers", t->step);
     MPI_Waitall(s->W, sends, MPI_STATUSES_IGNORE);
+    gd_watchdog_leave();
 }
 
 /* Server: waits for every worker's push, updates its slice, answers every worker. */
@@ -74,7 +78,9 @@ static void server_step(gd_trainer *t, ps_state *s)
     for (int i = 0; i < s->W; i++)
         MPI_Irecv(v->push[i], (int)ps_msg_bytes(len), MPI_BYTE, t->nservers + i, PS_TAG_PUSH,
                   t->comm, &v->req[i]);
+    gd_watchdog_enter("waiting for pushes", t->step);
     MPI_Waitall(s->W, v->req, MPI_STATUSES_IGNORE);
+    gd_watchdog_leave();
     gd_timer_add(t, GD_T_WAIT, &since);
     v->idle_s += since - start;
     float *g = t->model.g + lo;

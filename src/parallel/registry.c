@@ -3,10 +3,16 @@
 #include <string.h>
 
 extern const gd_strategy_ops gd_strategy_allreduce, gd_strategy_ps, gd_strategy_ps_async;
+extern const gd_strategy_ops gd_strategy_hogwild, gd_strategy_easgd, gd_strategy_easgd_async;
+extern const gd_strategy_ops gd_strategy_local_sgd;
 
 /* The registry: a new strategy is one file in src/parallel/ and one line here. */
 static const gd_strategy_ops *const strategies[] = {&gd_strategy_allreduce, &gd_strategy_ps,
-                                                    &gd_strategy_ps_async};
+                                                    &gd_strategy_ps_async,
+                                                    &gd_strategy_hogwild,
+                                                    &gd_strategy_easgd,
+                                                    &gd_strategy_easgd_async,
+                                                    &gd_strategy_local_sgd};
 #define NSTRATEGIES (sizeof strategies / sizeof strategies[0])
 
 const gd_strategy_ops *gd_strategy_find(const char *name)

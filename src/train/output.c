@@ -1,6 +1,9 @@
 /* Run outputs. Rank 0 writes every file to "<name>.tmp", fsyncs it and renames it over
  * the real name, so a reader (or a crash) only ever sees a whole old or whole new file. */
+#include "gdmpi/checkpoint.h"
 #include "gdmpi/error.h"
+#include "gdmpi/inject.h"
+#include "gdmpi/signals.h"
 #include "gdmpi/train.h"
 
 #include <cblas.h>
@@ -175,18 +178,23 @@ static void json_final(FILE *f, const gd_trainer *t)
 static const char *const timer_names[GD_T_COUNT] = {"compute_s", "comm_s", "wait_s", "io_s",
                                                     "eval_s"};
 
-/* rows[2 r]: rank r's shard rows; rows[2 r + 1]: its peak resident set, MiB. */
+/* Per rank r, RANK_FIGURES doubles from rows + RANK_FIGURES r: its shard rows, its peak
+ * resident set (MiB), then what parallel.slow_ranks and delay_us injected (gd_inject_totals). */
+enum { RANK_FIGURES = 5 };
+
 static void json_ranks(FILE *f, const double *all, const double *rows, int size)
 {
     fprintf(f, "  \"ranks\": [");
     for (int r = 0; r < size; r++) {
+        const double *x = rows + RANK_FIGURES * r;
         fprintf(f, "%s\n    {\"rank\": %d, \"rows\": %.0f, \"peak_rss_mb\": %.1f",
-                r ? "," : "", r, rows[2 * r], rows[2 * r + 1]);
+                r ? "," : "", r, x[0], x[1]);
         for (int k = 0; k < GD_T_COUNT; k++) {
             fprintf(f, ", \"%s\": ", timer_names[k]);
             json_num(f, all[r * GD_T_COUNT + k]);
         }
-        fputc('}', f);
+        fprintf(f, ", \"injected\": {\"slow_s\": %.6f, \"delay_s\": %.6f, \"delays\": %.0f}}",
+                x[2], x[3], x[4]);
     }
     fprintf(f, "\n  ],\n");
 }
@@ -210,7 +218,8 @@ static int write_summary_file(const gd_trainer *t, int status, const char *messa
     if (!f)
         return GD_ERR;
     fprintf(f, "{\n  \"status\": \"%s\",\n  \"message\": ",
-            status == GD_OK ? "ok" : status == GD_EDIVERGED ? "diverged" : "failed");
+            status == GD_OK ? "ok" : status == GD_EDIVERGED ? "diverged"
+                                   : status == GD_EXIT_SIGNAL ? "interrupted" : "failed");
     json_string(f, message);
     fprintf(f, ",\n  \"ranks_total\": %d,\n  \"mode\": ", t->size);
     json_string(f, t->cfg->parallel.mode);
@@ -222,6 +231,7 @@ static int write_summary_file(const gd_trainer *t, int status, const char *messa
     fprintf(f, ",\n");
     json_final(f, t);
     gd_json_stopping(t, f);
+    gd_checkpoint_json(t, f);
     if (t->strategy && t->strategy->summary)
         t->strategy->summary(t, f);
     json_config(f, t->cfg);
@@ -240,11 +250,15 @@ static double peak_rss_mb(void)
 
 int gd_write_summary(const gd_trainer *t, int status, const char *message)
 {
-    enum { PER_RANK = GD_T_COUNT + 2 }; /* the timers, the rank's row count, its peak RSS */
+    enum { PER_RANK = GD_T_COUNT + RANK_FIGURES }; /* the timers, then json_ranks' figures */
+    gd_inject_totals inj = gd_inject_totals_get();
     double mine[PER_RANK];
     memcpy(mine, t->timers, sizeof t->timers);
     mine[GD_T_COUNT] = (double)t->train.rows;
     mine[GD_T_COUNT + 1] = peak_rss_mb();
+    mine[GD_T_COUNT + 2] = inj.slow_s;
+    mine[GD_T_COUNT + 3] = inj.delay_s;
+    mine[GD_T_COUNT + 4] = inj.delays;
     double *gathered = t->rank == 0 ? gd_alloc((size_t)t->size, sizeof mine, "summary") : NULL;
     if (t->rank == 0 && !gathered)
         gd_abort(t->comm, GD_ERR);
@@ -252,13 +266,13 @@ int gd_write_summary(const gd_trainer *t, int status, const char *message)
     if (t->rank != 0)
         return GD_OK;
     double *timers = gd_alloc((size_t)t->size, sizeof t->timers, "summary");
-    double *rows = gd_alloc((size_t)t->size, 2 * sizeof(double), "summary");
+    double *rows = gd_alloc((size_t)t->size, RANK_FIGURES * sizeof(double), "summary");
     int rc = GD_ERR;
     if (timers && rows) {
         for (int r = 0; r < t->size; r++) {
             memcpy(timers + r * GD_T_COUNT, gathered + r * PER_RANK, sizeof t->timers);
-            rows[2 * r] = gathered[r * PER_RANK + GD_T_COUNT];
-            rows[2 * r + 1] = gathered[r * PER_RANK + GD_T_COUNT + 1];
+            memcpy(rows + RANK_FIGURES * r, gathered + r * PER_RANK + GD_T_COUNT,
+                   RANK_FIGURES * sizeof(double));
         }
         rc = write_summary_file(t, status, message, timers, rows);
     }

@@ -8,7 +8,7 @@
 #include <math.h>
 
 static const char *const stop_names[GD_STOP_COUNT] = {
-    "none", "epochs", "max_steps", "max_seconds", "tol", "early_stopping", "diverged"};
+    "none", "epochs", "max_steps", "max_seconds", "tol", "early_stopping", "signal", "diverged"};
 
 const char *gd_stop_reason_name(gd_stop_reason r)
 {

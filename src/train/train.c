@@ -19,7 +19,10 @@
  * the lead worker reports each epoch's row to rank 0. */
 #include "gdmpi/train.h"
 
+#include "gdmpi/checkpoint.h"
 #include "gdmpi/error.h"
+#include "gdmpi/watchdog.h"
+#include "gdmpi/inject.h"
 #include "gdmpi/trace.h"
 
 #include <cblas.h>
@@ -244,6 +247,8 @@ static int plan_roles(gd_trainer *t)
     const gd_config *c = t->cfg;
     t->strategy = gd_strategy_find(c->parallel.mode);
     int rc = t->strategy->check ? t->strategy->check(c, t->size) : GD_OK;
+    if (!rc && t->strategy->async && !t->strategy->has_servers)
+        t->agree_comm = MPI_COMM_SELF; /* hogwild: no rank waits for another in training */
     if (rc || !t->strategy->has_servers)
         return rc;
     t->nservers = (int)c->parallel.servers;
@@ -261,6 +266,8 @@ static int setup(gd_trainer *t)
 {
     int rc = check_controls(t->cfg);
     if (!rc)
+        rc = gd_inject_setup(t->cfg, t->rank, t->size); /* slow_ranks, delay_us */
+    if (!rc)
         rc = plan_roles(t);
     if (!rc)
         rc = gd_agree(t->comm, load_data(t));
@@ -276,6 +283,8 @@ static int setup(gd_trainer *t)
         rc = gd_agree(t->comm, plan_schedule(t));
     if (!rc)
         rc = gd_agree(t->comm, plan_stopping(t));
+    if (!rc) /* checkpoints (checkpoint.c) and the SIGTERM / SIGINT handler */
+        rc = gd_agree(t->comm, gd_checkpoint_setup(t));
     return rc;
 }
 
@@ -378,6 +387,7 @@ static int train_step(gd_trainer *t, long s)
     t->batch_loss = n || (t->model.ops->lockstep && !t->serving)
                         ? t->model.ops->loss_grad(&t->model, x, y, n, t->model.g, NULL) : 0;
     t->batch_count = (double)n;
+    gd_inject_slow(MPI_Wtime() - since); /* parallel.slow_ranks: compute slow_factor x slower */
     gd_timer_add(t, GD_T_COMPUTE, &since);
     t->strategy->step(t);
     t->step++;
@@ -460,16 +470,22 @@ static void order_epoch(gd_trainer *t)
 
 static int run_epoch(gd_trainer *t)
 {
-    order_epoch(t);
-    t->epoch_loss = t->epoch_count = 0;
+    long first = t->first_step; /* resumed in mid-epoch: its order and sums are restored */
+    t->first_step = 0;
+    if (!first) {
+        order_epoch(t);
+        t->epoch_loss = t->epoch_count = 0;
+    }
     /* stop_reason: an asynchronous worker's servers may say stop in the middle of an epoch */
-    for (long s = 0; s < t->steps_per_epoch && t->step < t->step_limit &&
-                     t->stop_reason == GD_STOP_NONE; s++) {
+    for (long s = first; s < t->steps_per_epoch && t->step < t->step_limit &&
+                         t->stop_reason == GD_STOP_NONE; s++) {
         int rc = train_step(t, s);
         if (rc)
             return rc;
         log_progress(t, s);
         check_time_budget(t);
+        if ((rc = gd_checkpoint_after_step(t, s))) /* checkpoint_every = Ns, signals */
+            return rc;
     }
     return GD_OK;
 }
@@ -483,7 +499,9 @@ static void evaluate(gd_trainer *t, double *loss, double *acc)
         size_t correct = 0;
         double sums[3] = {gd_model_evaluate(&t->model, t->val.x, t->val.y, t->val.rows, &correct),
                           (double)correct, (double)t->val.rows};
+        gd_watchdog_enter("validation sums", t->step);
         MPI_Allreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, t->agree_comm);
+        gd_watchdog_leave();
         *loss = sums[0] / sums[2];
         if (t->model.ops->task != GD_TASK_REGRESSION)
             *acc = sums[1] / sums[2];
@@ -570,6 +588,8 @@ static gd_stop_reason stop_verdict(gd_trainer *t)
     const gd_metrics_row *r = &t->rows[t->nrows - 1];
     int early = early_stop_says_stop(t, r->val_loss); /* always fed: it tracks the best epoch */
     int calm = gd_tol_update(&t->tol, r->train_loss);
+    if (t->stop_reason == GD_STOP_SIGNAL) /* agreed by every rank in mid-epoch */
+        return GD_STOP_SIGNAL;
     if (c->train.max_steps && t->step >= c->train.max_steps)
         return GD_STOP_MAX_STEPS;
     if (t->step >= t->step_limit)
@@ -586,6 +606,8 @@ static gd_stop_reason stop_verdict(gd_trainer *t)
 static void end_epoch(gd_trainer *t)
 {
     double since = MPI_Wtime();
+    if (t->strategy->epoch_row)
+        t->strategy->epoch_row(t, 1); /* one model and global sums for the row */
     record_epoch(t);
     print_epoch(t);
     if (t->rank == 0 && gd_write_metrics(t))
@@ -593,8 +615,12 @@ static void end_epoch(gd_trainer *t)
     if (t->cfg->train.max_seconds > 0)
         agree_deadline(t);
     int reason = (int)stop_verdict(t);
+    gd_watchdog_enter("the end-of-epoch verdict", t->step);
     MPI_Allreduce(MPI_IN_PLACE, &reason, 1, MPI_INT, MPI_MAX, t->comm);
+    gd_watchdog_leave();
     t->stop_reason = (gd_stop_reason)reason;
+    if (t->strategy->epoch_row)
+        t->strategy->epoch_row(t, 0); /* back to the parameters this rank trains */
     t->epoch_end_s = fmax(t->epoch_end_s, MPI_Wtime() - since);
 }
 
@@ -634,7 +660,8 @@ gd_stop_reason gd_accept_row(gd_trainer *t, const gd_metrics_row *row)
 /* The epochs of every rank that trains (all but an asynchronous job's servers). */
 static int run_epochs(gd_trainer *t)
 {
-    for (t->epoch = 1; t->stop_reason == GD_STOP_NONE; t->epoch++) {
+    for (t->epoch = t->first_epoch > 0 ? t->first_epoch : 1; t->stop_reason == GD_STOP_NONE;
+         t->epoch++) {
         int rc = run_epoch(t);
         if (rc)
             return rc;
@@ -642,13 +669,16 @@ static int run_epochs(gd_trainer *t)
             end_epoch_async(t);
         else
             end_epoch(t);
+        if ((rc = gd_checkpoint_after_epoch(t))) /* checkpoint_every = N */
+            return rc;
     }
     t->epoch--;
     return GD_OK;
 }
 
-/* With servers, ranks learn how the run ended at different moments (a server sees the
- * divergence, a worker its own last epoch): they agree on the reason and the status. */
+/* With servers or asynchronous workers, ranks learn how the run ended at different moments
+ * (a server sees the divergence, a worker its own last epoch): they agree on the reason and
+ * the status. */
 static int agree_end(gd_trainer *t, int rc)
 {
     int reason = (int)t->stop_reason;
@@ -663,14 +693,20 @@ static int train_loop(gd_trainer *t)
     if (gd_agree(t->comm, t->rows ? GD_OK : GD_ERR))
         return GD_ERR;
     t->t_start = MPI_Wtime();
-    int rc = t->serving && t->strategy->serve ? t->strategy->serve(t) : run_epochs(t);
+    int rc = gd_checkpoint_resume(t); /* train.resume */
+    if (rc)
+        return rc;
+    gd_inject_arm(1); /* parallel.delay_us: training's messages only */
+    rc = t->serving && t->strategy->serve ? t->strategy->serve(t) : run_epochs(t);
     /* model.h5 gets the best epoch's parameters; restored before finish, which gathers a
      * parameter server's slice */
     if (!rc && t->best_w && t->early.best_epoch > 0)
         restore_best(t);
     t->strategy->finish(t); /* collective: every rank gets here, also after divergence */
-    if (t->nservers)
+    gd_inject_arm(0);
+    if (t->nservers || t->strategy->async)
         rc = agree_end(t, rc);
+    rc = gd_checkpoint_end(t, rc); /* ps-async: the servers' final state */
     t->t_train = MPI_Wtime() - t->t_start;
     return rc;
 }
@@ -708,6 +744,7 @@ static void teardown(gd_trainer *t)
     free(t->by);
     free(t->best_w);
     free(t->rows);
+    gd_checkpoint_destroy(t);
     if (t->role_comm != t->comm && t->role_comm != MPI_COMM_NULL)
         MPI_Comm_free(&t->role_comm);
     gd_trace_close();
@@ -724,6 +761,9 @@ int gd_train(const gd_config *cfg, MPI_Comm comm)
     openblas_set_num_threads((int)cfg->train.threads);
     gd_trace_open(cfg, comm);
     int rc = setup(&t);
+    /* parallel.stall_timeout: from here on a blocked communication cannot hang the job */
+    if (!rc)
+        rc = gd_agree(comm, gd_watchdog_start(cfg->parallel.stall_timeout, t.rank));
     if (!rc)
         rc = prepare_output_dir(&t);
     if (!rc)
@@ -737,8 +777,10 @@ int gd_train(const gd_config *cfg, MPI_Comm comm)
             rc = save_model(&t);
         int trace_rc = gd_trace_write(comm, cfg->output.dir); /* output.trace: trace.json */
         rc = rc ? rc : trace_rc;
+        rc = gd_checkpoint_exit_status(&t, rc); /* stopped by a signal: status 5 */
         gd_write_summary(&t, rc, rc ? gd_errmsg() : "");
     }
+    gd_watchdog_stop();
     teardown(&t);
     return rc;
 }

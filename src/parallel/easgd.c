@@ -1,0 +1,363 @@
+/* parallel.mode = easgd and easgd-async: elastic averaging SGD (Zhang, Choromanska & LeCun
+ * 2015, "Deep learning with elastic averaging SGD").
+ *
+ * Each of the p workers keeps its own parameters x_i and steps them with its own gradient
+ * and optimizer state; a center variable x~ holds the consensus, and an elastic force of
+ * moving rate alpha (parallel.alpha) pulls each worker and the center toward each other.
+ * The exchange happens when tau = parallel.tau divides the worker's step count t (0, tau,
+ * 2 tau, ...), on the x_i that the step's gradient was computed on.
+ *
+ * easgd, synchronous (the paper's equations (5) and (6) with communication period tau):
+ *   x_i <- x_i - alpha (x_i - x~)                    on every worker at once
+ *   x~  <- x~ + alpha sum_i (x_i - x~)  =  (1 - beta) x~ + beta mean_i x_i,   beta = p alpha
+ * both from the values before the exchange, then the step's own update
+ *   x_i <- x_i - opt(g_i / n_i)
+ * One MPI_Allreduce (the sum of the x_i) per exchange; every rank then computes the same x~,
+ * so every rank holds the center. beta must be at most 1, or the center overshoots the
+ * workers' mean (a config error); alpha = 0 (the default) picks beta = 0.9, the paper's.
+ *
+ * easgd-async (the paper's Algorithm 1), on the parameter-server machinery of ps.c: ranks
+ * 0..S-1 (parallel.servers) hold the center in slices and run ps-async's server loop; the
+ * others are workers. At an exchange a worker sends every server its slice of x_i and the
+ * server applies, alone and at once,
+ *   e = alpha (x_i - x~),   x~ <- x~ + e
+ * then answers with the new x~, from which the worker recovers the same e,
+ *   e = alpha / (1 - alpha) (x_i - x~_new)          since x_i - x~_new = (1 - alpha)(x_i - x~),
+ * and moves x_i <- x_i - e. One round trip per exchange; the read-modify-write of x~ is
+ * atomic at the server, and workers never wait for one another. Other workers' exchanges
+ * in between move x~: ps's staleness histogram counts them. Rows, stopping, termination and
+ * conservation are ps-async's: train.max_steps counts the servers' exchanges; a worker's last
+ * message (PS_DONE) is one more exchange. alpha = 0 picks 0.9 / workers.
+ *
+ * Both: each epoch's row and model.h5 describe the center x~, as the paper evaluates it.
+ * The local steps use optimizer.type with this rank's own state (momentum or nesterov give
+ * the paper's EAMSGD, up to its exact form). Each local step is one rank's gradient, so the
+ * linear scaling rule counts one worker per step. */
+#include "local_sgd.h"
+#include "ps.h"
+
+#include "gdmpi/error.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct easgd_state {
+    double alpha;
+    long tau, steps, exchanges;
+    double samples;             /* this rank's, for the rows (sync) */
+    double acc_loss, acc_count; /* async worker: sums since the last exchange */
+    float *center;              /* x~ (async worker: as of its last exchange or fetch) */
+    float *sum;                 /* sync: sum of the x_i */
+    float *own;                 /* t->model.w while the center stands in for it */
+} easgd_state;
+
+static double resolve_alpha(const gd_config *c, int workers)
+{
+    return c->parallel.alpha > 0 ? c->parallel.alpha : 0.9 / workers;
+}
+
+static easgd_state *new_state(gd_trainer *t, int workers)
+{
+    easgd_state *e = gd_alloc(1, sizeof *e, "easgd state");
+    if (!e)
+        return NULL;
+    e->alpha = resolve_alpha(t->cfg, workers);
+    e->tau = t->cfg->parallel.tau;
+    e->center = gd_alloc(t->model.nparams, sizeof(float), "easgd center");
+    if (e->center)
+        memcpy(e->center, t->model.w, t->model.nparams * sizeof(float)); /* x~ = x_i at start */
+    t->workers_per_step = 1;
+    return e;
+}
+
+static void free_state(gd_trainer *t, easgd_state *e)
+{
+    if (!e)
+        return;
+    if (e->own)
+        t->model.w = e->own; /* the model frees its own buffer */
+    free(e->center);
+    free(e->sum);
+    free(e);
+}
+
+/* Puts the center in t->model.w for an evaluation (on = 1), or the rank's own x_i back. */
+static void show_center(gd_trainer *t, easgd_state *e, int on)
+{
+    if (on && !e->own) {
+        e->own = t->model.w;
+        t->model.w = e->center;
+    } else if (!on && e->own) {
+        t->model.w = e->own;
+        e->own = NULL;
+    }
+}
+
+/* The final model is the center, unless early stopping restored the best epoch's center. */
+static void center_as_model(gd_trainer *t, easgd_state *e)
+{
+    if (!(t->best_w && t->early.best_epoch > 0))
+        memcpy(t->model.w, e->center, t->model.nparams * sizeof(float));
+}
+
+/* summary.json's "easgd" member; exchanges: those rank 0 took part in (async: applied). */
+static void json_easgd(FILE *f, const char *variant, const easgd_state *e, int workers,
+                       double exchanges)
+{
+    fprintf(f, "  \"easgd\": {\"variant\": \"%s\", \"tau\": %ld, \"alpha\": %.6g, \"beta\": "
+               "%.6g, \"workers\": %d, \"exchanges\": %.0f},\n",
+            variant, e->tau, e->alpha, e->alpha * workers, workers, exchanges);
+}
+
+/* ---- easgd (synchronous) ------------------------------------------------------------ */
+
+static int sync_check(const gd_config *c, int size)
+{
+    if (c->parallel.alpha * size > 1)
+        return gd_fail(GD_ECONFIG, "parallel.alpha = %g with %d ranks: the center would move "
+                       "beta = ranks x alpha = %g of the way to the ranks' mean at each exchange; "
+                       "above 1 it overshoots (lower alpha; 0 picks beta = 0.9)",
+                       c->parallel.alpha, size, c->parallel.alpha * size);
+    return GD_OK;
+}
+
+static int sync_setup(gd_trainer *t)
+{
+    easgd_state *e = new_state(t, t->size);
+    t->strategy_state = e;
+    if (!e || !e->center || !(e->sum = gd_alloc(t->model.nparams, sizeof(float), "easgd sum")))
+        return GD_ERR;
+    return GD_OK;
+}
+
+/* Equations (5) and (6): every rank moves its x_i and the center by the same rule. */
+static void sync_exchange(gd_trainer *t, easgd_state *e)
+{
+    double since = MPI_Wtime();
+    const size_t n = t->model.nparams;
+    float *x = t->model.w, *c = e->center;
+    MPI_Allreduce(x, e->sum, (int)n, MPI_FLOAT, MPI_SUM, t->comm);
+    gd_timer_add(t, GD_T_COMM, &since);
+    const double a = e->alpha, p = t->size;
+    for (size_t i = 0; i < n; i++) {
+        const double xi = x[i], ci = c[i];
+        x[i] = (float)(xi - a * (xi - ci));
+        c[i] = (float)(ci + a * (e->sum[i] - p * ci));
+    }
+    e->exchanges++;
+    gd_timer_add(t, GD_T_COMPUTE, &since);
+}
+
+static void sync_step(gd_trainer *t)
+{
+    easgd_state *e = t->strategy_state;
+    if (e->steps++ % e->tau == 0)
+        sync_exchange(t, e);
+    local_step(t);
+    e->samples += t->step_count;
+}
+
+static void sync_epoch_row(gd_trainer *t, int begin)
+{
+    easgd_state *e = t->strategy_state;
+    if (begin)
+        local_epoch_sums(t, e->samples);
+    show_center(t, e, begin);
+}
+
+static void sync_finish(gd_trainer *t) { center_as_model(t, t->strategy_state); }
+
+static void sync_summary(const gd_trainer *t, FILE *f)
+{
+    const easgd_state *e = t->strategy_state;
+    if (e)
+        json_easgd(f, "sync", e, t->size, (double)e->exchanges);
+}
+
+static void sync_destroy(gd_trainer *t)
+{
+    free_state(t, t->strategy_state);
+    t->strategy_state = NULL;
+}
+
+const gd_strategy_ops gd_strategy_easgd = {
+    .name = "easgd",
+    .check = sync_check,
+    .setup = sync_setup,
+    .step = sync_step,
+    .epoch_row = sync_epoch_row,
+    .finish = sync_finish,
+    .summary = sync_summary,
+    .destroy = sync_destroy,
+};
+
+/* ---- easgd-async: servers hold the center ------------------------------------------ */
+
+static int async_check(const gd_config *c, int size)
+{
+    if (c->parallel.fetch_every != 1 || c->parallel.push_every != 1 || c->parallel.staleness != -1)
+        return gd_fail(GD_ECONFIG, "parallel.fetch_every, push_every and staleness apply to "
+                       "ps-async; easgd-async exchanges with the servers every parallel.tau steps");
+    if (c->train.patience > 0)
+        return gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous "
+                       "mode; easgd-async has no common best epoch", c->train.patience);
+    return ps_check(c, size);
+}
+
+/* Server: the elastic move of its slice of the center toward the worker's x (in place). */
+static int elastic_update(gd_trainer *t, ps_state *s, float *x, const ps_header *h,
+                          int64_t stale)
+{
+    (void)stale;
+    const size_t len = s->len[s->me];
+    float *c = t->model.w + s->lo[s->me];
+    const double a = resolve_alpha(t->cfg, s->W), sumsq = gd_sumsq(x, len);
+    if (!isfinite(h->loss) || !isfinite(sumsq)) {
+        t->diverged = isfinite(h->loss) ? "gradient" : "loss";
+        return 0;
+    }
+    for (size_t k = 0; k < len; k++)
+        c[k] = (float)(c[k] + a * ((double)x[k] - c[k]));
+    return 1;
+}
+
+/* Worker: the move x_i <- x_i - e, e recovered from the center the server answered with. */
+static void pull(gd_trainer *t, const easgd_state *e)
+{
+    const double k = e->alpha / (1 - e->alpha);
+    float *x = t->model.w;
+    for (size_t i = 0; i < t->model.nparams; i++)
+        x[i] = (float)(x[i] - k * ((double)x[i] - e->center[i]));
+}
+
+/* Fills each server's message: with PS_PUSH this worker's slice of x_i and its sums since
+ * the last exchange. */
+static void prepare(gd_trainer *t, ps_state *s, easgd_state *e, int flags)
+{
+    ps_worker *w = &s->w;
+    const int push = flags & PS_PUSH;
+    for (int j = 0; j < s->S; j++) {
+        ps_msg *m = w->push[j];
+        m->h = (ps_header){.loss = e->acc_loss, .count = push ? e->acc_count : 0,
+                           .version = w->read_version[j], .clock = w->read_clock[j],
+                           .need = INT64_MIN, .rows = w->rows_sent};
+        if (push) {
+            memcpy(m->x, t->model.w + s->lo[j], s->len[j] * sizeof(float));
+            ps_pair_add(&w->sent[j], m->x, s->len[j], e->acc_count);
+        }
+        w->flags[j] = flags;
+    }
+}
+
+/* One round trip with every server: an exchange (PS_PUSH | PS_FETCH), a fetch of the center
+ * (PS_FETCH), or the last message (PS_DONE). The answers land in e->center. */
+static void async_round(gd_trainer *t, ps_state *s, int flags)
+{
+    easgd_state *e = s->ext;
+    double since = MPI_Wtime();
+    prepare(t, s, e, flags);
+    gd_timer_add(t, GD_T_COMM, &since);
+    float *mine = t->model.w;
+    t->model.w = e->center; /* ps_worker_round puts the slices it fetches in t->model.w */
+    ps_worker_round(t, s);
+    t->model.w = mine;
+    since = MPI_Wtime();
+    if ((flags & PS_PUSH) && (flags & PS_FETCH) && e->acc_count > 0)
+        pull(t, e); /* an empty push moved nothing at the server, so nothing moves here */
+    if (flags & PS_PUSH) {
+        e->acc_loss = e->acc_count = 0;
+        e->exchanges++;
+        s->w.clock++;
+    }
+    gd_timer_add(t, GD_T_COMPUTE, &since);
+}
+
+static int async_setup(gd_trainer *t)
+{
+    int rc = ps_setup(t, 1);
+    ps_state *s = t->strategy_state;
+    if (rc)
+        return rc;
+    s->update = elastic_update;
+    if (!(s->ext = new_state(t, s->W)) || !((easgd_state *)s->ext)->center)
+        return GD_ERR;
+    if (t->serving)
+        return GD_OK;
+    /* ps_setup gave workers no optimizer (Downpour's servers step); here they step */
+    gd_optim_hparams hp = t->optim.hp;
+    gd_optim_destroy(&t->optim);
+    return gd_optim_create(&t->optim, t->cfg->optimizer.type, &hp, t->model.nparams);
+}
+
+static void async_step(gd_trainer *t)
+{
+    ps_state *s = t->strategy_state;
+    easgd_state *e = s->ext;
+    if (e->steps++ % e->tau == 0)
+        async_round(t, s, PS_PUSH | PS_FETCH);
+    local_step(t);
+    e->acc_loss += t->step_loss;
+    e->acc_count += t->step_count;
+    s->w.steps++;
+}
+
+/* Lead worker, before it evaluates: the servers' current center stands in for x_i until
+ * the row is reported. */
+static void async_refresh(gd_trainer *t)
+{
+    ps_state *s = t->strategy_state;
+    async_round(t, s, PS_FETCH);
+    show_center(t, s->ext, 1);
+}
+
+static void async_report(gd_trainer *t, const gd_metrics_row *row)
+{
+    ps_state *s = t->strategy_state;
+    show_center(t, s->ext, 0);
+    ps_async_report(t, row);
+}
+
+/* A worker's last message is one more exchange (none after a divergence); then all ranks
+ * meet in ps_finish, which gathers the center's slices into rank 0's model. */
+static void async_finish(gd_trainer *t)
+{
+    ps_state *s = t->strategy_state;
+    if (!t->serving) {
+        async_round(t, s, t->diverged ? PS_DONE : PS_PUSH | PS_DONE);
+        MPI_Wait(&s->w.row_req, MPI_STATUS_IGNORE);
+    }
+    ps_finish(t);
+}
+
+static void async_summary(const gd_trainer *t, FILE *f)
+{
+    const ps_state *s = t->strategy_state;
+    if (!s || !s->ext || !s->rep.ready)
+        return;
+    ps_summary(t, f);
+    json_easgd(f, "async", s->ext, s->W, s->rep.updates[0]);
+}
+
+static void async_destroy(gd_trainer *t)
+{
+    ps_state *s = t->strategy_state;
+    if (s)
+        free_state(t, s->ext);
+    ps_destroy(t);
+}
+
+const gd_strategy_ops gd_strategy_easgd_async = {
+    .name = "easgd-async",
+    .has_servers = 1,
+    .async = 1,
+    .check = async_check,
+    .setup = async_setup,
+    .step = async_step,
+    .serve = ps_async_serve,
+    .refresh = async_refresh,
+    .report = async_report,
+    .finish = async_finish,
+    .summary = async_summary,
+    .destroy = async_destroy,
+};

@@ -1,0 +1,401 @@
+/* parallel.mode = hogwild: Hogwild! (Niu, Recht, Re & Wright 2011) on shared memory.
+ *
+ * Groups. The ranks of one node (MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)), or groups of
+ * parallel.group_size of them, share one parameter vector: group rank 0 allocates it with
+ * MPI_Win_allocate_shared and every rank of the group points t->model.w at it. Each rank
+ * reads it (its gradient is computed on whatever the vector holds at that moment, other
+ * ranks' writes half applied included) and writes its own update into it without a lock:
+ *   w <- w - lr g_k / n_k                      (sgd)
+ *   v_k <- mu v_k + lr g_k / n_k,  w <- w - v_k  (momentum; nesterov alike)
+ * with this rank's own optimizer state v_k. Concurrent read-modify-writes of one float may
+ * lose an update, which is Hogwild!'s bargain: no lock, no wait. The ranks never meet during
+ * training (an asynchronous strategy without servers): a straggler slows only itself.
+ *
+ * Several groups (several nodes, or group_size > 0): every parallel.average_every = H steps
+ * the group leaders (group rank 0) average the groups' copies with one MPI_Allreduce. A
+ * leader sends its group's change d_g = w_g - r since the last average r (the same in every
+ * group), and adds back
+ *   w_g <- w_g + mean(d) - d_g,   r <- r + mean(d)
+ * so that the updates its group wrote during the allreduce are kept (the mean is over the
+ * groups that applied updates in the period, so a group that has finished does not pull the
+ * others back). Leaders that have finished keep taking part in these rounds until every
+ * leader has finished (a flag in the message), so that no leader waits forever for a round.
+ * The message also carries stop reasons, which reach the other groups this way.
+ *
+ * Memory model: the window is locked once (MPI_Win_lock_all) for the run; MPI_Win_sync
+ * around each barrier makes the writes before it visible after it. Loads and stores in
+ * training are plain, by design.
+ *
+ * Rows and stopping (asynchronous, as ps-async's workers): every rank runs its epochs;
+ * rank 0 (the lead) snapshots its group's vector for each epoch's evaluation, and completes
+ * the row with its group's figures, which every rank keeps in its slot of the shared
+ * segment (cumulative loss, samples and updates, written by that rank alone): step = updates
+ * applied to the group's vector, samples = the group's samples, train_loss = their mean loss
+ * since the last row. train.max_steps counts those updates; train.tol (rank 0), max_steps and
+ * a divergence set the group's stop flag, which every rank of the group reads at each step. */
+#include "local_sgd.h"
+
+#include "gdmpi/error.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One rank's running figures in the shared segment (written by that rank alone). */
+typedef struct hw_slot {
+    _Atomic double loss, samples, updates;
+} hw_slot;
+
+enum { HW_HEAD = 64, HW_ALIGN = 64 }; /* the stop flag's cache line; the vector's alignment */
+
+typedef struct hw_state {
+    MPI_Comm group, leaders; /* leaders: MPI_COMM_NULL except on group rank 0 */
+    int grank, gsize, ngroups, gindex;
+    MPI_Win win;
+    atomic_int *stop;        /* a gd_stop_reason for the whole group (0: none) */
+    hw_slot *slots;          /* gsize */
+    float *shared;           /* the group's parameter vector */
+    float *own;              /* the model's own buffer: snapshots and the final model */
+    float *ref, *send, *recv; /* leaders with several groups: r, and the round's messages */
+    long every, steps, rounds;
+    double last_updates;     /* leader: the group's updates at the last round */
+    double loss, samples, updates; /* this rank's, cumulative */
+    double row_loss, row_samples;  /* the lead: the group's sums at the last row */
+    double *report;          /* rank 0 after finish: per rank updates, samples, group */
+} hw_state;
+
+static int hw_check(const gd_config *c, int size)
+{
+    (void)size;
+    const char *o = c->optimizer.type;
+    if (strcmp(o, "sgd") && strcmp(o, "momentum") && strcmp(o, "nesterov"))
+        return gd_fail(GD_ECONFIG, "optimizer.type = %s: hogwild takes plain SGD or momentum "
+                       "steps (sgd, momentum, nesterov; the velocity is per rank)", o);
+    if (c->train.patience > 0)
+        return gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous "
+                       "mode; hogwild has no common best epoch", c->train.patience);
+    return GD_OK;
+}
+
+/* ---- setup -------------------------------------------------------------------------- */
+
+/* The shared-memory groups and their leaders' communicator. */
+static void open_groups(gd_trainer *t, hw_state *s)
+{
+    MPI_Comm node;
+    int nrank;
+    MPI_Comm_split_type(t->comm, MPI_COMM_TYPE_SHARED, t->rank, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &nrank);
+    long per = t->cfg->parallel.group_size;
+    if (per > 0) {
+        MPI_Comm_split(node, (int)(nrank / per), nrank, &s->group);
+        MPI_Comm_free(&node);
+    } else {
+        s->group = node;
+    }
+    MPI_Comm_rank(s->group, &s->grank);
+    MPI_Comm_size(s->group, &s->gsize);
+    MPI_Comm_split(t->comm, s->grank == 0 ? 0 : MPI_UNDEFINED, t->rank, &s->leaders);
+    int g[2] = {0, 0};
+    if (s->leaders != MPI_COMM_NULL) {
+        MPI_Comm_size(s->leaders, &g[0]);
+        MPI_Comm_rank(s->leaders, &g[1]);
+    }
+    MPI_Bcast(g, 2, MPI_INT, 0, s->group);
+    s->ngroups = g[0];
+    s->gindex = g[1];
+}
+
+static size_t params_offset(const hw_state *s)
+{
+    size_t off = HW_HEAD + (size_t)s->gsize * sizeof(hw_slot);
+    return (off + HW_ALIGN - 1) / HW_ALIGN * HW_ALIGN;
+}
+
+/* Makes the writes of every rank of the group before this call visible to all after it. */
+static void group_sync(hw_state *s)
+{
+    MPI_Win_sync(s->win);
+    MPI_Barrier(s->group);
+    MPI_Win_sync(s->win);
+}
+
+/* Group rank 0 allocates the segment and fills it with the initial parameters (the same on
+ * every rank); the others map it. */
+static void open_window(gd_trainer *t, hw_state *s)
+{
+    const size_t n = t->model.nparams, off = params_offset(s);
+    const MPI_Aint bytes = s->grank == 0 ? (MPI_Aint)(off + n * sizeof(float)) : 0;
+    char *base;
+    MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, s->group, &base, &s->win);
+    MPI_Aint size;
+    int unit;
+    MPI_Win_shared_query(s->win, 0, &size, &unit, &base);
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win);
+    s->stop = (atomic_int *)(void *)base;
+    s->slots = (hw_slot *)(void *)(base + HW_HEAD);
+    s->shared = (float *)(void *)(base + off);
+    if (s->grank == 0) {
+        atomic_init(s->stop, 0);
+        for (int r = 0; r < s->gsize; r++) {
+            atomic_init(&s->slots[r].loss, 0.0);
+            atomic_init(&s->slots[r].samples, 0.0);
+            atomic_init(&s->slots[r].updates, 0.0);
+        }
+        memcpy(s->shared, t->model.w, n * sizeof(float));
+    }
+    group_sync(s);
+}
+
+/* Leaders of several groups: r and the round's messages (the change, then the weight, the
+ * done flag and one count per stop reason). */
+static int alloc_rounds(gd_trainer *t, hw_state *s)
+{
+    const size_t n = t->model.nparams, len = n + 2 + GD_STOP_COUNT;
+    if (s->leaders == MPI_COMM_NULL || s->ngroups < 2)
+        return GD_OK;
+    s->ref = gd_alloc(n, sizeof(float), "hogwild average");
+    s->send = gd_alloc(len, sizeof(float), "hogwild round");
+    s->recv = gd_alloc(len, sizeof(float), "hogwild round");
+    if (!s->ref || !s->send || !s->recv)
+        return GD_ERR;
+    memcpy(s->ref, s->shared, n * sizeof(float));
+    return GD_OK;
+}
+
+static int hw_setup(gd_trainer *t)
+{
+    hw_state *s = gd_alloc(1, sizeof *s, "hogwild state");
+    t->strategy_state = s;
+    if (s) {
+        s->group = s->leaders = MPI_COMM_NULL;
+        s->win = MPI_WIN_NULL;
+    }
+    /* every rank must reach the collectives below, or none */
+    int rc = gd_agree(t->comm, s ? GD_OK : GD_ERR);
+    if (rc)
+        return rc;
+    s->every = t->cfg->parallel.average_every;
+    open_groups(t, s);
+    open_window(t, s);
+    s->own = t->model.w;
+    t->model.w = s->shared;
+    t->workers_per_step = 1; /* each update is one rank's gradient */
+    return alloc_rounds(t, s);
+}
+
+/* ---- training ------------------------------------------------------------------------ */
+
+static void set_stop(hw_state *s, int why)
+{
+    int none = 0;
+    atomic_compare_exchange_strong(s->stop, &none, why);
+}
+
+/* The group's figures, summed over its ranks' slots. */
+static void group_sums(const hw_state *s, double *loss, double *samples, double *updates)
+{
+    *loss = *samples = *updates = 0;
+    for (int r = 0; r < s->gsize; r++) {
+        *loss += atomic_load_explicit(&s->slots[r].loss, memory_order_relaxed);
+        *samples += atomic_load_explicit(&s->slots[r].samples, memory_order_relaxed);
+        *updates += atomic_load_explicit(&s->slots[r].updates, memory_order_relaxed);
+    }
+}
+
+static void publish(gd_trainer *t, hw_state *s)
+{
+    hw_slot *me = &s->slots[s->grank];
+    s->loss += t->step_loss;
+    s->samples += t->step_count;
+    s->updates += t->step_count > 0 && !t->diverged;
+    atomic_store_explicit(&me->loss, s->loss, memory_order_relaxed);
+    atomic_store_explicit(&me->samples, s->samples, memory_order_relaxed);
+    atomic_store_explicit(&me->updates, s->updates, memory_order_relaxed);
+}
+
+/* Divergence and train.max_steps stop the group; any stop set in the group stops this rank. */
+static void check_stop(gd_trainer *t, hw_state *s)
+{
+    const long max = t->cfg->train.max_steps;
+    double loss, samples, updates;
+    if (t->diverged)
+        set_stop(s, GD_STOP_DIVERGED);
+    if (max) {
+        group_sums(s, &loss, &samples, &updates);
+        if (updates >= (double)max)
+            set_stop(s, GD_STOP_MAX_STEPS);
+    }
+    int why = atomic_load(s->stop);
+    if (why && t->stop_reason == GD_STOP_NONE)
+        t->stop_reason = (gd_stop_reason)why;
+}
+
+/* Leader: one averaging round among the leaders (see the top). Returns how many leaders
+ * have finished, `done` being this one's flag. */
+static int average_groups(gd_trainer *t, hw_state *s, int done)
+{
+    double since = MPI_Wtime(), loss, samples, updates;
+    const size_t n = t->model.nparams, len = n + 2 + GD_STOP_COUNT;
+    group_sums(s, &loss, &samples, &updates);
+    const float weight = updates > s->last_updates ? 1.0f : 0.0f;
+    s->last_updates = updates;
+    float *d = s->send, *sum = s->recv;
+    for (size_t i = 0; i < n; i++)
+        d[i] = weight * (s->shared[i] - s->ref[i]);
+    memset(d + n, 0, (2 + GD_STOP_COUNT) * sizeof(float));
+    d[n] = weight;
+    d[n + 1] = (float)done;
+    d[n + 2 + atomic_load(s->stop)] = 1;
+    gd_timer_add(t, GD_T_COMPUTE, &since);
+    MPI_Allreduce(d, sum, (int)len, MPI_FLOAT, MPI_SUM, s->leaders);
+    gd_timer_add(t, GD_T_COMM, &since);
+    if (sum[n] > 0) {
+        const float inv = 1.0f / sum[n];
+        for (size_t i = 0; i < n; i++) {
+            const float mean = sum[i] * inv;
+            s->shared[i] += mean - d[i]; /* keeps what the group wrote meanwhile */
+            s->ref[i] += mean;
+        }
+    }
+    for (int why = GD_STOP_COUNT - 1; why > GD_STOP_NONE; why--)
+        if (sum[n + 2 + why] > 0) {
+            set_stop(s, why);
+            break;
+        }
+    s->rounds++;
+    gd_timer_add(t, GD_T_COMPUTE, &since);
+    return (int)sum[n + 1];
+}
+
+static void hw_step(gd_trainer *t)
+{
+    hw_state *s = t->strategy_state;
+    local_step(t); /* on t->model.w: the shared vector, without a lock */
+    publish(t, s);
+    check_stop(t, s);
+    if (s->ref && ++s->steps % s->every == 0)
+        average_groups(t, s, 0);
+}
+
+/* The lead, before it evaluates: a snapshot of its group's vector stands in for it. */
+static void hw_refresh(gd_trainer *t)
+{
+    hw_state *s = t->strategy_state;
+    memcpy(s->own, s->shared, t->model.nparams * sizeof(float));
+    t->model.w = s->own;
+}
+
+/* The lead is rank 0: it completes the row that record_epoch appended with its group's
+ * figures and hands it to gd_accept_row, which appends it again, prints and writes it. */
+static void hw_report(gd_trainer *t, const gd_metrics_row *row)
+{
+    hw_state *s = t->strategy_state;
+    gd_metrics_row r = *row;
+    double loss, samples, updates;
+    t->model.w = s->shared;
+    t->nrows--;
+    group_sums(s, &loss, &samples, &updates);
+    r.step = (long)updates;
+    r.samples = samples;
+    r.train_loss = samples > s->row_samples ? (loss - s->row_loss) / (samples - s->row_samples)
+                                            : NAN;
+    r.samples_per_s = r.wall > 0 ? samples / r.wall : 0;
+    s->row_loss = loss;
+    s->row_samples = samples;
+    gd_stop_reason why = gd_accept_row(t, &r);
+    if (why != GD_STOP_NONE) {
+        set_stop(s, why);
+        check_stop(t, s);
+    }
+}
+
+/* ---- end ----------------------------------------------------------------------------- */
+
+/* Collective: rank 0 gets each rank's updates, samples and group for the summary. */
+static void gather_report(gd_trainer *t, hw_state *s)
+{
+    double mine[3] = {s->updates, s->samples, s->gindex};
+    if (t->rank == 0 && !(s->report = gd_alloc((size_t)t->size, sizeof mine, "hogwild report")))
+        gd_abort(t->comm, GD_ERR);
+    MPI_Gather(mine, 3, MPI_DOUBLE, s->report, 3, MPI_DOUBLE, 0, t->comm);
+}
+
+/* Once the group has stopped writing, its leader averages with the others until every
+ * leader is done (the groups' copies then agree); every rank takes the result as its model. */
+static void hw_finish(gd_trainer *t)
+{
+    hw_state *s = t->strategy_state;
+    group_sync(s);
+    while (s->ref && average_groups(t, s, 1) < s->ngroups)
+        ;
+    group_sync(s);
+    memcpy(s->own, s->shared, t->model.nparams * sizeof(float));
+    t->model.w = s->own;
+    gather_report(t, s);
+}
+
+static void json_list(FILE *f, const char *name, const double *rep, int size, int k)
+{
+    fprintf(f, "\"%s\": [", name);
+    for (int r = 0; r < size; r++)
+        fprintf(f, "%s%.0f", r ? ", " : "", rep[3 * r + k]);
+    fprintf(f, "]");
+}
+
+static void hw_summary(const gd_trainer *t, FILE *f)
+{
+    const hw_state *s = t->strategy_state;
+    if (!s || !s->report)
+        return;
+    double total = 0;
+    for (int r = 0; r < t->size; r++)
+        total += s->report[3 * r];
+    fprintf(f, "  \"hogwild\": {\"groups\": %d, \"average_every\": %ld, \"averages\": %ld, "
+               "\"updates_applied\": %.0f,\n    ",
+            s->ngroups, s->every, s->rounds, total);
+    json_list(f, "updates_per_rank", s->report, t->size, 0);
+    fprintf(f, ",\n    ");
+    json_list(f, "samples_per_rank", s->report, t->size, 1);
+    fprintf(f, ",\n    ");
+    json_list(f, "group_of_rank", s->report, t->size, 2);
+    fprintf(f, "},\n");
+}
+
+/* Collective over each group (the window) and the world (the communicators). */
+static void hw_destroy(gd_trainer *t)
+{
+    hw_state *s = t->strategy_state;
+    if (!s)
+        return;
+    if (s->own)
+        t->model.w = s->own; /* the model frees its own buffer */
+    if (s->win != MPI_WIN_NULL) {
+        MPI_Win_unlock_all(s->win);
+        MPI_Win_free(&s->win);
+    }
+    if (s->leaders != MPI_COMM_NULL)
+        MPI_Comm_free(&s->leaders);
+    if (s->group != MPI_COMM_NULL)
+        MPI_Comm_free(&s->group);
+    free(s->ref);
+    free(s->send);
+    free(s->recv);
+    free(s->report);
+    free(s);
+    t->strategy_state = NULL;
+}
+
+const gd_strategy_ops gd_strategy_hogwild = {
+    .name = "hogwild",
+    .async = 1,
+    .check = hw_check,
+    .setup = hw_setup,
+    .step = hw_step,
+    .refresh = hw_refresh,
+    .report = hw_report,
+    .finish = hw_finish,
+    .summary = hw_summary,
+    .destroy = hw_destroy,
+};

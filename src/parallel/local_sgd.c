@@ -1,0 +1,185 @@
+/* parallel.mode = local-sgd: periodic model averaging (Zinkevich et al. 2010; Stich 2019;
+ * Lin et al. 2020, "Don't use large mini-batches, use local SGD").
+ *
+ * Every rank steps its own copy x_k with its own mean gradient and its own optimizer:
+ *   x_k <- x_k - opt(g_k / n_k)                        (each step, no communication)
+ * and every H = parallel.average_every steps the copies are averaged, weighted by the
+ * samples n_k each rank used since the last average x^ (the same on every rank):
+ *   x^ <- x^ + sum_k n_k (x_k - x^) / sum_k n_k,   x_k <- x^      (one allreduce)
+ * With equal batches this is the plain mean (1/P) sum_k x_k. The weights make H = 1 the
+ * allreduce step exactly, for uneven shards too: sum_k n_k (x^ - lr g_k / n_k) / N =
+ * x^ - lr sum_k g_k / N. Averaging the differences from x^ rather than the copies keeps
+ * float rounding at the scale of the updates. parallel.average_state = true also averages
+ * the optimizer state with the same weights, so that momentum and nesterov at H = 1 equal
+ * allreduce too (their velocity is linear in the gradient); Adam's moments are not.
+ *
+ * Each epoch's row describes the average (computed for the row, not adopted: training
+ * continues from the ranks' own copies), with the epoch's loss and samples summed over
+ * the ranks; finish() averages once more, so model.h5 is the average. */
+#include "local_sgd.h"
+
+#include "gdmpi/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct lsgd_state {
+    long every;       /* H */
+    int with_state;   /* parallel.average_state */
+    size_t nstate;    /* optimizer state floats averaged (0 unless with_state) */
+    float *ref;       /* x^: the parameters at the last average, the same on every rank */
+    float *buf;       /* nparams + nstate + 1 floats: weighted differences, states, samples */
+    float *eval;      /* the average that an epoch's row describes */
+    float *own;       /* t->model.w while eval stands in for it */
+    double period;    /* samples since the last average, this rank */
+    double samples;   /* samples so far, this rank */
+    long steps, averages;
+} lsgd_state;
+
+void local_step(gd_trainer *t)
+{
+    double since = MPI_Wtime();
+    float *g = t->model.g;
+    t->step_loss = t->batch_loss;
+    t->step_count = t->batch_count;
+    if (t->step_count > 0) {
+        const float inv = 1.0f / (float)t->step_count;
+        for (size_t i = 0; i < t->model.nparams; i++)
+            g[i] *= inv;
+        gd_apply_update(t, g);
+    }
+    gd_timer_add(t, GD_T_COMPUTE, &since);
+}
+
+void local_epoch_sums(gd_trainer *t, double samples)
+{
+    double since = MPI_Wtime();
+    double sums[3] = {t->epoch_loss, t->epoch_count, samples};
+    MPI_Allreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, t->comm);
+    t->epoch_loss = sums[0];
+    t->epoch_count = sums[1];
+    t->samples_seen = sums[2];
+    gd_timer_add(t, GD_T_EVAL, &since);
+}
+
+static int lsgd_setup(gd_trainer *t)
+{
+    const size_t n = t->model.nparams;
+    lsgd_state *s = gd_alloc(1, sizeof *s, "local-sgd state");
+    if (!s)
+        return GD_ERR;
+    t->strategy_state = s;
+    s->every = t->cfg->parallel.average_every;
+    s->with_state = t->cfg->parallel.average_state;
+    s->nstate = s->with_state ? gd_optim_state_len(&t->optim) : 0;
+    s->ref = gd_alloc(n, sizeof(float), "local-sgd average");
+    s->eval = gd_alloc(n, sizeof(float), "local-sgd average");
+    s->buf = gd_alloc(n + s->nstate + 1, sizeof(float), "local-sgd buffer");
+    if (!s->ref || !s->eval || !s->buf)
+        return GD_ERR;
+    memcpy(s->ref, t->model.w, n * sizeof(float)); /* every rank starts from the same init */
+    return GD_OK;
+}
+
+/* Collective: dst <- x^ + the sample-weighted mean difference of the copies from x^ (and,
+ * when `state`, the optimizer state <- its weighted mean). Returns the samples averaged
+ * over; with none (nobody moved since the last average), dst is x^ and the state stays. */
+static double average_into(gd_trainer *t, lsgd_state *s, float *dst, int state)
+{
+    double since = MPI_Wtime();
+    const size_t n = t->model.nparams, ns = state ? s->nstate : 0;
+    const float weight = (float)s->period, *w = t->model.w;
+    float *b = s->buf;
+    for (size_t i = 0; i < n; i++)
+        b[i] = weight * (w[i] - s->ref[i]);
+    for (size_t i = 0; i < ns; i++)
+        b[n + i] = weight * t->optim.state[i];
+    b[n + ns] = weight;
+    gd_timer_add(t, GD_T_COMPUTE, &since);
+    MPI_Allreduce(MPI_IN_PLACE, b, (int)(n + ns + 1), MPI_FLOAT, MPI_SUM, t->comm);
+    gd_timer_add(t, GD_T_COMM, &since);
+    const double total = b[n + ns];
+    const float inv = total > 0 ? (float)(1.0 / total) : 0.0f;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = s->ref[i] + b[i] * inv;
+    for (size_t i = 0; total > 0 && i < ns; i++)
+        t->optim.state[i] = b[n + i] * inv;
+    gd_timer_add(t, GD_T_COMPUTE, &since);
+    return total;
+}
+
+/* Every rank adopts the average: the next period starts from it. */
+static void average(gd_trainer *t, lsgd_state *s)
+{
+    average_into(t, s, t->model.w, s->with_state);
+    memcpy(s->ref, t->model.w, t->model.nparams * sizeof(float));
+    s->period = 0;
+    s->averages++;
+}
+
+static void lsgd_step(gd_trainer *t)
+{
+    lsgd_state *s = t->strategy_state;
+    local_step(t);
+    s->period += t->step_count;
+    s->samples += t->step_count;
+    if (++s->steps % s->every == 0)
+        average(t, s);
+}
+
+/* The row describes the average of the copies, without adopting it. */
+static void lsgd_epoch_row(gd_trainer *t, int begin)
+{
+    lsgd_state *s = t->strategy_state;
+    if (!begin) {
+        t->model.w = s->own;
+        return;
+    }
+    local_epoch_sums(t, s->samples);
+    average_into(t, s, s->eval, 0);
+    s->own = t->model.w;
+    t->model.w = s->eval;
+}
+
+/* The final model is the average; after early stopping every rank already holds the best
+ * epoch's average (restore_best), which is the model. */
+static void lsgd_finish(gd_trainer *t)
+{
+    lsgd_state *s = t->strategy_state;
+    if (!(t->best_w && t->early.best_epoch > 0))
+        average(t, s);
+}
+
+static void lsgd_summary(const gd_trainer *t, FILE *f)
+{
+    const lsgd_state *s = t->strategy_state;
+    if (!s)
+        return;
+    fprintf(f, "  \"local_sgd\": {\"average_every\": %ld, \"average_state\": %s, "
+               "\"averages\": %ld},\n",
+            s->every, s->with_state ? "true" : "false", s->averages);
+}
+
+static void lsgd_destroy(gd_trainer *t)
+{
+    lsgd_state *s = t->strategy_state;
+    if (!s)
+        return;
+    if (s->own && t->model.w == s->eval)
+        t->model.w = s->own; /* the model frees its own buffer */
+    free(s->ref);
+    free(s->eval);
+    free(s->buf);
+    free(s);
+    t->strategy_state = NULL;
+}
+
+const gd_strategy_ops gd_strategy_local_sgd = {
+    .name = "local-sgd",
+    .setup = lsgd_setup,
+    .step = lsgd_step,
+    .epoch_row = lsgd_epoch_row,
+    .finish = lsgd_finish,
+    .summary = lsgd_summary,
+    .destroy = lsgd_destroy,
+};

@@ -1,0 +1,353 @@
+/* Checkpoints: when the trainer writes them, how a run resumes, and how a signal stops the
+ * ranks together (see gdmpi/checkpoint.h; the file itself: checkpoint_file.c).
+ *
+ * When. checkpoint_every = N: after the end of every Nth epoch (its metrics row and stop
+ * verdict are in). Ns: after every Nth optimizer step, wherever in the epoch it falls. A
+ * run that checkpoints also writes one when it stops: after its last epoch, or at the step
+ * where a time budget or max_steps cuts an epoch short, before that epoch's partial row.
+ *
+ * Mid-epoch. A checkpoint after step s of epoch E records that s + 1 steps of E are done,
+ * with every rank's shard order for E and the epoch's loss sums: the resumed run skips
+ * drawing E's order and goes on from step s + 1, so it takes exactly the same batches.
+ *
+ * Signals. In allreduce and ps every rank runs the same steps, so after each step every
+ * rank starts an MPI_Iallreduce (MAX) of its pending signal and completes it after the
+ * next step: all ranks learn at the same step that some rank was signalled, at the cost of
+ * one 4-byte reduction in flight beside the step (no extra synchronisation). They then
+ * write a checkpoint at that step and stop; the epoch gets its partial row, every output
+ * is written, and the run exits with GD_EXIT_SIGNAL. In ps-async the workers never meet:
+ * each one stops after its current step, the servers stop on their own signal and tell
+ * the workers in their next answers, and the checkpoint is written once all ranks have
+ * met in the strategy's finish. */
+#include "gdmpi/checkpoint.h"
+
+#include "ckpt.h"
+#include "gdmpi/error.h"
+#include "gdmpi/signals.h"
+#include "gdmpi/watchdog.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- the config ------------------------------------------------------------------------ */
+
+int gd_checkpoint_parse_every(const char *text, long *epochs, long *steps)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    int in_steps = *end == 's';
+    if (end == text || (in_steps ? end[1] : *end) || n < 0 || errno == ERANGE ||
+        (in_steps && n == 0))
+        return gd_fail(GD_ECONFIG, "output.checkpoint_every = '%s': expected N (every N epochs), "
+                       "Ns (every N optimizer steps) or 0 (off)", text);
+    *epochs = in_steps ? 0 : n;
+    *steps = in_steps ? n : 0;
+    return GD_OK;
+}
+
+int gd_checkpoint_key_may_change(const char *section, const char *name)
+{
+    static const char *const keys[] = {
+        "train.epochs", "train.max_steps", "train.max_seconds", "train.resume",
+        "train.log_every", "train.threads", "data.train", "data.val", "parallel.stall_timeout",
+        "parallel.slow_ranks", "parallel.slow_factor", "parallel.delay_us"};
+    char full[2 * GD_NAME_MAX];
+    if (!strcmp(section, "output"))
+        return 1;
+    snprintf(full, sizeof full, "%s.%s", section, name);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(full, keys[i]))
+            return 1;
+    return 0;
+}
+
+size_t gd_checkpoint_config_text(const gd_config *c, char *buf, size_t len)
+{
+    size_t at = 0;
+    char value[GD_PATH_MAX + 32];
+    buf[0] = '\0';
+    for (size_t i = 0; i < gd_nkeys && at < len; i++) {
+        const gd_key *k = &gd_keys[i];
+        if (gd_checkpoint_key_may_change(k->section, k->name))
+            continue;
+        gd_config_format(c, k, value, sizeof value);
+        int n = snprintf(buf + at, len - at, "%s.%s = %s\n", k->section, k->name, value);
+        at += n > 0 ? (size_t)n : 0;
+    }
+    return at < len ? at : len - 1;
+}
+
+uint64_t gd_checkpoint_hash(const char *text)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, 64 bits */
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h;
+}
+
+/* ---- setup and resume ------------------------------------------------------------------ */
+
+/* The strategies whose state checkpoint_file.c knows how to gather. */
+static int mode_can_checkpoint(const char *mode)
+{
+    return !strcmp(mode, "allreduce") || !strcmp(mode, "ps") || !strcmp(mode, "ps-async");
+}
+
+/* MPI counts are ints: the gathers of the parameters and the shard orders need them. */
+static int check_sizes(const gd_trainer *t)
+{
+    unsigned long long rows = t->train.rows;
+    MPI_Allreduce(MPI_IN_PLACE, &rows, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, t->comm);
+    if (t->model.nparams > INT_MAX || rows > INT_MAX)
+        return gd_fail(GD_ECONFIG, "checkpoints: %zu parameters and %llu training rows; both "
+                       "must stay below 2^31 (MPI counts)", t->model.nparams, rows);
+    return GD_OK;
+}
+
+int gd_checkpoint_setup(gd_trainer *t)
+{
+    const gd_config *c = t->cfg;
+    const int enabled = mode_can_checkpoint(c->parallel.mode);
+    int asked = c->output.checkpoint_epochs || c->output.checkpoint_steps ||
+                strcmp(c->train.resume, "never");
+    if (!enabled && asked)
+        return gd_fail(GD_ECONFIG, "output.checkpoint_every and train.resume: parallel.mode = %s "
+                       "cannot checkpoint (allreduce, ps and ps-async can)", c->parallel.mode);
+    int rc = enabled ? check_sizes(t) : GD_OK; /* the same branch on every rank */
+    gd_ckpt *k = rc ? NULL : gd_alloc(1, sizeof *k, "checkpoint state");
+    if (!k)
+        return rc ? rc : GD_ERR;
+    t->ckpt = k;
+    k->enabled = enabled;
+    k->every_epochs = c->output.checkpoint_epochs;
+    k->every_steps = c->output.checkpoint_steps;
+    k->written_step = -1;
+    k->req = MPI_REQUEST_NULL;
+    snprintf(k->path, sizeof k->path, "%s/" GD_CHECKPOINT_FILE, c->output.dir);
+    return enabled ? gd_signals_install() : GD_OK;
+}
+
+/* Which file train.resume names: "" for a fresh start. auto: the run's own checkpoint when
+ * rank 0 sees one (one view, so that the ranks cannot disagree). */
+static int resume_path(const gd_trainer *t, char *path, size_t len)
+{
+    const char *r = t->cfg->train.resume;
+    path[0] = '\0';
+    if (!strcmp(r, "never"))
+        return GD_OK;
+    int exists = access(!strcmp(r, "auto") ? t->ckpt->path : r, R_OK) == 0;
+    MPI_Bcast(&exists, 1, MPI_INT, 0, t->comm);
+    if (!strcmp(r, "auto")) {
+        if (exists)
+            snprintf(path, len, "%s", t->ckpt->path);
+        return GD_OK;
+    }
+    if (!exists)
+        return gd_fail(GD_ECONFIG, "train.resume = '%s': no such checkpoint (auto, never, or the "
+                       "path of a checkpoint.h5)", r);
+    snprintf(path, len, "%s", r);
+    return GD_OK;
+}
+
+/* A run resumed at an epoch's end stops at once if the checkpoint's run had nothing left
+ * to do under this config (it was the last epoch, or a rule had already said stop). */
+static gd_stop_reason stop_at_resume(const gd_trainer *t)
+{
+    const gd_config *c = t->cfg;
+    if (t->ckpt->pos > 0 || t->serving)
+        return GD_STOP_NONE; /* in mid-epoch the epoch's end decides, as it did before */
+    if (t->epoch >= c->train.epochs)
+        return GD_STOP_EPOCHS;
+    if (c->train.max_steps && t->step >= c->train.max_steps && !t->strategy->async)
+        return GD_STOP_MAX_STEPS;
+    if (t->early.patience > 0 && t->early.stale >= t->early.patience)
+        return GD_STOP_EARLY;
+    if (t->tol.tol > 0 && t->tol.calm >= t->tol.epochs)
+        return GD_STOP_TOL;
+    return GD_STOP_NONE;
+}
+
+static void say_resumed(const gd_trainer *t, const char *path)
+{
+    if (t->rank != 0)
+        return;
+    if (t->ckpt->pos > 0)
+        printf("resuming from %s: epoch %ld, step %ld (%ld of the epoch's %ld steps done)\n", path,
+               t->epoch, t->step, t->ckpt->pos, t->steps_per_epoch);
+    else
+        printf("resuming from %s: after epoch %ld, step %ld\n", path, t->epoch, t->step);
+    fflush(stdout);
+}
+
+int gd_checkpoint_resume(gd_trainer *t)
+{
+    gd_ckpt *k = t->ckpt;
+    char path[GD_PATH_MAX + 32];
+    if (!k || !k->enabled)
+        return GD_OK;
+    int rc = gd_agree(t->comm, resume_path(t, path, sizeof path));
+    if (rc || !path[0])
+        return rc;
+    rc = gd_agree(t->comm, ckpt_read(t, path));
+    if (rc)
+        return rc;
+    snprintf(k->resumed_from, sizeof k->resumed_from, "%s", path);
+    t->stop_reason = stop_at_resume(t);
+    say_resumed(t, path);
+    if (t->strategy->resumed)
+        t->strategy->resumed(t);
+    return GD_OK;
+}
+
+/* ---- during training ------------------------------------------------------------------- */
+
+/* Synchronous modes: the signal reduction started after the last step completes now, and
+ * the next one starts (see the top of this file). Returns the agreed signal, or 0. */
+static int agreed_signal(gd_trainer *t)
+{
+    gd_ckpt *k = t->ckpt;
+    int sig = 0;
+    if (k->req != MPI_REQUEST_NULL) {
+        gd_watchdog_enter("signal agreement", t->step);
+        MPI_Wait(&k->req, MPI_STATUS_IGNORE);
+        gd_watchdog_leave();
+        sig = k->flag;
+    }
+    if (!sig) {
+        k->flag = gd_signal_pending();
+        MPI_Iallreduce(MPI_IN_PLACE, &k->flag, 1, MPI_INT, MPI_MAX, t->comm, &k->req);
+    }
+    return sig;
+}
+
+static void stop_on_signal(gd_trainer *t, int sig)
+{
+    t->ckpt->signal = sig;
+    if (t->stop_reason == GD_STOP_NONE)
+        t->stop_reason = GD_STOP_SIGNAL;
+}
+
+static int write_now(gd_trainer *t)
+{
+    gd_ckpt *k = t->ckpt;
+    int rc = ckpt_write(t);
+    if (!rc) {
+        k->written++;
+        k->written_step = t->step;
+    }
+    return rc;
+}
+
+int gd_checkpoint_after_step(gd_trainer *t, long s)
+{
+    gd_ckpt *k = t->ckpt;
+    if (!k || !k->enabled)
+        return GD_OK;
+    k->pos = s + 1;
+    if (t->strategy->async) { /* no collective: this worker stops alone; finish writes */
+        int sig = gd_signal_pending();
+        if (sig)
+            stop_on_signal(t, sig);
+        return GD_OK;
+    }
+    int sig = agreed_signal(t);
+    if (sig)
+        stop_on_signal(t, sig);
+    int due = k->every_steps && t->step % k->every_steps == 0;
+    int cut = (k->every_steps || k->every_epochs) && s + 1 < t->steps_per_epoch &&
+              (t->stop_reason != GD_STOP_NONE || t->step >= t->step_limit);
+    return due || sig || cut ? write_now(t) : GD_OK;
+}
+
+int gd_checkpoint_after_epoch(gd_trainer *t)
+{
+    gd_ckpt *k = t->ckpt;
+    if (!k || !k->enabled)
+        return GD_OK;
+    if (k->pos >= t->steps_per_epoch)
+        k->pos = 0; /* the epoch is whole: a checkpoint now resumes at the next one */
+    if (t->strategy->async || k->pos > 0 || k->written_step == t->step)
+        return GD_OK;
+    int due = k->every_epochs && t->epoch % k->every_epochs == 0;
+    int last = (k->every_epochs || k->every_steps) && t->stop_reason != GD_STOP_NONE &&
+               t->stop_reason != GD_STOP_DIVERGED;
+    return due || last ? write_now(t) : GD_OK;
+}
+
+int gd_checkpoint_end(gd_trainer *t, int rc)
+{
+    gd_ckpt *k = t->ckpt;
+    if (!k || !k->enabled)
+        return rc;
+    if (k->req != MPI_REQUEST_NULL) /* the reduction after the last step: nobody stops now */
+        MPI_Wait(&k->req, MPI_STATUS_IGNORE);
+    if (!t->strategy->async)
+        return rc;
+    int sig = k->signal ? k->signal : gd_signal_pending(); /* a server's is only pending */
+    MPI_Allreduce(MPI_IN_PLACE, &sig, 1, MPI_INT, MPI_MAX, t->comm);
+    k->signal = sig;
+    if (rc || !(k->every_epochs || k->every_steps || sig))
+        return rc;
+    return write_now(t);
+}
+
+int gd_checkpoint_exit_status(gd_trainer *t, int rc)
+{
+    gd_ckpt *k = t->ckpt;
+    if (rc || !k || t->stop_reason != GD_STOP_SIGNAL)
+        return rc;
+    if (k->written == 0)
+        return gd_fail(GD_EXIT_SIGNAL, "stopped by %s at epoch %ld, step %ld; no checkpoint was "
+                       "written", gd_signal_name(k->signal), t->epoch, t->step);
+    return gd_fail(GD_EXIT_SIGNAL, "stopped by %s at epoch %ld, step %ld; checkpoint written to "
+                   "%s (continue with --set train.resume=auto)", gd_signal_name(k->signal),
+                   t->epoch, t->step, k->path);
+}
+
+/* A JSON string, or null for "". */
+static void json_text(FILE *f, const char *s)
+{
+    if (!s[0]) {
+        fprintf(f, "null");
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
+    }
+    fputc('"', f);
+}
+
+void gd_checkpoint_json(const gd_trainer *t, FILE *f)
+{
+    const gd_ckpt *k = t->ckpt;
+    if (!k)
+        return;
+    fprintf(f, "  \"checkpoint\": {\"every\": \"%s\", \"written\": %ld, \"last_step\": ",
+            t->cfg->output.checkpoint_every, k->written);
+    if (k->written)
+        fprintf(f, "%ld", k->written_step);
+    else
+        fprintf(f, "null");
+    fprintf(f, ", \"path\": ");
+    json_text(f, k->written ? k->path : "");
+    fprintf(f, ", \"resumed_from\": ");
+    json_text(f, k->resumed_from);
+    fprintf(f, "},\n");
+}
+
+void gd_checkpoint_destroy(gd_trainer *t)
+{
+    if (!t->ckpt)
+        return;
+    if (t->ckpt->enabled)
+        gd_signals_uninstall();
+    free(t->ckpt);
+    t->ckpt = NULL;
+}

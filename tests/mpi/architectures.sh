@@ -1,0 +1,89 @@
+# hogwild's shared memory, local-sgd at H = 1 against allreduce, and straggler and network
+# injection in every mode, shown by summary.json's per-rank accounting (never by timings).
+. tests/lib.sh
+PY=/usr/bin/python3
+
+# A write by one rank is seen by the others of its group; steps, finish and the groups'
+# average (np=2: one group; np=3, 4 with group_size=2: two groups, one of them short).
+mpitest 2 "$BUILD/tests/mpi_hogwild"
+mpitest 3 "$BUILD/tests/mpi_hogwild" 2
+mpitest 4 "$BUILD/tests/mpi_hogwild" 2
+
+# 1204 rows over 3 ranks, batch 50: shards of 402, 401, 401 rows, so the last batches are
+# uneven (2, 1, 1 rows) and the sample weights of the average matter.
+gen --task softmax --rows 1204 --features 10 --classes 4 --noise 0.1 --seed 5 -o "$TMP/d.h5" \
+    --val "$TMP/v.h5" --val-rows 400
+cat >"$TMP/job.cfg" <<CFG
+[data]
+train = $TMP/d.h5
+val = $TMP/v.h5
+[model]
+l2 = 0.001
+[optimizer]
+type = sgd
+lr = 0.3
+[train]
+epochs = 4
+batch_size = 50
+CFG
+
+# run NAME NP [--set ...]: job.cfg into $TMP/NAME
+run() {
+    name=$1 np=$2
+    shift 2
+    mpi "$np" "$TMP/job.cfg" --set output.dir="$TMP/$name" "$@"
+}
+
+# same_run A B: metrics.csv losses (relative) and model.h5 parameters agree within 1e-5.
+same_run() {
+    $PY - "$TMP/$1" "$TMP/$2" <<'PYEOF'
+import sys, csv, h5py, numpy as np
+a, b = sys.argv[1:3]
+rows = [list(csv.DictReader(open(d + "/metrics.csv"))) for d in (a, b)]
+assert len(rows[0]) == len(rows[1]) == 4, (len(rows[0]), len(rows[1]))
+for col in ("train_loss", "val_loss", "samples"):
+    for x, y in zip(*rows):
+        u, v = float(x[col]), float(y[col])
+        assert abs(u - v) <= 1e-5 * abs(u), (col, u, v)
+p, q = (h5py.File(d + "/model.h5", "r")["params"][()] for d in (a, b))
+assert np.abs(p - q).max() <= 1e-5, np.abs(p - q).max()
+PYEOF
+}
+
+LOCAL1="--set parallel.mode=local-sgd --set parallel.average_every=1"
+for opt in sgd momentum; do
+    run ar-$opt 3 --set optimizer.type=$opt
+    run ls-$opt 3 --set optimizer.type=$opt $LOCAL1 --set parallel.average_state=true
+    check "local-sgd H=1 ($opt, average_state) equals allreduce at np=3, uneven batches (losses, samples, model.h5; 1e-5)" \
+        same_run ar-$opt ls-$opt
+done
+run ls-sgd-nostate 3 $LOCAL1
+check "local-sgd H=1 with sgd equals allreduce without average_state too" same_run ar-sgd ls-sgd-nostate
+
+# holds RUN EXPR: a Python expression on summary.json (s) is true.
+holds() {
+    $PY - "$TMP/$1/summary.json" "$2" <<'PYEOF'
+import sys, json
+s = json.load(open(sys.argv[1]))
+ok = eval("(" + sys.argv[2] + ")")
+sys.exit(0 if ok else print("#", json.dumps(s["ranks"])[:700]) or 1)
+PYEOF
+}
+
+# Injection in every mode: rank 1 is the straggler and every message is late. Only rank 1
+# sleeps for compute; every rank's sends and collectives are delayed (with ps and
+# easgd-async, rank 1 is a worker; in hogwild the group meets in finish).
+INJ='[r["injected"]["slow_s"] > 0 for r in s["ranks"]] == [False, True, False] and
+    all(r["injected"]["delays"] > 0 and r["injected"]["delay_s"] > 0 for r in s["ranks"])'
+for mode in allreduce ps ps-async hogwild easgd easgd-async local-sgd; do
+    run inj-$mode 3 --set parallel.mode=$mode --set parallel.slow_ranks=1 \
+        --set parallel.slow_factor=4 --set parallel.delay_us=20 --set train.epochs=2
+    check "$mode: parallel.slow_ranks=1 sleeps on rank 1 only, delay_us on every rank (summary.json ranks[].injected)" \
+        holds inj-$mode "s['status'] == 'ok' and $INJ"
+done
+run inj-none 3 --set train.epochs=1
+check "nothing injected by default: every rank's injected figures are 0" \
+    holds inj-none 'all(r["injected"] == {"slow_s": 0, "delay_s": 0, "delays": 0} for r in s["ranks"])'
+run inj-list 4 --set parallel.slow_ranks="0, 3" --set train.epochs=1
+check "parallel.slow_ranks = '0, 3': ranks 0 and 3 sleep, 1 and 2 do not" \
+    holds inj-list '[r["injected"]["slow_s"] > 0 for r in s["ranks"]] == [True, False, False, True]'
