@@ -127,7 +127,8 @@ def last(label):
     try:
         rows = list(csv.DictReader(open(os.path.join(root, label, "metrics.csv"))))
         r = rows[-1]
-        return float(r["samples"]) / float(r["wall_s"]), r.get("val_acc") or ""
+        acc = "%.4f" % float(r["val_acc"]) if r.get("val_acc") else ""
+        return float(r["samples"]) / float(r["wall_s"]), acc
     except (OSError, IndexError, KeyError, ValueError, ZeroDivisionError):
         return None
 print("### With a straggler\n\nRank %d runs %s times slower (parallel.slow_ranks).\n" % (np_ - 1, factor))

@@ -52,6 +52,12 @@ int gd_checkpoint_after_step(gd_trainer *t, long s);
 /* After an epoch's end (its row and the stop verdict): checkpoint_every = N, and the last
  * epoch of a run that checkpoints. */
 int gd_checkpoint_after_epoch(gd_trainer *t);
+/* ps-async, rank 0 as the only server (parallel.servers = 1), no collective: after each
+ * update it applied (row = 0) and each metrics row it accepted (row = 1). Writes the
+ * periodic checkpoint from the server's own state: every N rows or N updates. The workers
+ * are not in it: a resume starts each at the epoch after the last row. A failed write ends
+ * the job (gd_abort). */
+void gd_checkpoint_server_progress(gd_trainer *t, int row);
 /* After the strategy's finish: completes the signal agreement, and in ps-async, where the
  * ranks only meet here, writes the checkpoint of the servers' final state. Returns rc, or
  * the error of that write. */

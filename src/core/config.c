@@ -194,7 +194,7 @@ const gd_key gd_keys[] = {
      "bounds its size"},
     {"output", "checkpoint_every", GD_KEY_STRING, F(output.checkpoint_every), "0", 0, 0, NULL,
      "write checkpoint.h5 every N epochs, or every N optimizer steps with `Ns` (0: only when "
-     "SIGTERM or SIGINT stops the run)"},
+     "SIGTERM, SIGINT or SIGUSR1 stops the run)"},
 };
 const size_t gd_nkeys = sizeof gd_keys / sizeof gd_keys[0];
 

@@ -131,6 +131,9 @@ static int read_rows(hid_t f, const char *path, const char *name, size_t first, 
 
 static int alloc_shard(gd_dataset *ds)
 {
+    if (ds->cols > SIZE_MAX / sizeof(float)) /* the file's claim; the row size would wrap */
+        return gd_fail(GD_ERR, "%s: %zu features per row do not fit in memory", ds->path,
+                       ds->cols);
     ds->x = gd_alloc(ds->rows, ds->cols * sizeof(float), "features");
     ds->y = ds->x ? gd_alloc(ds->rows, sizeof(float), "labels") : NULL;
     return ds->y ? GD_OK : GD_ERR;

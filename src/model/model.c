@@ -3,6 +3,7 @@
 #include "gdmpi/error.h"
 #include "gdmpi/rng.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,23 @@ const gd_model_ops *gd_model_find_config(const gd_config *cfg)
     return ops && ops->specialize ? ops->specialize(cfg) : ops;
 }
 
+/* cblas takes int dimensions and MPI int counts: a batch of features (max_batch x features
+ * floats, one sgemm operand) and the gradient with its two sums (one allreduce) must stay
+ * within INT_MAX elements. Refused here, before anything is allocated for them. */
+static int check_int_sizes(const gd_model *m)
+{
+    const size_t limit = INT_MAX, widest = m->features > m->outputs ? m->features : m->outputs;
+    if (widest > limit / m->max_batch)
+        return gd_fail(GD_ECONFIG, "a batch of %zu rows x %zu features is more than %d floats, "
+                       "the largest matrix cblas takes: lower train.batch_size to at most %zu "
+                       "(with batch_size = full, use more ranks)", m->max_batch, widest, INT_MAX,
+                       limit / widest);
+    if (m->nparams > limit - GD_GRAD_EXTRA)
+        return gd_fail(GD_ECONFIG, "the %s model has %zu parameters; MPI and cblas counts stop at "
+                       "%d", m->ops->name, m->nparams, INT_MAX - GD_GRAD_EXTRA);
+    return GD_OK;
+}
+
 int gd_model_create(gd_model *m, const char *type, size_t features, size_t outputs,
                     size_t max_batch, const gd_config *cfg)
 {
@@ -48,6 +66,10 @@ int gd_model_create(gd_model *m, const char *type, size_t features, size_t outpu
     int rc = m->ops->setup(m);
     if (rc)
         return rc;
+    if ((rc = check_int_sizes(m))) {
+        gd_model_destroy(m);
+        return rc;
+    }
     m->w = gd_alloc(m->nparams, sizeof(float), "model parameters");
     m->g = gd_alloc(m->nparams + GD_GRAD_EXTRA, sizeof(float), "model gradients");
     if (!m->w || !m->g) {

@@ -30,13 +30,14 @@
  * message (PS_DONE) is one more exchange. alpha = 0 picks 0.9 / workers.
  *
  * Both: each epoch's row and model.h5 describe the center x~, as the paper evaluates it.
- * The local steps use optimizer.type with this rank's own state (momentum or nesterov give
- * the paper's EAMSGD, up to its exact form). Each local step is one rank's gradient, so the
+ * The local steps use optimizer.type with this rank's own state (nesterov comes close to
+ * the paper's EAMSGD, whose local steps use Nesterov momentum). Each local step is one rank's gradient, so the
  * linear scaling rule counts one worker per step. */
 #include "local_sgd.h"
 #include "ps.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/watchdog.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -137,7 +138,9 @@ static void sync_exchange(gd_trainer *t, easgd_state *e)
     double since = MPI_Wtime();
     const size_t n = t->model.nparams;
     float *x = t->model.w, *c = e->center;
+    gd_watchdog_enter("the elastic exchange", t->step);
     MPI_Allreduce(x, e->sum, (int)n, MPI_FLOAT, MPI_SUM, t->comm);
+    gd_watchdog_leave();
     gd_timer_add(t, GD_T_COMM, &since);
     const double a = e->alpha, p = t->size;
     for (size_t i = 0; i < n; i++) {
@@ -318,14 +321,17 @@ static void async_report(gd_trainer *t, const gd_metrics_row *row)
     ps_async_report(t, row);
 }
 
-/* A worker's last message is one more exchange (none after a divergence); then all ranks
- * meet in ps_finish, which gathers the center's slices into rank 0's model. */
+/* A worker's last message is one more exchange (after a divergence, its non-finite x_i
+ * makes the servers stop the other workers); then all ranks meet in ps_finish, which
+ * gathers the center's slices into rank 0's model. */
 static void async_finish(gd_trainer *t)
 {
     ps_state *s = t->strategy_state;
     if (!t->serving) {
-        async_round(t, s, t->diverged ? PS_DONE : PS_PUSH | PS_DONE);
+        async_round(t, s, PS_PUSH | PS_DONE);
+        gd_watchdog_enter_peer("sending a metrics row", t->step, 0);
         MPI_Wait(&s->w.row_req, MPI_STATUS_IGNORE);
+        gd_watchdog_leave();
     }
     ps_finish(t);
 }

@@ -19,6 +19,7 @@
 #include "local_sgd.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/watchdog.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,9 @@ void local_epoch_sums(gd_trainer *t, double samples)
 {
     double since = MPI_Wtime();
     double sums[3] = {t->epoch_loss, t->epoch_count, samples};
+    gd_watchdog_enter("the epoch's sums", t->step);
     MPI_Allreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, t->comm);
+    gd_watchdog_leave();
     t->epoch_loss = sums[0];
     t->epoch_count = sums[1];
     t->samples_seen = sums[2];
@@ -96,7 +99,9 @@ static double average_into(gd_trainer *t, lsgd_state *s, float *dst, int state)
         b[n + i] = weight * t->optim.state[i];
     b[n + ns] = weight;
     gd_timer_add(t, GD_T_COMPUTE, &since);
+    gd_watchdog_enter("averaging the parameters", t->step);
     MPI_Allreduce(MPI_IN_PLACE, b, (int)(n + ns + 1), MPI_FLOAT, MPI_SUM, t->comm);
+    gd_watchdog_leave();
     gd_timer_add(t, GD_T_COMM, &since);
     const double total = b[n + ns];
     const float inv = total > 0 ? (float)(1.0 / total) : 0.0f;

@@ -8,6 +8,7 @@
  * done. */
 #include "ps.h"
 
+#include "gdmpi/checkpoint.h"
 #include "gdmpi/error.h"
 #include "gdmpi/watchdog.h"
 #include "gdmpi/signals.h"
@@ -211,6 +212,7 @@ static void apply_push(gd_trainer *t, ps_state *s, int i, const ps_header *h)
         return;
     }
     t->step = ++v->version;
+    gd_checkpoint_server_progress(t, 0); /* checkpoint_every = Ns, one server */
     t->samples_seen += h->count;
     v->row_loss += h->loss;
     v->row_count += h->count;
@@ -256,6 +258,7 @@ static void take_row(gd_trainer *t, ps_state *s)
     r.samples_per_s = r.wall > 0 ? r.samples / r.wall : 0;
     v->row_loss = v->row_count = 0;
     gd_stop_reason why = gd_accept_row(t, &r);
+    gd_checkpoint_server_progress(t, 1); /* checkpoint_every = N, one server */
     if (why != GD_STOP_NONE && !v->stop)
         v->stop = why;
     if (v->rows_expected < 0 || v->rows_got < v->rows_expected)

@@ -126,6 +126,7 @@ int gd_checkpoint_setup(gd_trainer *t)
     k->every_epochs = c->output.checkpoint_epochs;
     k->every_steps = c->output.checkpoint_steps;
     k->written_step = -1;
+    k->check_every = 1;
     k->req = MPI_REQUEST_NULL;
     snprintf(k->path, sizeof k->path, "%s/" GD_CHECKPOINT_FILE, c->output.dir);
     return enabled ? gd_signals_install() : GD_OK;
@@ -193,6 +194,9 @@ int gd_checkpoint_resume(gd_trainer *t)
     if (rc || !path[0])
         return rc;
     rc = gd_agree(t->comm, ckpt_read(t, path));
+    /* metrics.csv as of the checkpoint: rows a crashed run wrote after it must go */
+    if (!rc)
+        rc = gd_agree(t->comm, t->rank == 0 && t->nrows ? gd_write_metrics(t) : GD_OK);
     if (rc)
         return rc;
     snprintf(k->resumed_from, sizeof k->resumed_from, "%s", path);
@@ -205,12 +209,17 @@ int gd_checkpoint_resume(gd_trainer *t)
 
 /* ---- during training ------------------------------------------------------------------- */
 
-/* Synchronous modes: the signal reduction started after the last step completes now, and
- * the next one starts (see the top of this file). Returns the agreed signal, or 0. */
+/* Synchronous modes, every k->check_every steps (the same steps on every rank): the signal
+ * reduction started at the last check completes now, and the next one starts (see the top
+ * of this file). Returns the agreed signal, or 0. */
 static int agreed_signal(gd_trainer *t)
 {
     gd_ckpt *k = t->ckpt;
     int sig = 0;
+    if (k->steps_timed++ == 0)
+        k->t0 = MPI_Wtime();
+    if (t->step % k->check_every)
+        return 0;
     if (k->req != MPI_REQUEST_NULL) {
         gd_watchdog_enter("signal agreement", t->step);
         MPI_Wait(&k->req, MPI_STATUS_IGNORE);
@@ -263,11 +272,29 @@ int gd_checkpoint_after_step(gd_trainer *t, long s)
     return due || sig || cut ? write_now(t) : GD_OK;
 }
 
+/* A reduction at every step is noticeable when steps take microseconds: after each epoch
+ * the ranks agree (the slowest one's time per step) to look for a signal every K steps, K
+ * worth about SIGNAL_CHECK_S of training (1 to 64). */
+#define SIGNAL_CHECK_S 0.02
+
+static void plan_signal_checks(gd_trainer *t)
+{
+    gd_ckpt *k = t->ckpt;
+    double per_step = k->steps_timed > 1 ? (MPI_Wtime() - k->t0) / (double)(k->steps_timed - 1)
+                                         : 0;
+    MPI_Allreduce(MPI_IN_PLACE, &per_step, 1, MPI_DOUBLE, MPI_MAX, t->comm);
+    double every = per_step > 0 ? SIGNAL_CHECK_S / per_step : 1;
+    k->check_every = every < 1 ? 1 : every > 64 ? 64 : (long)every;
+    k->steps_timed = 0;
+}
+
 int gd_checkpoint_after_epoch(gd_trainer *t)
 {
     gd_ckpt *k = t->ckpt;
     if (!k || !k->enabled)
         return GD_OK;
+    if (!t->strategy->async)
+        plan_signal_checks(t);
     if (k->pos >= t->steps_per_epoch)
         k->pos = 0; /* the epoch is whole: a checkpoint now resumes at the next one */
     if (t->strategy->async || k->pos > 0 || k->written_step == t->step)
@@ -278,13 +305,31 @@ int gd_checkpoint_after_epoch(gd_trainer *t)
     return due || last ? write_now(t) : GD_OK;
 }
 
+void gd_checkpoint_server_progress(gd_trainer *t, int row)
+{
+    gd_ckpt *k = t->ckpt;
+    if (!k || !k->enabled || t->rank != 0 || t->nservers != 1 || !t->strategy->async)
+        return;
+    int due = row ? k->every_epochs && t->nrows % k->every_epochs == 0
+                  : k->every_steps && t->step % k->every_steps == 0;
+    if (!due)
+        return;
+    if (ckpt_write_local(t))
+        gd_abort(t->comm, GD_ERR);
+    k->written++;
+    k->written_step = t->step;
+}
+
 int gd_checkpoint_end(gd_trainer *t, int rc)
 {
     gd_ckpt *k = t->ckpt;
     if (!k || !k->enabled)
         return rc;
-    if (k->req != MPI_REQUEST_NULL) /* the reduction after the last step: nobody stops now */
+    if (k->req != MPI_REQUEST_NULL) { /* the reduction after the last check: too late to stop */
+        gd_watchdog_enter("signal agreement", t->step);
         MPI_Wait(&k->req, MPI_STATUS_IGNORE);
+        gd_watchdog_leave();
+    }
     if (!t->strategy->async)
         return rc;
     int sig = k->signal ? k->signal : gd_signal_pending(); /* a server's is only pending */

@@ -29,6 +29,7 @@
 #include "gdmpi/checkpoint.h"
 #include "gdmpi/error.h"
 #include "gdmpi/h5util.h"
+#include "gdmpi/watchdog.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -398,6 +399,33 @@ static long rows_to_save(const gd_trainer *t, const ck_image *im)
     return lead[P_POS] > 0 && t->rows[n - 1].epoch == lead[P_EPOCH] ? n - 1 : n;
 }
 
+/* ps-async with one server, on rank 0 alone (no other rank takes part): the server's
+ * parameters, optimizer state and streams, rank 0's rows; the other ranks' records say
+ * "unknown" (epoch -1), and a resume starts them afresh (fresh_record). */
+int ckpt_write_local(gd_trainer *t)
+{
+    ck_image im = {0};
+    const size_t n = t->model.nparams, slots = t->optim.ops->state_slots;
+    fill_own(t, &im);
+    int rc = alloc_records(t, &im);
+    for (int r = 0; !rc && r < t->size; r++) {
+        memcpy(im.pos + r * P_N, im.own_pos, sizeof im.own_pos);
+        memcpy(im.rng + r * R_N, im.own_rng, sizeof im.own_rng);
+        memcpy(im.sums + r * S_N, im.own_sums, sizeof im.own_sums);
+        if (r) /* unknown, and owning nothing */
+            im.pos[r * P_N + P_EPOCH] = -1, im.pos[r * P_N + P_LEN] = 0;
+    }
+    rc = rc ? rc : alloc_data(t, &im);
+    if (!rc) {
+        memcpy(im.params, t->model.w, n * sizeof(float));
+        memcpy(im.optim, t->optim.state, n * slots * sizeof(float));
+        im.nrows = t->nrows;
+        rc = save_image(t, &im);
+    }
+    free_image(&im);
+    return rc;
+}
+
 int ckpt_write(gd_trainer *t)
 {
     ck_image im = {0};
@@ -407,7 +435,10 @@ int ckpt_write(gd_trainer *t)
         rc = save_image(t, &im);
     }
     free_image(&im);
-    return gd_agree(t->comm, rc);
+    gd_watchdog_enter_peer("waiting for the checkpoint's write", t->step, 0);
+    rc = gd_agree(t->comm, rc);
+    gd_watchdog_leave();
+    return rc;
 }
 
 /* ---- reading (every rank) --------------------------------------------------------------- */
@@ -541,6 +572,8 @@ static int read_record(const gd_trainer *t, hid_t f, int64_t *pos, uint64_t *rng
     int rc = read_block(f, "rank_position", H5T_NATIVE_INT64, r, 0, P_N, pos);
     rc = rc ? rc : read_block(f, "rank_rng", H5T_NATIVE_UINT64, r, 0, R_N, rng);
     rc = rc ? rc : read_block(f, "rank_sums", H5T_NATIVE_DOUBLE, r, 0, S_N, sums);
+    if (!rc && pos[P_EPOCH] < 0)
+        return GD_OK; /* a worker that a server's own checkpoint knows nothing of */
     if (!rc && pos[P_ROWS] != (int64_t)t->train.rows)
         rc = gd_fail(GD_ECONFIG, "rank %d held %lld training rows, now %zu: the training data "
                      "differs", t->rank, (long long)pos[P_ROWS], t->train.rows);
@@ -577,10 +610,12 @@ static int read_params(gd_trainer *t, hid_t f)
     return rc;
 }
 
-static int read_rank_data(gd_trainer *t, hid_t f)
+static int read_rank_data(gd_trainer *t, hid_t f, const int64_t *pos)
 {
     const hsize_t r = (hsize_t)t->rank, nstate = t->model.nstate;
     hsize_t off = 0;
+    if (pos[P_EPOCH] < 0)
+        return GD_OK; /* unknown: its order and model state stay as setup made them */
     int rc = order_offset(t, f, &off);
     rc = rc ? rc : read_block(f, "rank_order", H5T_NATIVE_UINT64, 0, off, t->train.rows, t->order);
     rc = rc ? rc : read_block(f, "rank_state", H5T_NATIVE_FLOAT, r, 0, nstate, t->model.state);
@@ -644,6 +679,24 @@ static void restore_record(gd_trainer *t, const int64_t *pos, const uint64_t *rn
     t->t_start -= wall; /* wall_s and the time per step go on from the checkpoint's */
 }
 
+/* A ps-async worker that the checkpoint does not describe (written by the lone server in
+ * mid-run, when the workers were wherever they were): it starts the epoch after the last
+ * reported one, with streams drawn afresh for that epoch, so that it does not replay the
+ * orders of the epochs before. The servers' state is exact; the workers' is not. */
+static void fresh_record(gd_trainer *t, double wall)
+{
+    const uint64_t seed = (uint64_t)t->cfg->train.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)t->nrows;
+    gd_ckpt *k = t->ckpt;
+    t->epoch = t->nrows;
+    t->first_epoch = t->epoch + 1;
+    t->first_step = k->pos = 0;
+    gd_rng_seed(&t->shuffle_rng, seed, (uint64_t)t->data_rank, GD_RNG_SHUFFLE);
+    gd_rng *mr = model_rng(t);
+    if (mr)
+        gd_rng_seed(mr, seed, (uint64_t)t->data_rank, GD_RNG_DROPOUT);
+    t->t_start -= wall;
+}
+
 int ckpt_read(gd_trainer *t, const char *path)
 {
     gd_h5_quiet();
@@ -656,11 +709,14 @@ int ckpt_read(gd_trainer *t, const char *path)
     int rc = check_identity(t, f);
     rc = rc ? rc : read_record(t, f, pos, rng, sums);
     rc = rc ? rc : read_params(t, f);
-    rc = rc ? rc : read_rank_data(t, f);
+    rc = rc ? rc : read_rank_data(t, f, pos);
     rc = rc ? rc : read_progress(t, f, &wall);
     H5Fclose(f);
     if (rc)
         return gd_h5_blame_file(path, rc);
-    restore_record(t, pos, rng, sums, wall);
+    if (pos[P_EPOCH] < 0)
+        fresh_record(t, wall);
+    else
+        restore_record(t, pos, rng, sums, wall);
     return GD_OK;
 }

@@ -15,11 +15,16 @@ typedef struct gd_ckpt {
     int signal;                     /* the signal the ranks agreed to stop on (0: none) */
     int flag;                       /* the signal number in the reduction in flight */
     MPI_Request req;                /* that reduction (synchronous modes) */
+    long check_every;               /* look for a signal every this many steps */
+    long steps_timed;               /* steps of this epoch so far, from t0 */
+    double t0;
 } gd_ckpt;
 
 /* Collective over t->comm: gathers the run's state to rank 0, which writes it to k->path
  * (temporary name, fsync, rename). Returns the agreed status. */
 int ckpt_write(gd_trainer *t);
+/* Rank 0 alone, as ps-async's only server, in mid-run: its own state (see checkpoint_file.c). */
+int ckpt_write_local(gd_trainer *t);
 /* Every rank on its own: checks the checkpoint at path against this run (a mismatch is
  * GD_ECONFIG naming it) and restores this rank's part. The caller agrees on the status. */
 int ckpt_read(gd_trainer *t, const char *path);

@@ -59,6 +59,8 @@ int main(int argc, char **argv)
         printf("%s - allreduce: one global-mean step, identical parameters on all ranks (np=%d)\n",
                good ? "ok" : "not ok", t.size);
     free(all);
+    if (t.strategy->destroy)
+        t.strategy->destroy(&t);
     gd_optim_destroy(&t.optim);
     gd_model_destroy(&t.model);
     MPI_Finalize();

@@ -142,12 +142,30 @@ static void test_save_load_roundtrip(void **state)
     assert_non_null(strstr(gd_errmsg(), "/nonexistent/model.h5"));
 }
 
+/* cblas and MPI take ints: a batch beyond INT_MAX floats, or a parameter vector beyond it,
+ * is refused with a message that says what to lower (before any large allocation). */
+static void test_int_sizes_refused(void **state)
+{
+    (void)state;
+    gd_model m;
+    gd_clear_error();
+    assert_int_equal(gd_model_create(&m, "softmax", 30000, 3, 100000, NULL), GD_ECONFIG);
+    assert_non_null(strstr(gd_errmsg(), "a batch of 100000 rows x 30000 features"));
+    assert_non_null(strstr(gd_errmsg(), "lower train.batch_size to at most 71582"));
+    gd_clear_error();
+    assert_int_equal(gd_model_create(&m, "linreg", 2200000000UL, 1, 1, NULL), GD_ECONFIG);
+    assert_non_null(strstr(gd_errmsg(), "the largest matrix cblas takes"));
+    assert_int_equal(gd_model_create(&m, "softmax", 30000, 3, 71582, NULL), GD_OK);
+    gd_model_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linreg_gradient),  cmocka_unit_test(test_logreg_gradient),
         cmocka_unit_test(test_softmax_gradient), cmocka_unit_test(test_losses_are_stable),
         cmocka_unit_test(test_penalty),          cmocka_unit_test(test_save_load_roundtrip),
+        cmocka_unit_test(test_int_sizes_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
