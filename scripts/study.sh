@@ -7,17 +7,20 @@
 #
 # Environment: GDMPI (./gdmpi), OUT (runs/study), OPT_DIR (configs/optimizers), ARCH_DIR
 # (configs/architectures), NP (ranks of the optimizer study: all
-# cores), ARCH_NP (ranks of the architecture study: at least 3, so that a parameter server
-# has two workers), ARCH_EPOCHS (5), BUDGET (seconds for the whole study: 540),
-# SLOW_FACTOR (3: how much slower the straggler is).
+# cores), ARCH_NP (ranks of the architecture study: 4, as its configs say: a server and
+# three workers), ARCH_EPOCHS (10), BUDGET (seconds for the whole study: 540),
+# SLOW_FACTOR (3: how much slower the straggler is), ARCH_SET (overrides of the architecture
+# configs, "key=value ...": by default an mlp, as scripts/straggler-study.sh does, since
+# softmax's step takes microseconds and a slower compute would hardly show).
 set -u
 GDMPI=${GDMPI:-./gdmpi}
 OUT=${OUT:-runs/study}
 NP=${NP:-$(nproc)}
-ARCH_NP=${ARCH_NP:-$((NP > 3 ? NP : 3))}
-ARCH_EPOCHS=${ARCH_EPOCHS:-5}
+ARCH_NP=${ARCH_NP:-4}
+ARCH_EPOCHS=${ARCH_EPOCHS:-10}
 BUDGET=${BUDGET:-540}
 SLOW_FACTOR=${SLOW_FACTOR:-3}
+ARCH_SET=${ARCH_SET-model.type=mlp model.hidden=256,128 optimizer.lr=0.05}
 OPT_DIR=${OPT_DIR:-configs/optimizers}
 ARCH_DIR=${ARCH_DIR:-configs/architectures}
 PY=/usr/bin/python3
@@ -53,7 +56,8 @@ has_key() { "$GDMPI" config --reference | grep -q "^| \`$1\` "; }
 # epochs_of CONFIG: its train.epochs, resolved.
 epochs_of() { "$GDMPI" config "$1" | awk '/^\[/{s=$0} s == "[train]" && $1 == "epochs" {print $3}'; }
 
-# compare_runs PREFIX TITLE LABEL...: scripts/compare over the runs that succeeded.
+# compare_runs PREFIX TITLE LABEL...: scripts/compare over the runs that succeeded; prints
+# its table and images (compare.md without its heading) for the report.
 compare_runs() {
     prefix=$1 title=$2
     shift 2
@@ -62,12 +66,16 @@ compare_runs() {
         [ -f "$OUT/runs/$l/metrics.csv" ] && dirs="$dirs $l=$OUT/runs/$l"
     done
     if [ -z "$dirs" ]; then
-        printf '## %s\n\nNo run finished.\n\n' "$title" >"$OUT/$prefix""compare.md"
+        printf 'No run finished.\n\n'
         return
     fi
     # shellcheck disable=SC2086
-    "$PY" scripts/compare -o "$OUT" --prefix "$prefix" --title "$title" $dirs >/dev/null ||
+    if "$PY" scripts/compare -o "$OUT" --prefix "$prefix" --title "$title" $dirs >/dev/null; then
+        sed 1,2d "$OUT/${prefix}compare.md"
+    else
         FAILED=$((FAILED + 1))
+        printf 'scripts/compare failed (see above).\n\n'
+    fi
 }
 
 optimizer_study() {
@@ -77,52 +85,102 @@ optimizer_study() {
         train "$l" "$NP" 60 "$cfg"
         labels="$labels $l"
     done
-    # shellcheck disable=SC2086
-    compare_runs optimizers- "Optimizer study: softmax on Fashion-MNIST, np=$NP" $labels
+    {
+        echo "## Optimizer study"
+        echo
+        echo "Every config in \`$OPT_DIR/\` as it is (softmax on Fashion-MNIST; they differ only in"
+        echo "\`[optimizer]\`), at np=$NP."
+        echo
+        # shellcheck disable=SC2086
+        compare_runs optimizers- "Optimizer study, np=$NP" $labels
+    } >"$OUT/section-1-optimizers.md"
+}
+
+# ensure_data CONFIG: when the config's data.train does not exist yet, runs the command
+# that the config documents in its comment block "# Data (once):" (./gdmpi: $GDMPI).
+ensure_data() {
+    train=$("$GDMPI" config "$1" 2>/dev/null | awk '/^\[/{s=$0} s == "[data]" && $1 == "train" {print $3}')
+    if [ -z "$train" ] || [ -e "$train" ]; then
+        return 0
+    fi
+    cmd=$(sed -n '/^# Data (once):/,/^# [^ ]/{/^#   /p}' "$1" | sed 's/^#  *//; s/\\$//' | tr '\n' ' ')
+    [ -n "$cmd" ] || return 0
+    mkdir -p "$(dirname "$train")"
+    echo "study: making $train"
+    eval "\"\$GDMPI\"${cmd#./gdmpi}" >>"$LOG" 2>&1 || echo "study: could not make $train (see $LOG)"
 }
 
 arch_configs() { ls "$ARCH_DIR"/*.cfg 2>/dev/null; }
+
+# arch_args CONFIG: the overrides of one architecture run (epochs, ARCH_SET) as --set pairs.
+arch_args() {
+    e=$(epochs_of "$1")
+    [ "${e:-$ARCH_EPOCHS}" -gt "$ARCH_EPOCHS" ] && e=$ARCH_EPOCHS
+    printf -- '--set train.epochs=%s' "${e:-$ARCH_EPOCHS}"
+    for kv in $ARCH_SET; do
+        printf ' --set %s' "$kv"
+    done
+}
 
 architecture_study() {
     n=$(arch_configs | wc -l)
     if [ "$n" -eq 0 ]; then
         printf '## Architecture study\n\n%s/ holds no config yet.\n\n' "$ARCH_DIR" \
-            >"$OUT/architectures-compare.md"
+            >"$OUT/section-2-architectures.md"
         return
     fi
     straggler=0
     has_key parallel.slow_ranks && straggler=1
-    runs=$((n * (1 + straggler)))
     left=$((BUDGET - $(elapsed)))
-    secs=$((left / runs))
+    secs=$((left / (n * (1 + straggler))))
     [ "$secs" -gt 90 ] && secs=90
     [ "$secs" -lt 5 ] && secs=5
-    labels=""
+    slow="--set parallel.slow_ranks=$((ARCH_NP - 1))"
+    has_key parallel.slow_factor && slow="$slow --set parallel.slow_factor=$SLOW_FACTOR"
+    plain="" slowed=""
     for cfg in $(arch_configs); do
+        ensure_data "$cfg"
         l=$(basename "$cfg" .cfg)
-        e=$(epochs_of "$cfg")
-        [ "${e:-$ARCH_EPOCHS}" -gt "$ARCH_EPOCHS" ] && e=$ARCH_EPOCHS
-        train "$l" "$ARCH_NP" "$secs" "$cfg" --set train.epochs="${e:-$ARCH_EPOCHS}"
-        labels="$labels $l"
+        # shellcheck disable=SC2046
+        train "$l" "$ARCH_NP" "$secs" "$cfg" $(arch_args "$cfg")
+        plain="$plain $l"
         if [ "$straggler" -eq 1 ]; then
-            set -- --set parallel.slow_ranks=$((ARCH_NP - 1))
-            has_key parallel.slow_factor && set -- "$@" --set parallel.slow_factor="$SLOW_FACTOR"
-            train "$l+slow" "$ARCH_NP" "$secs" "$cfg" --set train.epochs="${e:-$ARCH_EPOCHS}" "$@"
-            labels="$labels $l+slow"
+            # shellcheck disable=SC2046,SC2086
+            train "$l+slow" "$ARCH_NP" "$secs" "$cfg" $(arch_args "$cfg") $slow
+            slowed="$slowed $l+slow"
         fi
     done
-    title="Architecture study: np=$ARCH_NP, at most $ARCH_EPOCHS epochs or $secs s per run"
-    # shellcheck disable=SC2086
-    compare_runs architectures- "$title" $labels
-    [ "$straggler" -eq 1 ] && straggler_table $labels >>"$OUT/architectures-compare.md"
+    {
+        echo "## Architecture study"
+        echo
+        echo "Every config in \`$ARCH_DIR/\` at np=$ARCH_NP${ARCH_SET:+, with \`$ARCH_SET\`}, at most"
+        echo "$ARCH_EPOCHS epochs or $secs s each (\`train.max_seconds\`)."
+        echo
+        echo "### Without a straggler"
+        echo
+        # shellcheck disable=SC2086
+        compare_runs architectures- "Architectures, np=$ARCH_NP" $plain
+        if [ "$straggler" -eq 1 ]; then
+            echo "### With a straggler"
+            echo
+            echo "Rank $((ARCH_NP - 1)) computes $SLOW_FACTOR times slower (\`$slow\`)."
+            echo
+            # shellcheck disable=SC2086
+            compare_runs architectures-slow- "Architectures, rank $((ARCH_NP - 1)) $SLOW_FACTOR x slower" $slowed
+            # shellcheck disable=SC2086
+            straggler_table $plain
+        else
+            echo "This gdmpi has no \`parallel.slow_ranks\`: no straggler runs."
+        fi
+    } >"$OUT/section-2-architectures.md"
 }
 
 # straggler_table LABEL...: throughput and final accuracy of each run against its
 # straggler twin (LABEL+slow).
 straggler_table() {
-    "$PY" - "$OUT/runs" "$SLOW_FACTOR" "$ARCH_NP" "$@" <<'PY'
+    "$PY" - "$OUT/runs" "$@" <<'PY'
 import csv, os, sys
-root, factor, np_, labels = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+root, labels = sys.argv[1], sys.argv[2:]
 def last(label):
     try:
         rows = list(csv.DictReader(open(os.path.join(root, label, "metrics.csv"))))
@@ -131,12 +189,10 @@ def last(label):
         return float(r["samples"]) / float(r["wall_s"]), acc
     except (OSError, IndexError, KeyError, ValueError, ZeroDivisionError):
         return None
-print("### With a straggler\n\nRank %d runs %s times slower (parallel.slow_ranks).\n" % (np_ - 1, factor))
+print("### What the straggler costs\n")
 print("| run | samples/s | with straggler | kept | val acc | val acc with straggler |")
 print("|---|---|---|---|---|---|")
 for l in labels:
-    if l.endswith("+slow"):
-        continue
     a, b = last(l), last(l + "+slow")
     if a and b:
         print("| %s | %.0f | %.0f | %.0f%% | %s | %s |" % (l, a[0], b[0], 100 * b[0] / a[0], a[1], b[1]))
@@ -159,8 +215,7 @@ write_report() {
         echo "Throughput is samples per second of wall-clock time over all ranks; with more ranks"
         echo "than cores the ranks share cores, so compare those figures only with each other."
         echo
-        cat "$OUT/optimizers-compare.md"
-        cat "$OUT/architectures-compare.md"
+        cat "$OUT"/section-*.md
     } >"$OUT/report.md"
 }
 

@@ -387,12 +387,11 @@ void gd_checkpoint_json(const gd_trainer *t, FILE *f)
     fprintf(f, "},\n");
 }
 
+/* The handler stays until the process exits: a rank whose own SIGTERM arrives after the
+ * others made it stop (a signal to every rank is never quite simultaneous) must not die
+ * of it in MPI_Finalize and turn the job's status 5 into a kill. */
 void gd_checkpoint_destroy(gd_trainer *t)
 {
-    if (!t->ckpt)
-        return;
-    if (t->ckpt->enabled)
-        gd_signals_uninstall();
     free(t->ckpt);
     t->ckpt = NULL;
 }
