@@ -7,9 +7,19 @@
 
 double gd_sumsq(const float *g, size_t n)
 {
+    /* Eight independent partial sums: one running sum is a serial chain of dependent adds
+     * that the compiler cannot vectorise (measured at ~7 us per MLP step). Only the
+     * rounding differs from a serial sum. */
+    double part[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            part[k] += (double)g[i + k] * g[i + k];
     double s = 0;
-    for (size_t i = 0; i < n; i++)
+    for (; i < n; i++)
         s += (double)g[i] * g[i];
+    for (int k = 0; k < 8; k++)
+        s += part[k];
     return s;
 }
 
