@@ -54,3 +54,42 @@ mpitest() {
         tail -n 5 "$TMP/mpitest" | sed 's/^/# /'
     fi
 }
+
+# The helpers below work on $TMP/job.cfg, which a script writes first.
+PY=/usr/bin/python3
+
+# run NAME NP [--set ...]: trains $TMP/job.cfg at NP ranks into $TMP/NAME.
+run() {
+    name=$1 np=$2
+    shift 2
+    mpi "$np" "$TMP/job.cfg" --set output.dir="$TMP/$name" "$@"
+}
+
+# same_run A B: the two runs' metrics.csv (train_loss, val_loss, samples; relative) and
+# model.h5 parameters agree within 1e-5, on the same number of rows.
+same_run() {
+    $PY - "$TMP/$1" "$TMP/$2" <<'PYEOF'
+import sys, csv, h5py, numpy as np
+a, b = sys.argv[1:3]
+rows = [list(csv.DictReader(open(d + "/metrics.csv"))) for d in (a, b)]
+assert len(rows[0]) == len(rows[1]) > 0, (len(rows[0]), len(rows[1]))
+for col in ("train_loss", "val_loss", "samples"):
+    for x, y in zip(*rows):
+        u, v = float(x[col]), float(y[col])
+        assert abs(u - v) <= 1e-5 * abs(u), (col, u, v)
+p, q = (h5py.File(d + "/model.h5", "r")["params"][()] for d in (a, b))
+assert np.abs(p - q).max() <= 1e-5, np.abs(p - q).max()
+PYEOF
+}
+
+# holds RUN EXPR: a Python expression on $TMP/RUN/summary.json (s; its "ps" member is p)
+# is true; on failure it prints the summary without the config.
+holds() {
+    $PY - "$TMP/$1/summary.json" "$2" <<'PYEOF'
+import sys, json
+s = json.load(open(sys.argv[1]))
+p = s.get("ps", {})
+ok = eval("(" + sys.argv[2] + ")")
+sys.exit(0 if ok else print("#", json.dumps({k: v for k, v in s.items() if k != "config"})[:700]) or 1)
+PYEOF
+}

@@ -17,22 +17,7 @@ epochs = 4
 batch_size = 32
 CFG
 
-# run NAME NP [--set ...]: job.cfg into $TMP/NAME
-run() {
-    name=$1 np=$2
-    shift 2
-    mpi "$np" "$TMP/job.cfg" --set output.dir="$TMP/$name" "$@"
-}
 
-# holds RUN EXPR: a Python expression on summary.json (s) is true.
-holds() {
-    $PY - "$TMP/$1/summary.json" "$2" <<'PYEOF'
-import sys, json
-s = json.load(open(sys.argv[1]))
-ok = eval("(" + sys.argv[2] + ")")
-sys.exit(0 if ok else print("#", json.dumps({k: v for k, v in s.items() if k != "config"})[:700]) or 1)
-PYEOF
-}
 
 # learns NAME NP WHAT [--set ...]: the run reaches > 0.9 validation accuracy.
 learns() {

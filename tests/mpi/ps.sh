@@ -25,28 +25,7 @@ batch_size = 50
 clip_norm = 2
 CFG
 
-# run NAME NP [--set ...]: job.cfg into $TMP/NAME
-run() {
-    name=$1 np=$2
-    shift 2
-    mpi "$np" "$TMP/job.cfg" --set output.dir="$TMP/$name" "$@"
-}
 
-# same_run A B: metrics.csv losses (relative) and model.h5 parameters agree within 1e-5.
-same_run() {
-    $PY - "$TMP/$1" "$TMP/$2" <<'PYEOF'
-import sys, csv, h5py, numpy as np
-a, b = sys.argv[1:3]
-rows = [list(csv.DictReader(open(d + "/metrics.csv"))) for d in (a, b)]
-assert len(rows[0]) == len(rows[1]) == 4, (len(rows[0]), len(rows[1]))
-for col in ("train_loss", "val_loss"):
-    for x, y in zip(*rows):
-        u, v = float(x[col]), float(y[col])
-        assert abs(u - v) <= 1e-5 * abs(u), (col, u, v)
-p, q = (h5py.File(d + "/model.h5", "r")["params"][()] for d in (a, b))
-assert np.abs(p - q).max() <= 1e-5, np.abs(p - q).max()
-PYEOF
-}
 
 # ps at np = W + S takes allreduce's steps at np = W: the workers hold the same shards.
 for w in 1 2 3; do
@@ -59,15 +38,6 @@ for c in $CASES; do
         same_run ar$((np - s)) ps$np-$s
 done
 
-# holds RUN EXPR: a Python expression on summary.json (s) and its "ps" member (p) is true.
-holds() {
-    $PY - "$TMP/$1/summary.json" "$2" <<'PYEOF'
-import sys, json
-s = json.load(open(sys.argv[1]))
-p = s.get("ps", {})
-sys.exit(0 if eval("(" + sys.argv[2] + ")") else print("#", json.dumps(p)[:600]) or 1)
-PYEOF
-}
 CONSERVED='p["conservation"]["ok"] and p["conservation"]["pushes_sent"] > 0 and
     p["conservation"]["samples_applied"] == p["conservation"]["samples_sent"]'
 
