@@ -46,25 +46,20 @@ void gd_trace_open(const gd_config *cfg, MPI_Comm comm)
     *tr = (trace){0};
     tr->steps = cfg->output.trace_steps;
     tr->max = GD_TRACE_SPANS(tr->steps);
+    tr->spans = malloc(tr->max * sizeof *tr->spans); /* NULL: every span counts as dropped */
+    tr->cap = tr->spans ? tr->max : 0;
     MPI_Barrier(comm);
     tr->origin = MPI_Wtime();
 }
 
 int gd_trace_on(void) { return tr != NULL; }
 
-/* Appends a span, growing the buffer by doubling up to tr->max. */
+/* Appends a span; the buffer was sized once for tr->max, so the step loop never allocates. */
 static void record(const char *name, double t0, double t1)
 {
     if (tr->n == tr->cap) {
-        size_t cap = tr->cap ? 2 * tr->cap : 1024;
-        cap = cap < tr->max ? cap : tr->max;
-        span *s = tr->n < cap ? realloc(tr->spans, cap * sizeof *s) : NULL;
-        if (!s) {
-            tr->dropped++;
-            return;
-        }
-        tr->spans = s;
-        tr->cap = cap;
+        tr->dropped++;
+        return;
     }
     tr->spans[tr->n++] = (span){.name = name, .t0 = t0, .t1 = t1, .step = tr->step};
 }
