@@ -35,12 +35,12 @@ run() {
 
 # repeat NAME NP CONFIG [--set ...]: REPEATS runs into $OUT/runs/NAME-1, NAME-2, ...
 repeat() {
-    name=$1
+    rep_name=$1 # not "name": run sets that one (sh has no locals)
     shift
-    i=1
-    while [ "$i" -le "$REPEATS" ]; do
-        run "runs/$name-$i" "$@"
-        i=$((i + 1))
+    rep_i=1
+    while [ "$rep_i" -le "$REPEATS" ]; do
+        run "runs/$rep_name-$rep_i" "$@"
+        rep_i=$((rep_i + 1))
     done
 }
 
