@@ -1,8 +1,8 @@
 # scripts/slurm/gdmpi.sbatch against a real Slurm: slurmctld, slurmd and munged on this
 # machine (scripts/slurm/local-cluster.sh, which installs Debian's slurm-wlm and munge
 # when missing). Jobs are submitted with sbatch --wait on generated data and their
-# outputs checked; a stand-in for gdmpi checks that SIGTERM before the time limit
-# reaches every rank, and that a requeued job resumes.
+# outputs checked; gdmpi stops with a checkpoint before a time limit and resumes from it;
+# a stand-in for gdmpi checks that a requeued job resumes.
 . tests/lib.sh
 
 SBATCH_SCRIPT=$(pwd)/scripts/slurm/gdmpi.sbatch
@@ -74,8 +74,7 @@ for launcher in mpirun srun; do
 done
 
 # A stand-in for gdmpi: `config` accepts everything but train.resume (unless FAKE_RESUME
-# is set); training logs its arguments, SIGTERM, and a pretend checkpoint to FAKE_LOG
-# (a file: once mpirun is told to stop it no longer forwards the ranks' output).
+# is set); training logs its arguments to FAKE_LOG and waits.
 cat >fake-gdmpi <<'FAKE'
 #!/bin/sh
 if [ "$1" = config ]; then
@@ -83,7 +82,6 @@ if [ "$1" = config ]; then
     exit 0
 fi
 r=${OMPI_COMM_WORLD_RANK:-${PMIX_RANK:-$SLURM_PROCID}}
-trap 'echo "rank $r: SIGTERM" >>"$FAKE_LOG"; sleep 1; echo "rank $r: checkpoint written" >>"$FAKE_LOG"; exit 0' TERM
 echo "rank $r: started with $*" >>"$FAKE_LOG"
 i=0
 while [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done
@@ -105,16 +103,43 @@ wait_for() {
     [ "$(count "$1" "$2")" -ge "$3" ]
 }
 
-# The time limit: Slurm signals the batch shell (B:TERM) before it, the script passes
-# SIGTERM to every rank, and they checkpoint before the end. The header's TERM@120 is
-# replaced by @45 with a 1-minute limit, so that the signal comes within seconds.
+# The time limit, with gdmpi itself: Slurm signals the batch shell (B:TERM) before it, the
+# script passes the stop to every rank exactly once (a second signal would end gdmpi at
+# once): SIGUSR1 through mpirun, SIGTERM to the job step's tasks for srun. The ranks
+# checkpoint, write their outputs and end the job with status 5, long before the script's
+# fallback (GDMPI_TERM_GRACE = 10 s); the checkpoint then resumes. The header's TERM@120
+# is replaced by @45 with a 1-minute limit, so that the signal comes within seconds; an
+# MLP epoch of about 50 ms keeps metrics.csv small.
+gen --task softmax --rows 20000 --features 20 --classes 3 --seed 2 -o "$TMP/L.h5"
+cat >long.cfg <<CFG
+[data]
+train = $TMP/L.h5
+[model]
+type = mlp
+hidden = 256
+[train]
+epochs = 100000
+batch_size = 16
+CFG
 for launcher in mpirun srun; do
-    GDMPI=$TMP/fake-gdmpi FAKE_LOG=$TMP/limit-$launcher.log GDMPI_LAUNCHER=$launcher \
-        GDMPI_TERM_GRACE=2 timeout 300 sbatch --wait -n 2 --time=1 --signal=B:TERM@45 \
-        -o "limit-$launcher.out" "$SBATCH_SCRIPT" job.cfg >/dev/null 2>&1
-    both_ranks() { [ "$(count "limit-$launcher.log" '^rank [01]: checkpoint written')" -eq 2 ]; }
-    check "time limit, $launcher: SIGTERM reaches both ranks and they checkpoint" both_ranks
-    both_ranks || tail -n 15 "limit-$launcher.out" "limit-$launcher.log" | sed 's/^/# /'
+    case $launcher in mpirun) sig=SIGUSR1 ;; srun) sig=SIGTERM ;; esac
+    out=$TMP/limit-$launcher
+    GDMPI=$GDMPI GDMPI_LAUNCHER=$launcher GDMPI_TERM_GRACE=10 timeout 300 sbatch --wait -n 2 \
+        --time=1 --signal=B:TERM@45 -o "limit-$launcher.out" "$SBATCH_SCRIPT" long.cfg \
+        --set output.dir="$out" >/dev/null 2>&1
+    status=$?
+    stopped() {
+        [ "$status" -eq 5 ] && [ -s "$out/checkpoint.h5" ] &&
+            grep -q '"status": "interrupted"' "$out/summary.json" &&
+            grep -q '"stop_reason": "signal"' "$out/summary.json" &&
+            grep -q "stopped by $sig at epoch .*checkpoint written" "limit-$launcher.out"
+    }
+    check "time limit, $launcher: $sig reaches the ranks, they checkpoint and exit 5 (was $status)" stopped
+    stopped || tail -n 15 "limit-$launcher.out" | sed 's/^/# /'
+    epochs=$(($(wc -l <"$out/metrics.csv") - 1))
+    mpi 2 long.cfg --set output.dir="$out" --set train.resume=auto --set train.epochs=$((epochs + 1))
+    resumed() { grep -q '"status": "ok"' "$out/summary.json" && [ "$(wc -l <"$out/metrics.csv")" -eq $((epochs + 2)) ]; }
+    check "time limit, $launcher: the run resumes from that checkpoint to epoch $((epochs + 1))" resumed
 done
 
 # Requeue: the job runs again (SLURM_RESTART_COUNT = 1) and resumes (train.resume = auto).
