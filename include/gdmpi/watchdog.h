@@ -13,6 +13,14 @@
  * with _exit(GD_WATCHDOG_EXIT); mpirun then ends the whole job. The ranks that report
  * are the ones waiting; those that do not report are the ones they wait for.
  *
+ * A blocking call that nothing brackets is watched too: the profiling layer
+ * (src/parallel/inject.c) wraps every blocking MPI function gdmpi calls (collectives,
+ * MPI_Send, MPI_Recv, MPI_Wait, MPI_Waitall) in gd_watchdog_enter_call() / _leave(), named
+ * by the MPI function, so that a host lost during an epoch's bookkeeping or the writing of
+ * the outputs cannot hang the job either. The trainer turns that off where a rank may
+ * wait for another for long without a stall (an asynchronous worker that has done its
+ * epochs waits in finish for the others).
+ *
  * enter/leave cost two atomic stores and a clock read (vDSO) each: cheap enough for
  * every step. They are for the thread that calls MPI; calls do not nest (an enter
  * replaces the current one). The watchdog never calls MPI itself. */
@@ -32,6 +40,15 @@ int gd_watchdog_start(double timeout_s, int rank);
  * ranks (a collective) or for rank `peer` (point to point; peer < 0: the other ranks). */
 void gd_watchdog_enter(const char *what, long step);
 void gd_watchdog_enter_peer(const char *what, long step, int peer);
+
+/* A blocking MPI call `what` (e.g. "MPI_Allreduce") waiting for rank `peer` (< 0: the
+ * others) is about to start. When the watchdog runs, calls are watched (the default) and
+ * no enter is in force, it enters `what` at the step last entered and returns 1: leave
+ * when the call returns. Otherwise it does nothing and returns 0. */
+int gd_watchdog_enter_call(const char *what, int peer);
+
+/* Whether gd_watchdog_enter_call watches (on = 1, the default at start) or not. */
+void gd_watchdog_watch_calls(int on);
 
 /* The blocking call returned: progress. */
 void gd_watchdog_leave(void);

@@ -26,9 +26,10 @@
  * around each barrier makes the writes before it visible after it. Loads and stores in
  * training are plain, by design.
  *
- * The stall watchdog (parallel.stall_timeout) watches none of this: a rank that has done its
- * epochs waits in finish for its group's straggler, and a leader's round waits for a leader
- * that waits so, for as long as the straggler trains, which is no stall.
+ * The stall watchdog (parallel.stall_timeout) watches none of this (as an asynchronous
+ * strategy's, its calls are unwatched until the run's end): a rank that has done its
+ * epochs waits in finish for its group's straggler, and a leader's round waits for a
+ * leader that waits so, for as long as the straggler trains, which is no stall.
  *
  * Rows and stopping (asynchronous, as ps-async's workers): every rank runs its epochs;
  * rank 0 (the lead) snapshots its group's vector for each epoch's evaluation, and completes

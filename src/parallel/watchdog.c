@@ -30,6 +30,7 @@ static struct {
     int rank;
     int running;
     atomic_int stopping;
+    int watch_calls; /* gd_watchdog_enter_call watches (main thread only) */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -56,6 +57,17 @@ void gd_watchdog_enter_peer(const char *what, long step, int peer)
 }
 
 void gd_watchdog_enter(const char *what, long step) { gd_watchdog_enter_peer(what, step, -1); }
+
+int gd_watchdog_enter_call(const char *what, int peer)
+{
+    if (!wd.running || !wd.watch_calls ||
+        atomic_load_explicit(&wd.since_ns, memory_order_relaxed) != 0)
+        return 0; /* off, or the caller brackets this call itself */
+    gd_watchdog_enter_peer(what, atomic_load_explicit(&wd.step, memory_order_relaxed), peer);
+    return 1;
+}
+
+void gd_watchdog_watch_calls(int on) { wd.watch_calls = on; }
 
 void gd_watchdog_leave(void)
 {
@@ -166,6 +178,7 @@ int gd_watchdog_start(double timeout_s, int rank)
     wd.started_ns = now_ns();
     atomic_store(&wd.since_ns, 0);
     atomic_store(&wd.stopping, 0);
+    wd.watch_calls = 1;
 
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);

@@ -697,6 +697,10 @@ static int train_loop(gd_trainer *t)
     if (rc)
         return rc;
     gd_inject_arm(1); /* parallel.delay_us: training's messages only */
+    /* An asynchronous rank may wait long for the others without a stall (one that has done
+     * its epochs waits in finish): the watchdog watches only its bracketed calls until the
+     * ranks have agreed on the end. */
+    gd_watchdog_watch_calls(!t->strategy->async);
     rc = t->serving && t->strategy->serve ? t->strategy->serve(t) : run_epochs(t);
     /* model.h5 gets the best epoch's parameters; restored before finish, which gathers a
      * parameter server's slice */
@@ -706,6 +710,7 @@ static int train_loop(gd_trainer *t)
     gd_inject_arm(0);
     if (t->nservers || t->strategy->async)
         rc = agree_end(t, rc);
+    gd_watchdog_watch_calls(1);
     rc = gd_checkpoint_end(t, rc); /* ps-async: the servers' final state */
     t->t_train = MPI_Wtime() - t->t_start;
     return rc;

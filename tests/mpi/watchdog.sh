@@ -1,6 +1,8 @@
 # The stall watchdog end to end (parallel.stall_timeout): one rank of a 3-rank job is
 # frozen (SIGSTOP) in mid-run; the other two wait for it in a collective and must end
 # the job within a bounded time, each naming itself, while the frozen rank names nothing.
+# Then: every blocking MPI call that nothing brackets is watched (mpi_watchdog), and the
+# asynchronous modes' long waits for a straggler at the end are not taken for stalls.
 # Skips until the watchdog is wired into training (gd_watchdog_start called in src/).
 . tests/lib.sh
 
@@ -88,3 +90,45 @@ not_frozen() { ! line 1; }
 check "stall watchdog: the frozen rank 1 reports nothing (it is the one waited for)" not_frozen
 grep 'no progress' "$TMP/out" | sed 's/^/# /'
 waiting_reports || tail -n 10 "$TMP/out" | sed 's/^/# /'
+
+# Every blocking MPI call that no enter brackets is watched through the profiling layer
+# (rank 1 joins 2 s late; rank 0's timeout is 0.2 s), and left alone when calls are
+# unwatched, as while an asynchronous rank trains.
+for call in MPI_Barrier MPI_Allreduce MPI_Reduce MPI_Bcast MPI_Gather MPI_Gatherv \
+    MPI_Allgather MPI_Send MPI_Recv MPI_Wait MPI_Waitall; do
+    timeout -k 5 60 mpirun --oversubscribe -np 2 "$BUILD/tests/mpi_watchdog" "$call" >"$TMP/call" 2>&1
+    status=$?
+    case $call in MPI_Send | MPI_Recv) whom='rank 1' ;; *) whom='the other ranks' ;; esac
+    reported() {
+        [ "$status" -ne 0 ] && [ "$status" -ne 124 ] &&
+            grep -Eq "^gdmpi: error: rank 0: no progress for [0-9]+ s in $call at step 0; waiting for $whom \(stall_timeout\)$" "$TMP/call"
+    }
+    check "stall watchdog: an unbracketed $call is watched and named (status $status)" reported
+    reported || tail -n 5 "$TMP/call" | sed 's/^/# /'
+done
+mpitest 2 "$BUILD/tests/mpi_watchdog" MPI_Barrier off
+
+# An asynchronous worker that has done its epochs waits for a straggler (slow_factor 100)
+# in the run's last collectives for seconds: no stall, even at stall_timeout = 1.
+gen --task softmax --rows 3000 --features 8 --classes 3 --seed 3 -o "$TMP/w.h5"
+cat >"$TMP/job.cfg" <<CFG
+[data]
+train = $TMP/w.h5
+[model]
+type = mlp
+hidden = 256
+[train]
+epochs = 5
+batch_size = 16
+[parallel]
+stall_timeout = 1
+slow_ranks = 2
+slow_factor = 100
+CFG
+for mode in ps-async easgd-async hogwild; do
+    run "wait-$mode" 3 --set parallel.mode=$mode
+    status=$?
+    check "stall watchdog: $mode with a straggler at stall_timeout = 1 ends well (status $status)" \
+        [ "$status" -eq 0 ]
+    grep 'no progress' "$TMP/out" | sed 's/^/# /'
+done

@@ -163,6 +163,52 @@ static void signals_to_main(void)
     _exit(got_term ? 0 : 14);
 }
 
+/* An MPI call that nothing brackets (as the profiling layer reports it), after a
+ * bracketed wait at step 12 that returned: watched, at step 12, waiting for its peer. */
+static void stall_unbracketed_call(void)
+{
+    if (gd_watchdog_start(0.2, 2))
+        _exit(10);
+    gd_watchdog_enter("allreduce of gradients", 12);
+    gd_watchdog_leave();
+    if (!gd_watchdog_enter_call("MPI_Recv", 0))
+        _exit(12);
+    sleep_s(30);
+    _exit(11);
+}
+
+/* Inside a bracketed wait the call is not watched again: the bracket's name stays. */
+static void stall_call_inside_bracket(void)
+{
+    if (gd_watchdog_start(0.2, 0))
+        _exit(10);
+    gd_watchdog_enter("the end-of-epoch verdict", 4);
+    if (gd_watchdog_enter_call("MPI_Allreduce", -1))
+        _exit(12);
+    sleep_s(30);
+    _exit(11);
+}
+
+/* Calls unwatched (an asynchronous rank's training): a long call is left alone, and once
+ * they are watched again the next one is. */
+static void calls_unwatched(void)
+{
+    if (gd_watchdog_start(0.2, 0))
+        _exit(10);
+    gd_watchdog_watch_calls(0);
+    if (gd_watchdog_enter_call("MPI_Barrier", -1))
+        _exit(12);
+    sleep_s(1.0);
+    gd_watchdog_watch_calls(1);
+    if (!gd_watchdog_enter_call("MPI_Barrier", -1))
+        _exit(13);
+    gd_watchdog_leave();
+    gd_watchdog_stop();
+    if (gd_watchdog_enter_call("MPI_Barrier", -1)) /* stopped: nothing to watch with */
+        _exit(14);
+    _exit(0);
+}
+
 static void test_stall_in_collective_ends_process(void **state)
 {
     (void)state;
@@ -244,6 +290,31 @@ static void test_signals_reach_main_thread(void **state)
     assert_int_equal(run_child(signals_to_main, 60, err, sizeof err), 0);
 }
 
+static void test_unbracketed_call_is_watched(void **state)
+{
+    (void)state;
+    char err[1024];
+    assert_int_equal(run_child(stall_unbracketed_call, 20, err, sizeof err), GD_WATCHDOG_EXIT);
+    assert_non_null(strstr(err, "rank 2: no progress for "));
+    assert_non_null(strstr(err, " s in MPI_Recv at step 12; waiting for rank 0 (stall_timeout)"));
+}
+
+static void test_call_inside_bracket_keeps_its_name(void **state)
+{
+    (void)state;
+    char err[1024];
+    assert_int_equal(run_child(stall_call_inside_bracket, 20, err, sizeof err), GD_WATCHDOG_EXIT);
+    assert_non_null(strstr(err, " s in the end-of-epoch verdict at step 4; waiting for the other"));
+}
+
+static void test_calls_can_be_left_unwatched(void **state)
+{
+    (void)state;
+    char err[1024];
+    assert_int_equal(run_child(calls_unwatched, 60, err, sizeof err), 0);
+    assert_string_equal(err, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +325,9 @@ int main(void)
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_frozen_time_is_not_a_stall),
         cmocka_unit_test(test_signals_reach_main_thread),
+        cmocka_unit_test(test_unbracketed_call_is_watched),
+        cmocka_unit_test(test_call_inside_bracket_keeps_its_name),
+        cmocka_unit_test(test_calls_can_be_left_unwatched),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
