@@ -20,5 +20,11 @@ ns=$host
 if ! ip netns list | awk '{print $1}' | grep -qx "$ns"; then
     ns=gdc-$host
 fi
+# The namespace hosts share this machine's hostname and /tmp, so their daemons would share
+# one Open MPI session directory (/tmp/ompi.HOSTNAME.UID) and race on it: about one launch
+# in ten, a daemon exited at start-up (status 213) and mpirun waited for it until killed.
+# Each host gets its own (netns.sh removes them).
+export OMPI_MCA_orte_tmpdir_base="/tmp/$ns.session"
+mkdir -p "$OMPI_MCA_orte_tmpdir_base"
 echo "agent: $host -> $ns: $*" >>"$log"
 exec ip netns exec "$ns" sh -c "$*"

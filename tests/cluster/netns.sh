@@ -53,7 +53,8 @@ netns_capable() {
     return 0
 }
 
-# netns_clean: removes every gdc-* namespace (and what runs in it), port and bridge.
+# netns_clean: removes every gdc-* namespace (and what runs in it), port, bridge and
+# session directory.
 netns_clean() {
     for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^gdc-/ {print $1}'); do
         ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
@@ -65,6 +66,7 @@ netns_clean() {
     done
     ip link del gdcbr0 2>/dev/null
     ip link del gdcbr1 2>/dev/null
+    rm -rf /tmp/gdc-*.session # the daemons' session directories (netns-agent.sh)
     return 0
 }
 
