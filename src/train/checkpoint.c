@@ -282,7 +282,9 @@ static void plan_signal_checks(gd_trainer *t)
     gd_ckpt *k = t->ckpt;
     double per_step = k->steps_timed > 1 ? (MPI_Wtime() - k->t0) / (double)(k->steps_timed - 1)
                                          : 0;
+    gd_watchdog_enter("planning the signal checks", t->step);
     MPI_Allreduce(MPI_IN_PLACE, &per_step, 1, MPI_DOUBLE, MPI_MAX, t->comm);
+    gd_watchdog_leave();
     double every = per_step > 0 ? SIGNAL_CHECK_S / per_step : 1;
     k->check_every = every < 1 ? 1 : every > 64 ? 64 : (long)every;
     k->steps_timed = 0;

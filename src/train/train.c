@@ -407,7 +407,9 @@ static void agree_deadline(gd_trainer *t)
     /* elapsed, seconds per step (10% headroom), reserve: 5% of the budget + 2 epoch ends */
     double f[3] = {now - t->t_job, 1.1 * (now - t->t_start) / (double)(t->step ? t->step : 1),
                    0.05 * c->train.max_seconds + 2 * t->epoch_end_s};
+    gd_watchdog_enter("agreeing on the time budget", t->step);
     MPI_Allreduce(MPI_IN_PLACE, f, 3, MPI_DOUBLE, MPI_MAX, t->agree_comm);
+    gd_watchdog_leave();
     long limit = gd_deadline_step(c->train.max_seconds, f[0], t->step ? f[1] : 0, f[2], t->step);
     long max_steps = step_cap(t);
     t->step_limit = limit < max_steps ? limit : max_steps;
@@ -514,8 +516,11 @@ static void evaluate(gd_trainer *t, double *loss, double *acc)
 static void lead_timers(const gd_trainer *t, double *timers)
 {
     memcpy(timers, t->timers, sizeof t->timers);
-    if (t->nservers && !t->strategy->async)
+    if (t->nservers && !t->strategy->async) {
+        gd_watchdog_enter("sharing the epoch's timers", t->step);
         MPI_Bcast(timers, GD_T_COUNT, MPI_DOUBLE, t->lead, t->comm);
+        gd_watchdog_leave();
+    }
 }
 
 static void record_epoch(gd_trainer *t)
