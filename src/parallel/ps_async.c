@@ -12,6 +12,7 @@
 #include "gdmpi/error.h"
 #include "gdmpi/watchdog.h"
 #include "gdmpi/signals.h"
+#include "gdmpi/trace.h"
 
 #include <math.h>
 #include <string.h>
@@ -207,7 +208,10 @@ static void apply_push(gd_trainer *t, ps_state *s, int i, const ps_header *h)
     t->step_loss = h->loss;
     t->step_count = h->count;
     t->lr = gd_schedule_lr(&t->schedule, t->step);
-    if (!(s->update ? s->update : downpour_update)(t, s, x, h, stale)) {
+    const double t0 = MPI_Wtime();
+    const int ok = (s->update ? s->update : downpour_update)(t, s, x, h, stale);
+    gd_trace_span("apply", t0, MPI_Wtime()); /* output.trace: the server's own phase */
+    if (!ok) {
         diverged(t, s);
         return;
     }

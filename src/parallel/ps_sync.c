@@ -3,6 +3,7 @@
  * server, a server's step one update of its slice with the mean of all workers' gradients. */
 #include "ps.h"
 
+#include "gdmpi/trace.h"
 #include "gdmpi/watchdog.h"
 
 #include <string.h>
@@ -89,7 +90,9 @@ static void server_step(gd_trainer *t, ps_state *s)
         const float inv = 1.0f / (float)t->step_count;
         for (size_t k = 0; k < len; k++)
             g[k] *= inv;
+        const double t0 = MPI_Wtime();
         gd_apply_update_slice(t, lo, len, g, s->S > 1 ? t->role_comm : MPI_COMM_NULL);
+        gd_trace_span("apply", t0, MPI_Wtime()); /* output.trace: the server's own phase */
         v->version++;
     }
     gd_timer_add(t, GD_T_COMPUTE, &since);

@@ -69,7 +69,7 @@ check "12 epochs give a trace about as large as 3 ($(size_of "$TMP/long/trace.js
     [ "$(size_of "$TMP/long/trace.json")" -lt $(($(size_of "$TMP/tr/trace.json") * 2)) ]
 
 # An asynchronous parameter server (where gdmpi has one): a track per rank, the server's
-# too, and the workers' compute and comm spans.
+# too, the workers' compute and comm spans, and the server's apply spans.
 if "$GDMPI" config --reference | grep -q '^| `parallel.mode` .*ps-async'; then
     mpi 3 "$TMP/tr.cfg" --set output.dir="$TMP/async" --set parallel.mode=ps-async
     check "ps-async at np=3 with a trace exits 0" [ $? -eq 0 ]
@@ -80,8 +80,9 @@ names = lambda r: {e["name"] for e in ev if e.get("pid") == r and e["ph"] == "X"
 assert {e["pid"] for e in ev} == {0, 1, 2}, "tracks %s" % {e["pid"] for e in ev}
 for r in (1, 2):
     assert {"compute", "comm"} <= names(r), "worker %d: %s" % (r, names(r))
+assert "apply" in names(0), "server: %s" % names(0)
 PY
-    check "ps-async trace: three tracks, workers compute and communicate" [ $? -eq 0 ]
+    check "ps-async trace: three tracks, workers compute and communicate, the server applies" [ $? -eq 0 ]
     sed 's/^/# /' "$TMP/async.out"
 fi
 
