@@ -184,6 +184,18 @@ static void say_resumed(const gd_trainer *t, const char *path)
     fflush(stdout);
 }
 
+/* Collective: in a synchronous mode every rank must resume at the same epoch and step, or
+ * their collectives would not meet (a damaged file). */
+static int same_position(const gd_trainer *t, const char *path)
+{
+    long v[4] = {t->epoch, t->step, -t->epoch, -t->step};
+    MPI_Allreduce(MPI_IN_PLACE, v, 4, MPI_LONG, MPI_MAX, t->comm);
+    if (v[0] == -v[2] && v[1] == -v[3])
+        return GD_OK;
+    return gd_fail(GD_ERR, "%s: the ranks' positions differ (epochs %ld..%ld, steps %ld..%ld): "
+                   "the file is damaged", path, -v[2], v[0], -v[3], v[1]);
+}
+
 int gd_checkpoint_resume(gd_trainer *t)
 {
     gd_ckpt *k = t->ckpt;
@@ -194,9 +206,11 @@ int gd_checkpoint_resume(gd_trainer *t)
     if (rc || !path[0])
         return rc;
     rc = gd_agree(t->comm, ckpt_read(t, path));
+    if (!rc && !t->strategy->async)
+        rc = gd_agree(t->comm, same_position(t, path));
     /* metrics.csv as of the checkpoint: rows a crashed run wrote after it must go */
     if (!rc)
-        rc = gd_agree(t->comm, t->rank == 0 && t->nrows ? gd_write_metrics(t) : GD_OK);
+        rc = gd_agree(t->comm, t->rank == 0 ? gd_write_metrics(t) : GD_OK);
     if (rc)
         return rc;
     snprintf(k->resumed_from, sizeof k->resumed_from, "%s", path);

@@ -572,8 +572,13 @@ static int read_record(const gd_trainer *t, hid_t f, int64_t *pos, uint64_t *rng
     int rc = read_block(f, "rank_position", H5T_NATIVE_INT64, r, 0, P_N, pos);
     rc = rc ? rc : read_block(f, "rank_rng", H5T_NATIVE_UINT64, r, 0, R_N, rng);
     rc = rc ? rc : read_block(f, "rank_sums", H5T_NATIVE_DOUBLE, r, 0, S_N, sums);
-    if (!rc && pos[P_EPOCH] < 0)
+    if (!rc && pos[P_EPOCH] < 0 && t->strategy->async && !t->serving)
         return GD_OK; /* a worker that a server's own checkpoint knows nothing of */
+    if (!rc && (pos[P_EPOCH] < 0 || pos[P_STEP] < 0 || pos[P_POS] < 0 ||
+                pos[P_POS] > (int64_t)t->steps_per_epoch))
+        rc = gd_fail(GD_ERR, "rank %d's position (epoch %lld, step %lld, %lld steps into the "
+                     "epoch) is impossible: the file is damaged", t->rank,
+                     (long long)pos[P_EPOCH], (long long)pos[P_STEP], (long long)pos[P_POS]);
     if (!rc && pos[P_ROWS] != (int64_t)t->train.rows)
         rc = gd_fail(GD_ECONFIG, "rank %d held %lld training rows, now %zu: the training data "
                      "differs", t->rank, (long long)pos[P_ROWS], t->train.rows);
@@ -618,6 +623,11 @@ static int read_rank_data(gd_trainer *t, hid_t f, const int64_t *pos)
         return GD_OK; /* unknown: its order and model state stay as setup made them */
     int rc = order_offset(t, f, &off);
     rc = rc ? rc : read_block(f, "rank_order", H5T_NATIVE_UINT64, 0, off, t->train.rows, t->order);
+    for (size_t i = 0; !rc && i < t->train.rows; i++) /* row indices: read unchecked they would
+                                                         send the batch gather out of bounds */
+        if (t->order[i] >= t->train.rows)
+            rc = gd_fail(GD_ERR, "rank %d's shard order names row %llu of %zu: the file is "
+                         "damaged", t->rank, (unsigned long long)t->order[i], t->train.rows);
     rc = rc ? rc : read_block(f, "rank_state", H5T_NATIVE_FLOAT, r, 0, nstate, t->model.state);
     if (!rc && t->best_w)
         rc = read_block(f, "rank_best_state", H5T_NATIVE_FLOAT, r, 0, nstate,

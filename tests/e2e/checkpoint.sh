@@ -155,3 +155,27 @@ assert s["status"] == "ok" and s["final"]["epoch"] == 5, s["final"]
 PYEOF
 }
 check "ps-async: staleness after resume counts from the restored versions; conservation ok" async_state
+
+# --- a damaged checkpoint: refused on every rank, naming the file, never trusted ---------
+# (rank_position columns: epoch, step, position in the epoch, ...)
+damage() {
+    cp "$TMP/ep/checkpoint.h5" "$TMP/damaged.h5"
+    /usr/bin/python3 - "$TMP/damaged.h5" "$1" <<'PYEOF'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    if sys.argv[2] == "order":
+        f["rank_order"][0] = 10**9  # a row index far past the shard
+    else:
+        p = f["rank_position"][...]
+        p[1, 1] += 5  # rank 1 five steps on
+        f["rank_position"][...] = p
+PYEOF
+}
+damage order
+train 2 dmg --set train.resume="$TMP/damaged.h5"
+check "a shard order naming a row past the shard: status 1 naming the file and the row" \
+    sh -c "[ $? -eq 1 ] && grep -q '$TMP/damaged.h5.*shard order names row 1000000000' '$TMP/out'"
+damage position
+train 2 dmg --set train.resume="$TMP/damaged.h5"
+check "ranks at different steps in the file: status 1, 'positions differ', no hang" \
+    sh -c "[ $? -eq 1 ] && grep -q '$TMP/damaged.h5: the ranks. positions differ' '$TMP/out'"
