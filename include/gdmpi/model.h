@@ -82,6 +82,9 @@ const char *gd_mlp_outputs(void);
 /* The names model.function accepts, and whether a type needs no data (testfn). */
 const char *gd_testfn_names(void);
 int gd_model_is_testfn(const gd_config *cfg);
+/* model.start: "x,y", two finite numbers and nothing else (spaces around them allowed).
+ * Sets xy; GD_ECONFIG with a message naming model.start otherwise. */
+int gd_testfn_parse_start(const char *text, double xy[2]);
 
 /* Allocates w, g and scratch for a model of this type and shape (w zeroed). cfg may be
  * NULL (the defaults); gd_model_load passes the architecture rebuilt from model.h5. */
@@ -98,9 +101,6 @@ double gd_model_init_std(const char *init, double init_scale, size_t fan_in, siz
 
 /* Loss sum and correct count over a whole data set, in chunks of max_batch rows. */
 double gd_model_evaluate(gd_model *m, const float *x, const float *y, size_t n, size_t *correct);
-
-/* Adds l2 * w to the weight part of a mean gradient and returns the penalty l2/2 |w|^2. */
-double gd_model_penalty(const gd_model *m, float *grad_mean);
 
 /* Writes the model atomically (temporary name, then rename) / reads it back. */
 int gd_model_save(const gd_model *m, const char *path);

@@ -126,18 +126,3 @@ double gd_model_evaluate(gd_model *m, const float *x, const float *y, size_t n, 
     }
     return loss;
 }
-
-double gd_model_penalty(const gd_model *m, float *grad_mean)
-{
-    if (m->l2 == 0)
-        return 0;
-    size_t nw = m->ops->weight_count(m);
-    float l2 = (float)m->l2;
-    double sq = 0;
-    for (size_t i = 0; i < nw; i++) {
-        sq += (double)m->w[i] * m->w[i];
-        if (grad_mean)
-            grad_mean[i] += l2 * m->w[i];
-    }
-    return 0.5 * m->l2 * sq;
-}
