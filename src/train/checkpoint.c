@@ -97,27 +97,32 @@ static int mode_can_checkpoint(const char *mode)
     return !strcmp(mode, "allreduce") || !strcmp(mode, "ps") || !strcmp(mode, "ps-async");
 }
 
-/* MPI counts are ints: the gathers of the parameters and the shard orders need them. */
-static int check_sizes(const gd_trainer *t)
+/* Collective. MPI counts are ints: the gathers of the parameters and the shard orders need
+ * them. */
+static int sizes_fit(const gd_trainer *t, unsigned long long *rows)
 {
-    unsigned long long rows = t->train.rows;
-    MPI_Allreduce(MPI_IN_PLACE, &rows, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, t->comm);
-    if (t->model.nparams > INT_MAX || rows > INT_MAX)
-        return gd_fail(GD_ECONFIG, "checkpoints: %zu parameters and %llu training rows; both "
-                       "must stay below 2^31 (MPI counts)", t->model.nparams, rows);
-    return GD_OK;
+    *rows = t->train.rows;
+    MPI_Allreduce(MPI_IN_PLACE, rows, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, t->comm);
+    return t->model.nparams <= INT_MAX && *rows <= INT_MAX;
 }
 
 int gd_checkpoint_setup(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
-    const int enabled = mode_can_checkpoint(c->parallel.mode);
+    int enabled = mode_can_checkpoint(c->parallel.mode);
     int asked = c->output.checkpoint_epochs || c->output.checkpoint_steps ||
                 strcmp(c->train.resume, "never");
     if (!enabled && asked)
         return gd_fail(GD_ECONFIG, "output.checkpoint_every and train.resume: parallel.mode = %s "
                        "cannot checkpoint (allreduce, ps and ps-async can)", c->parallel.mode);
-    int rc = enabled ? check_sizes(t) : GD_OK; /* the same branch on every rank */
+    int rc = GD_OK;
+    unsigned long long rows = 0;
+    if (enabled && !sizes_fit(t, &rows)) { /* the same branch on every rank */
+        enabled = 0; /* a run that asked for nothing trains on, without checkpoint on signal */
+        if (asked)
+            rc = gd_fail(GD_ECONFIG, "checkpoints: %zu parameters and %llu training rows; both "
+                         "must stay below 2^31 (MPI counts)", t->model.nparams, rows);
+    }
     gd_ckpt *k = rc ? NULL : gd_alloc(1, sizeof *k, "checkpoint state");
     if (!k)
         return rc ? rc : GD_ERR;

@@ -80,9 +80,8 @@ static void owned_slice(const gd_trainer *t, size_t *lo, size_t *len)
  * nothing on a parameter-server worker. */
 static size_t optim_offset(const gd_trainer *t)
 {
-    size_t lo = 0, len = 0;
-    if (t->nservers && t->serving)
-        gd_shard_range(t->model.nparams, t->nservers, t->rank, &lo, &len);
+    size_t lo, len;
+    owned_slice(t, &lo, &len); /* its lo: a server's slice, else 0 */
     return lo;
 }
 
