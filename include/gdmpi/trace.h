@@ -25,9 +25,6 @@
  * pass a barrier and take their time origin together, so their tracks line up. */
 void gd_trace_open(const gd_config *cfg, MPI_Comm comm);
 
-/* 1 when a timeline is being recorded: lets a caller skip its own MPI_Wtime calls. */
-int gd_trace_on(void);
-
 /* Records a span named `name` from t0 to t1 (MPI_Wtime seconds) on this rank's track,
  * counted as part of the current step. `name` must outlive the run (a string literal).
  * For a strategy's own phases, e.g. a server's update:

@@ -187,8 +187,9 @@ static void json_ranks(FILE *f, const double *all, const double *rows, int size)
     fprintf(f, "  \"ranks\": [");
     for (int r = 0; r < size; r++) {
         const double *x = rows + RANK_FIGURES * r;
-        fprintf(f, "%s\n    {\"rank\": %d, \"rows\": %.0f, \"peak_rss_mb\": %.1f",
-                r ? "," : "", r, x[0], x[1]);
+        fprintf(f, "%s\n    {\"rank\": %d, \"rows\": %.0f, \"peak_rss_mb\": ", r ? "," : "", r,
+                x[0]);
+        json_num(f, x[1]); /* null if getrusage failed */
         for (int k = 0; k < GD_T_COUNT; k++) {
             fprintf(f, ", \"%s\": ", timer_names[k]);
             json_num(f, all[r * GD_T_COUNT + k]);

@@ -52,8 +52,6 @@ void gd_trace_open(const gd_config *cfg, MPI_Comm comm)
     tr->origin = MPI_Wtime();
 }
 
-int gd_trace_on(void) { return tr != NULL; }
-
 /* Appends a span; the buffer was sized once for tr->max, so the step loop never allocates. */
 static void record(const char *name, double t0, double t1)
 {
