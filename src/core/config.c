@@ -68,7 +68,7 @@ const gd_key gd_keys[] = {
     {"model", "noise", GD_KEY_REAL, F(model.noise), "0", 0, 1e6, NULL,
      "testfn: standard deviation of Gaussian noise added to each gradient component"},
     {"model", "start", GD_KEY_STRING, F(model.start), "", 0, 0, NULL,
-     "testfn: starting point \"x,y\" (empty: the function's usual start)"},
+     "testfn: starting point \"x,y\", two finite numbers (empty: the function's usual start)"},
 
     {"optimizer", "type", GD_KEY_STRING, F(optimizer.type), "sgd", 0, 0, gd_optim_names,
      "optimizer applied to the combined mean gradient"},
@@ -449,6 +449,9 @@ int gd_config_finish(gd_config *c)
     const gd_optim_ops *optim = gd_optim_find(c->optimizer.type);
     if (c->optimizer.lr == 0 && optim) /* 0: the optimizer's own default */
         c->optimizer.lr = optim->default_lr;
+    double start[2]; /* testfn: a bad model.start is refused here, before any training */
+    if (gd_model_is_testfn(c) && c->model.start[0] && gd_testfn_parse_start(c->model.start, start))
+        return GD_ECONFIG;
     return gd_checkpoint_parse_every(c->output.checkpoint_every, &c->output.checkpoint_epochs,
                                      &c->output.checkpoint_steps);
 }

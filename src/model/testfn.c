@@ -13,6 +13,8 @@
 #include "gdmpi/model.h"
 #include "gdmpi/rng.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +70,21 @@ const char *gd_testfn_names(void) { return "rosenbrock|beale|saddle|booth"; }
 
 int gd_model_is_testfn(const gd_config *cfg) { return !strcmp(cfg->model.type, "testfn"); }
 
+int gd_testfn_parse_start(const char *text, double xy[2])
+{
+    double x, y;
+    int end = -1; /* %n: where the parse stopped; anything after the two numbers is refused */
+    if (sscanf(text, "%lf , %lf %n", &x, &y, &end) == 2 && end >= 0 && !text[end] &&
+        fabs(x) <= FLT_MAX && fabs(y) <= FLT_MAX) { /* finite, also as floats (w) */
+        xy[0] = x, xy[1] = y;
+        return GD_OK;
+    }
+    return gd_fail(GD_ECONFIG, "model.start = '%s': expected two finite numbers \"x,y\"", text);
+}
+
 typedef struct {
     const testfn_entry *fn;
+    double start[2]; /* model.start, or the function's usual start */
     double noise;
     gd_rng rng;
 } testfn_impl;
@@ -94,11 +109,12 @@ static int testfn_setup(gd_model *m)
         return gd_fail(GD_ECONFIG, "model.function = '%s': unknown (known: %s)", name,
                        gd_testfn_names());
     }
-    double x, y;
-    if (m->cfg && m->cfg->model.start[0] && sscanf(m->cfg->model.start, "%lf , %lf", &x, &y) != 2) {
+    impl->start[0] = impl->fn->start[0];
+    impl->start[1] = impl->fn->start[1];
+    const char *start = m->cfg ? m->cfg->model.start : "";
+    if (start[0] && gd_testfn_parse_start(start, impl->start)) {
         free(impl);
-        return gd_fail(GD_ECONFIG, "model.start = '%s': expected two numbers \"x,y\"",
-                       m->cfg->model.start);
+        return GD_ECONFIG;
     }
     impl->noise = m->cfg ? m->cfg->model.noise : 0;
     gd_rng_seed(&impl->rng, m->cfg ? (uint64_t)m->cfg->train.seed : 0, 0, GD_RNG_TESTFN);
@@ -136,15 +152,14 @@ static size_t testfn_weight_count(const gd_model *m)
     return 2;
 }
 
-/* The start is model.start ("x,y") or the function's usual one; model.init is ignored. */
+/* The start is model.start ("x,y", parsed by setup) or the function's usual one;
+ * model.init is ignored. */
 static void testfn_init(gd_model *m, const gd_config *cfg)
 {
-    const testfn_entry *fn = ((testfn_impl *)m->impl)->fn;
-    double x = fn->start[0], y = fn->start[1];
-    if (cfg->model.start[0] && sscanf(cfg->model.start, "%lf , %lf", &x, &y) != 2)
-        x = fn->start[0], y = fn->start[1]; /* cannot happen: setup refused it */
-    m->w[0] = (float)x;
-    m->w[1] = (float)y;
+    const testfn_impl *impl = m->impl;
+    (void)cfg;
+    m->w[0] = (float)impl->start[0];
+    m->w[1] = (float)impl->start[1];
 }
 
 static void testfn_destroy(gd_model *m)

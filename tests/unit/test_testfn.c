@@ -87,6 +87,38 @@ static void test_bad_names(void **state)
     assert_non_null(strstr(gd_errmsg(), "model.start = 'here'"));
 }
 
+/* model.start is two finite numbers and nothing else, refused with a message naming the
+ * key both by the parser (for the config) and by the model's setup. */
+static void test_start_parse(void **state)
+{
+    (void)state;
+    const char *good[] = {"1,2", "0.5, -2", " -1.5 , 2 ", "1e-3,4E2"};
+    const double want[][2] = {{1, 2}, {0.5, -2}, {-1.5, 2}, {1e-3, 400}};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        double xy[2] = {0, 0};
+        assert_int_equal(gd_testfn_parse_start(good[i], xy), GD_OK);
+        assert_true(xy[0] == want[i][0] && xy[1] == want[i][1]);
+    }
+    const char *bad[] = {"1,2,3", "abc", "1", "1,", ",2", "1 2", "1,2x", "nan,1", "1,inf", "1e39,0"};
+    char expect[64];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        double xy[2] = {7, 8};
+        snprintf(expect, sizeof expect, "model.start = '%s'", bad[i]);
+        gd_clear_error();
+        assert_int_equal(gd_testfn_parse_start(bad[i], xy), GD_ECONFIG);
+        if (!strstr(gd_errmsg(), expect))
+            fail_msg("'%s': message '%s'", bad[i], gd_errmsg());
+        assert_true(xy[0] == 7 && xy[1] == 8); /* left alone */
+        gd_model m;
+        gd_config_defaults(&cfg);
+        snprintf(cfg.model.start, sizeof cfg.model.start, "%s", bad[i]);
+        gd_clear_error();
+        assert_int_equal(gd_model_create(&m, "testfn", 1, 1, 1, &cfg), GD_ECONFIG);
+        if (!strstr(gd_errmsg(), expect))
+            fail_msg("setup, '%s': message '%s'", bad[i], gd_errmsg());
+    }
+}
+
 /* The documented budget: adam, lr 0.02, 3000 steps, from (-1.5, 2). */
 static void test_adam_solves_rosenbrock(void **state)
 {
@@ -113,6 +145,7 @@ int main(void)
         cmocka_unit_test(test_gradients),
         cmocka_unit_test(test_minima_and_starts),
         cmocka_unit_test(test_bad_names),
+        cmocka_unit_test(test_start_parse),
         cmocka_unit_test(test_adam_solves_rosenbrock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
