@@ -12,6 +12,8 @@ export OMPI_MCA_orte_abort_print_stack=0 OMPI_MCA_btl_base_warn_component_unused
 export OMPI_MCA_odls_base_sigkill_timeout=0
 TMP=$(mktemp -d /tmp/gdmpi-test-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+# dash runs no EXIT trap when a signal kills it: exit instead, so that the trap runs.
+trap 'exit 130' INT TERM
 
 ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; }
@@ -55,6 +57,43 @@ mpitest() {
     fi
 }
 
+# count FILE PATTERN: lines of FILE matching PATTERN (0 when there is no FILE yet).
+count() {
+    n=$(grep -c "$2" "$1" 2>/dev/null)
+    echo "${n:-0}"
+}
+# wait_for FILE PATTERN N [SECS [PID]]: until FILE has N lines matching PATTERN (SECS s at
+# most, 120 by default; no longer than process PID lives, when given).
+wait_for() {
+    i=0
+    while [ "$(count "$1" "$2")" -lt "$3" ] && [ $i -lt $((${4:-120} * 10)) ] &&
+        { [ -z "${5:-}" ] || kill -0 "$5" 2>/dev/null; }; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ "$(count "$1" "$2")" -ge "$3" ]
+}
+
+# descendants PID: every process below PID (from /proc: field 4 of stat is the parent).
+descendants() {
+    cat /proc/[0-9]*/stat 2>/dev/null | sed -n 's/^\([0-9]*\) (.*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' |
+        awk -v root="$1" '
+        { parent[$1] = $2 }
+        END { for (p in parent) { q = p; while (q in parent && q != root && q > 1) q = parent[q]
+                                  if (q == root && p != root) print p } }'
+}
+# rank_pid ROOT R: the gdmpi process of world rank R below process ROOT (e.g. mpirun's
+# timeout, $!), or nothing.
+rank_pid() {
+    for p in $(descendants "$1"); do
+        if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qx "OMPI_COMM_WORLD_RANK=$2" &&
+            [ "$(cat "/proc/$p/comm" 2>/dev/null)" = gdmpi ]; then
+            echo "$p"
+            return
+        fi
+    done
+}
+
 # The helpers below work on $TMP/job.cfg, which a script writes first.
 PY=/usr/bin/python3
 
@@ -92,4 +131,26 @@ p = s.get("ps", {})
 ok = eval("(" + sys.argv[2] + ")")
 sys.exit(0 if ok else print("#", json.dumps({k: v for k, v in s.items() if k != "config"})[:700]) or 1)
 PYEOF
+}
+
+# expect NAME STATUS NEEDLE NP ARGS...: a failing run of $TMP/job.cfg into $TMP/NAME ends
+# within 10 s (it never hangs) with that exit status and message.
+expect() {
+    name=$1 want=$2 needle=$3 np=$4
+    shift 4
+    start=$(date +%s)
+    timeout -k 2 20 mpirun --oversubscribe -np "$np" "$GDMPI" "$TMP/job.cfg" \
+        --set output.dir="$TMP/$name" "$@" >"$TMP/out" 2>&1
+    status=$? took=$(($(date +%s) - start))
+    if [ $status -eq "$want" ] && [ $took -le 10 ] && grep -qF -- "$needle" "$TMP/out"; then
+        ok "$name: exit $want within 10 s: $needle"
+    else
+        notok "$name: status $status after ${took}s; wanted $want and: $needle"
+        sed 's/^/# /' "$TMP/out" | head -n 6
+    fi
+}
+
+# diverged RUN: summary.json of $TMP/RUN says it diverged, and there is no model.h5.
+diverged() {
+    grep -q '"status": "diverged"' "$TMP/$1/summary.json" && [ ! -e "$TMP/$1/model.h5" ]
 }

@@ -13,7 +13,6 @@ if ! why=$(netns_capable); then
 fi
 # Everything this test creates goes, also when it fails or is interrupted.
 trap 'netns_down; rm -rf "$TMP"' EXIT
-trap 'exit 130' INT TERM
 if ! netns_up 3; then
     notok "3 namespace hosts come up"
     exit 1
@@ -120,17 +119,13 @@ CFG
 GDC_TIMEOUT=90
 long_run() {
     rm -rf "$TMP/long"
+    : >"$TMP/long.out" # not the last run's epochs
     # shellcheck disable=SC2086
     gdc_mpirun "$@" --hostfile "$TMP/hosts" -np 3 "$GDMPI" "$TMP/long.cfg" \
         --set output.dir="$TMP/long" $LONG_SETS >"$TMP/long.out" 2>&1 &
     long_pid=$!
     # Wait until training runs: rank 0 has printed epochs (60 s at most).
-    i=0
-    while [ "$(grep -c '^epoch' "$TMP/long.out")" -lt 3 ] && [ $i -lt 600 ] &&
-        kill -0 "$long_pid" 2>/dev/null; do
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_for "$TMP/long.out" '^epoch' 3 60 "$long_pid"
 }
 # ends_in_bound: the job ended by itself (not by gdc_mpirun's timeout) with an error.
 ends_in_bound() { [ "$long_status" -ne 0 ] && [ "$long_status" -ne 124 ] && [ "$long_status" -ne 137 ]; }

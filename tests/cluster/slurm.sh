@@ -43,7 +43,6 @@ if [ -z "$("$CLUSTER" status 2>/dev/null | grep 'slurmctld: running')" ]; then
     started=1
 fi
 trap '[ $started -eq 1 ] && "$CLUSTER" stop >/dev/null 2>&1; rm -rf "$TMP"' EXIT
-trap 'exit 130' INT TERM
 eval "$("$CLUSTER" env)"
 ok "local Slurm is up: $(sinfo -h -o 'partition %P, %D node(s), %c cpus, %t' | head -n 1)"
 cd "$TMP" || exit 1
@@ -87,21 +86,6 @@ i=0
 while [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done
 FAKE
 chmod +x fake-gdmpi
-
-# count FILE PATTERN: lines of FILE matching PATTERN (0 when there is no FILE yet).
-count() {
-    n=$(grep -c "$2" "$1" 2>/dev/null)
-    echo "${n:-0}"
-}
-# wait_for FILE PATTERN N: until FILE has N lines matching PATTERN (120 s at most).
-wait_for() {
-    i=0
-    while [ "$(count "$1" "$2")" -lt "$3" ] && [ $i -lt 1200 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ "$(count "$1" "$2")" -ge "$3" ]
-}
 
 # The time limit, with gdmpi itself: Slurm signals the batch shell (B:TERM) before it, the
 # script passes the stop to every rank exactly once (a second signal would end gdmpi at

@@ -41,14 +41,6 @@ start() {
     done
     return 1
 }
-# rank_pid DIR RANK: the pid of the gdmpi process of world rank RANK writing into DIR.
-rank_pid() {
-    for p in $(pgrep -f "output.dir=$TMP/$1 "); do
-        [ "$(cat /proc/"$p"/comm 2>/dev/null)" = gdmpi ] &&
-            tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" &&
-            echo "$p" && return
-    done
-}
 # finish: waits for the background job; $status, and $secs since the call.
 finish() {
     t0=$(date +%s.%N)
@@ -75,7 +67,7 @@ RUN_ARGS="--set output.checkpoint_every=5"
 start 2 kill
 for _ in $(seq 100); do [ -f "$TMP/kill/checkpoint.h5" ] && break; sleep 0.1; done
 check "SIGKILL: the job is running and has a checkpoint" [ -f "$TMP/kill/checkpoint.h5" ]
-pid=$(rank_pid kill 1)
+pid=$(rank_pid "$job" 1)
 [ -n "$pid" ] && kill -9 "$pid"
 finish
 check "SIGKILL of rank 1: the job ends within 10 s (${secs} s), non-zero ($status)" \
@@ -123,7 +115,7 @@ resume_exactly term "SIGTERM to mpirun"
 
 # --- SIGTERM to one rank only: the others learn it and stop at the same step -------------------
 start 3 one
-kill -TERM "$(rank_pid one 2)"
+kill -TERM "$(rank_pid "$job" 2)"
 finish
 check "SIGTERM to rank 2 of 3: every rank exits with status 5 ($status)" [ "$status" -eq 5 ]
 check "SIGTERM to rank 2: the message names the signal and the checkpoint" \
@@ -135,7 +127,7 @@ NP=3 resume_exactly one "SIGTERM to one rank"
 # --- SIGINT to every rank (Ctrl-C), ps: workers and server agree ------------------------------
 RUN_ARGS="--set parallel.mode=ps"
 start 3 int
-pids="$(rank_pid int 0) $(rank_pid int 1) $(rank_pid int 2)"
+pids="$(rank_pid "$job" 0) $(rank_pid "$job" 1) $(rank_pid "$job" 2)"
 kill -INT $pids # at once, as Ctrl-C reaches a process group
 finish
 check "SIGINT to every rank, ps: status 5 and 'stopped by SIGINT'" \
@@ -161,7 +153,7 @@ check "SIGUSR1, ps-async: resuming completes (a 1 s budget)" \
 RUN_ARGS="--set parallel.mode=ps-async --set output.checkpoint_every=50s"
 start 3 akill
 for _ in $(seq 100); do [ -f "$TMP/akill/checkpoint.h5" ] && break; sleep 0.1; done
-pid=$(rank_pid akill 2)
+pid=$(rank_pid "$job" 2)
 [ -n "$pid" ] && kill -9 "$pid"
 finish
 check "ps-async: SIGKILL of a worker ends the job within 10 s (${secs} s), non-zero ($status)" \
@@ -175,5 +167,5 @@ rows=$(h5dump -a /metrics_rows "$TMP/akill/checkpoint.h5" | awk '/\(0\)/{print $
 mpi 3 "$TMP/job.cfg" --set output.dir="$TMP/akill" $RUN_ARGS $LONG --set train.max_seconds=1 \
     --set train.resume=auto
 check "ps-async: resuming from it completes" sh -c "[ $? -eq 0 ] && grep -q 'resuming from' '$TMP/out'"
-check "ps-async: metrics.csv goes on after the checkpoint's $rows rows" \
-    sh -c "[ \$(sed -n '$((rows + 2))p' '$TMP/akill/metrics.csv' | cut -d, -f1) = $((rows + 1)) ]"
+check "ps-async: metrics.csv goes on after the checkpoint's ${rows:-?} rows" \
+    sh -c "[ -n '$rows' ] && [ \"\$(sed -n '$((rows + 2))p' '$TMP/akill/metrics.csv' | cut -d, -f1)\" = $((rows + 1)) ]"

@@ -94,22 +94,7 @@ run parts 4 $ASYNC --set data.train="$TMP/part-{rank}.h5"
 check "ps-async with data.train = part-{rank}.h5: worker k reads part-k, servers nothing" \
     holds parts '[r["rows"] for r in s["ranks"]] == [0, 100, 110, 120]'
 
-# Failures never hang. expect NAME STATUS NEEDLE NP ARGS...: the run ends within 10 s with
-# that exit status and message.
-expect() {
-    name=$1 want=$2 needle=$3 np=$4
-    shift 4
-    start=$(date +%s)
-    timeout -k 2 20 mpirun --oversubscribe -np "$np" "$GDMPI" "$TMP/job.cfg" \
-        --set output.dir="$TMP/$name" "$@" >"$TMP/out" 2>&1
-    status=$? took=$(($(date +%s) - start))
-    if [ $status -eq "$want" ] && [ $took -le 10 ] && grep -qF -- "$needle" "$TMP/out"; then
-        ok "$name: exit $want within 10 s: $needle"
-    else
-        notok "$name: status $status after ${took}s; wanted $want and: $needle"
-        sed 's/^/# /' "$TMP/out" | head -n 6
-    fi
-}
+# Failures never hang (expect, tests/lib.sh).
 head -c 3000 "$TMP/part-1.h5" >"$TMP/bad-1.h5"
 cp "$TMP/part-0.h5" "$TMP/bad-0.h5"
 cp "$TMP/part-2.h5" "$TMP/bad-2.h5"
@@ -131,18 +116,10 @@ for mode in ps ps-async; do
     expect "diverge-$mode" 3 "training diverged" 4 --set data.train="$TMP/lin.h5" --set data.val= \
         --set model.type=linreg --set optimizer.type=sgd --set optimizer.lr=50 --set train.clip_norm=0 \
         --set parallel.mode=$mode --set parallel.servers=2
-    check "diverged $mode run: summary says so, no model.h5" \
-        sh -c "grep -q '\"status\": \"diverged\"' '$TMP/diverge-$mode/summary.json' &&
-               [ ! -e '$TMP/diverge-$mode/model.h5' ]"
+    check "diverged $mode run: summary says so, no model.h5" diverged "diverge-$mode"
 done
 
 # A worker that dies mid-run ends the job: no server is left waiting for it.
-rank_pid() { # the pid of this job's gdmpi process with world rank $1
-    for p in $(pgrep -f "$TMP/job.cfg"); do
-        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1" &&
-            [ "$(cat /proc/$p/comm)" = gdmpi ] && echo "$p" && return
-    done
-}
 killed_worker_ends_job() {
     timeout -k 2 30 mpirun --oversubscribe -np 4 "$GDMPI" "$TMP/job.cfg" $ASYNC \
         --set train.epochs=100000 --set train.max_seconds=20 --set data.val= \
@@ -151,7 +128,7 @@ killed_worker_ends_job() {
     pid=
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         sleep 0.5
-        pid=$(rank_pid 2)
+        pid=$(rank_pid "$job" 2)
         [ -n "$pid" ] && break
     done
     [ -n "$pid" ] && sleep 0.5 && kill -9 "$pid"

@@ -28,34 +28,11 @@ batch_size = 16
 stall_timeout = 2
 CFG
 
-# descendants PID: every process below PID (from /proc: field 4 of stat is the parent).
-descendants() {
-    for f in /proc/[0-9]*/stat; do
-        sed -n 's/^\([0-9]*\) (.*) [A-Za-z] \([0-9]*\) .*/\1 \2/p' "$f" 2>/dev/null
-    done | awk -v root="$1" '
-        { parent[$1] = $2 }
-        END { for (p in parent) { q = p; while (q in parent && q != root && q > 1) q = parent[q]
-                                  if (q == root && p != root) print p } }'
-}
-# rank_pid ROOT R: the gdmpi process of rank R below ROOT.
-rank_pid() {
-    for p in $(descendants "$1"); do
-        if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" &&
-            [ "$(cat "/proc/$p/comm" 2>/dev/null)" = gdmpi ]; then
-            echo "$p"
-            return
-        fi
-    done
-}
-
+: >"$TMP/out"
 timeout -k 5 60 mpirun --oversubscribe -np 3 "$GDMPI" "$TMP/long.cfg" \
     --set output.dir="$TMP/long" >"$TMP/out" 2>&1 &
 job=$!
-i=0
-while [ "$(grep -c '^epoch' "$TMP/out")" -lt 2 ] && [ $i -lt 300 ] && kill -0 $job 2>/dev/null; do
-    sleep 0.1
-    i=$((i + 1))
-done
+wait_for "$TMP/out" '^epoch' 2 30 "$job"
 frozen=$(rank_pid "$job" 1)
 if [ -z "$frozen" ]; then
     notok "stall watchdog: found rank 1's process to freeze"
