@@ -13,7 +13,10 @@
  * both from the values before the exchange, then the step's own update
  *   x_i <- x_i - opt(g_i / n_i)
  * One MPI_Allreduce (the sum of the x_i) per exchange; every rank then computes the same x~,
- * so every rank holds the center. beta must be at most 1, or the center overshoots the
+ * so every rank holds the center. A rank that diverges holds it back until the next
+ * exchange, which carries the divergence flags (local_sgd.h); after a step at which the
+ * loop may end before the next exchange, the ranks trade the flags alone, so that every
+ * rank stops at the same step. beta must be at most 1, or the center overshoots the
  * workers' mean (a config error); alpha = 0 (the default) picks beta = 0.9, the paper's.
  *
  * easgd-async (the paper's Algorithm 1), on the parameter-server machinery of ps.c: ranks
@@ -49,7 +52,8 @@ typedef struct easgd_state {
     double samples;             /* this rank's, for the rows (sync) */
     double acc_loss, acc_count; /* async worker: sums since the last exchange */
     float *center;              /* x~ (async worker: as of its last exchange or fetch) */
-    float *sum;                 /* sync: sum of the x_i */
+    float *sum;                 /* sync: sum of the x_i, then LOCAL_FLAGS divergence flags */
+    const char *held;           /* sync: this rank's divergence, until the ranks agree on it */
     float *own;                 /* t->model.w while the center stands in for it */
 } easgd_state;
 
@@ -127,7 +131,8 @@ static int sync_setup(gd_trainer *t)
 {
     easgd_state *e = new_state(t, t->size);
     t->strategy_state = e;
-    if (!e || !e->center || !(e->sum = gd_alloc(t->model.nparams, sizeof(float), "easgd sum")))
+    if (!e || !e->center || !(e->sum = gd_alloc(t->model.nparams + LOCAL_FLAGS, sizeof(float),
+                                                     "easgd sum")))
         return GD_ERR;
     return GD_OK;
 }
@@ -138,10 +143,13 @@ static void sync_exchange(gd_trainer *t, easgd_state *e)
     double since = MPI_Wtime();
     const size_t n = t->model.nparams;
     float *x = t->model.w, *c = e->center;
+    memcpy(e->sum, x, n * sizeof(float));
+    local_flags_put(e->held, e->sum + n);
     gd_watchdog_enter("the elastic exchange", t->step);
-    MPI_Allreduce(x, e->sum, (int)n, MPI_FLOAT, MPI_SUM, t->comm);
+    MPI_Allreduce(MPI_IN_PLACE, e->sum, (int)(n + LOCAL_FLAGS), MPI_FLOAT, MPI_SUM, t->comm);
     gd_watchdog_leave();
     gd_timer_add(t, GD_T_COMM, &since);
+    local_flags_take(t, e->sum + n);
     const double a = e->alpha, p = t->size;
     for (size_t i = 0; i < n; i++) {
         const double xi = x[i], ci = c[i];
@@ -156,16 +164,18 @@ static void sync_step(gd_trainer *t)
 {
     easgd_state *e = t->strategy_state;
     if (e->steps++ % e->tau == 0)
-        sync_exchange(t, e);
-    local_step(t);
+        sync_exchange(t, e); /* carries the divergence flags */
+    local_step_held(t, &e->held);
     e->samples += t->step_count;
+    if (local_may_stop(t))
+        local_agree_diverged(t, e->held);
 }
 
 static void sync_epoch_row(gd_trainer *t, int begin)
 {
     easgd_state *e = t->strategy_state;
     if (begin)
-        local_epoch_sums(t, e->samples);
+        local_epoch_sums(t, e->samples, e->held);
     show_center(t, e, begin);
 }
 

@@ -15,12 +15,17 @@
  *
  * Each epoch's row describes the average (computed for the row, not adopted: training
  * continues from the ranks' own copies), with the epoch's loss and samples summed over
- * the ranks; finish() averages once more, so model.h5 is the average. */
+ * the ranks; finish() averages once more, so model.h5 is the average.
+ *
+ * A rank that diverges holds it back until the next average, whose allreduce carries the
+ * divergence flags (local_sgd.h); the steps after which the loop may end without another
+ * average exchange the flags alone, so that every rank stops at the same step. */
 #include "local_sgd.h"
 
 #include "gdmpi/error.h"
 #include "gdmpi/watchdog.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,12 +34,14 @@ typedef struct lsgd_state {
     int with_state;   /* parallel.average_state */
     size_t nstate;    /* optimizer state floats averaged (0 unless with_state) */
     float *ref;       /* x^: the parameters at the last average, the same on every rank */
-    float *buf;       /* nparams + nstate + 1 floats: weighted differences, states, samples */
+    float *buf;       /* nparams + nstate + 1 + LOCAL_FLAGS floats: weighted differences,
+                         states, samples, divergence flags */
     float *eval;      /* the average that an epoch's row describes */
     float *own;       /* t->model.w while eval stands in for it */
     double period;    /* samples since the last average, this rank */
     double samples;   /* samples so far, this rank */
     long steps, averages;
+    const char *held; /* this rank's divergence, until the ranks agree on it */
 } lsgd_state;
 
 void local_step(gd_trainer *t)
@@ -52,16 +59,71 @@ void local_step(gd_trainer *t)
     gd_timer_add(t, GD_T_COMPUTE, &since);
 }
 
-void local_epoch_sums(gd_trainer *t, double samples)
+void local_step_held(gd_trainer *t, const char **held)
+{
+    if (t->diverged || *held) { /* no update: the parameters stay the last finite ones */
+        t->step_loss = t->step_count = 0;
+        return;
+    }
+    local_step(t);
+    if (t->diverged || !isfinite(t->step_loss)) {
+        *held = t->diverged ? t->diverged : "loss";
+        t->diverged = NULL; /* until the ranks agree: then every rank stops at once */
+        t->step_loss = t->step_count = 0;
+    }
+}
+
+void local_flags_put(const char *held, float *f)
+{
+    const int loss = held && !strcmp(held, "loss");
+    f[0] = loss ? 1.0f : 0.0f;
+    f[1] = held && !loss ? 1.0f : 0.0f;
+}
+
+void local_flags_take(gd_trainer *t, const float *f)
+{
+    if (!t->diverged && (f[0] > 0 || f[1] > 0))
+        t->diverged = f[0] > 0 ? "loss" : "gradient";
+}
+
+int local_may_stop(const gd_trainer *t)
+{
+    const long next = t->step + 1; /* t->step once this step is taken */
+    return next % t->steps_per_epoch == 0 || next >= t->step_limit ||
+           (t->cfg->train.max_seconds > 0 && next >= t->next_budget_check);
+}
+
+void local_agree_diverged(gd_trainer *t, const char *held)
+{
+    if (t->diverged)
+        return;
+    double since = MPI_Wtime();
+    float f[LOCAL_FLAGS];
+    local_flags_put(held, f);
+    gd_watchdog_enter("the divergence flags", t->step);
+    MPI_Allreduce(MPI_IN_PLACE, f, LOCAL_FLAGS, MPI_FLOAT, MPI_SUM, t->comm);
+    gd_watchdog_leave();
+    local_flags_take(t, f);
+    gd_timer_add(t, GD_T_COMM, &since);
+}
+
+void local_epoch_sums(gd_trainer *t, double samples, const char *held)
 {
     double since = MPI_Wtime();
-    double sums[3] = {t->epoch_loss, t->epoch_count, samples};
+    float f[LOCAL_FLAGS];
+    local_flags_put(held, f);
+    double sums[3 + LOCAL_FLAGS] = {t->epoch_loss, t->epoch_count, samples};
+    for (int i = 0; i < LOCAL_FLAGS; i++)
+        sums[3 + i] = f[i];
     gd_watchdog_enter("the epoch's sums", t->step);
-    MPI_Allreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, t->comm);
+    MPI_Allreduce(MPI_IN_PLACE, sums, 3 + LOCAL_FLAGS, MPI_DOUBLE, MPI_SUM, t->comm);
     gd_watchdog_leave();
     t->epoch_loss = sums[0];
     t->epoch_count = sums[1];
     t->samples_seen = sums[2];
+    for (int i = 0; i < LOCAL_FLAGS; i++)
+        f[i] = (float)sums[3 + i];
+    local_flags_take(t, f); /* a next step (if any) stops every rank */
     gd_timer_add(t, GD_T_EVAL, &since);
 }
 
@@ -77,7 +139,7 @@ static int lsgd_setup(gd_trainer *t)
     s->nstate = s->with_state ? gd_optim_state_len(&t->optim) : 0;
     s->ref = gd_alloc(n, sizeof(float), "local-sgd average");
     s->eval = gd_alloc(n, sizeof(float), "local-sgd average");
-    s->buf = gd_alloc(n + s->nstate + 1, sizeof(float), "local-sgd buffer");
+    s->buf = gd_alloc(n + s->nstate + 1 + LOCAL_FLAGS, sizeof(float), "local-sgd buffer");
     if (!s->ref || !s->eval || !s->buf)
         return GD_ERR;
     memcpy(s->ref, t->model.w, n * sizeof(float)); /* every rank starts from the same init */
@@ -86,7 +148,8 @@ static int lsgd_setup(gd_trainer *t)
 
 /* Collective: dst <- x^ + the sample-weighted mean difference of the copies from x^ (and,
  * when `state`, the optimizer state <- its weighted mean). Returns the samples averaged
- * over; with none (nobody moved since the last average), dst is x^ and the state stays. */
+ * over; with none (nobody moved since the last average), dst is x^ and the state stays.
+ * The divergence flags ride along (local_sgd.h). */
 static double average_into(gd_trainer *t, lsgd_state *s, float *dst, int state)
 {
     double since = MPI_Wtime();
@@ -98,9 +161,10 @@ static double average_into(gd_trainer *t, lsgd_state *s, float *dst, int state)
     for (size_t i = 0; i < ns; i++)
         b[n + i] = weight * t->optim.state[i];
     b[n + ns] = weight;
+    local_flags_put(s->held, b + n + ns + 1);
     gd_timer_add(t, GD_T_COMPUTE, &since);
     gd_watchdog_enter("averaging the parameters", t->step);
-    MPI_Allreduce(MPI_IN_PLACE, b, (int)(n + ns + 1), MPI_FLOAT, MPI_SUM, t->comm);
+    MPI_Allreduce(MPI_IN_PLACE, b, (int)(n + ns + 1 + LOCAL_FLAGS), MPI_FLOAT, MPI_SUM, t->comm);
     gd_watchdog_leave();
     gd_timer_add(t, GD_T_COMM, &since);
     const double total = b[n + ns];
@@ -109,6 +173,7 @@ static double average_into(gd_trainer *t, lsgd_state *s, float *dst, int state)
         dst[i] = s->ref[i] + b[i] * inv;
     for (size_t i = 0; total > 0 && i < ns; i++)
         t->optim.state[i] = b[n + i] * inv;
+    local_flags_take(t, b + n + ns + 1);
     gd_timer_add(t, GD_T_COMPUTE, &since);
     return total;
 }
@@ -125,11 +190,13 @@ static void average(gd_trainer *t, lsgd_state *s)
 static void lsgd_step(gd_trainer *t)
 {
     lsgd_state *s = t->strategy_state;
-    local_step(t);
+    local_step_held(t, &s->held);
     s->period += t->step_count;
     s->samples += t->step_count;
     if (++s->steps % s->every == 0)
-        average(t, s);
+        average(t, s); /* carries the divergence flags */
+    else if (local_may_stop(t))
+        local_agree_diverged(t, s->held);
 }
 
 /* The row describes the average of the copies, without adopting it. */
@@ -140,7 +207,7 @@ static void lsgd_epoch_row(gd_trainer *t, int begin)
         t->model.w = s->own;
         return;
     }
-    local_epoch_sums(t, s->samples);
+    local_epoch_sums(t, s->samples, s->held);
     average_into(t, s, s->eval, 0);
     s->own = t->model.w;
     t->model.w = s->eval;
