@@ -88,7 +88,8 @@ typedef struct gd_scored_row {
 /* trajectory.csv for testfn runs (rank 0): step, x, y, f after every step. */
 int gd_trajectory_open(gd_trainer *t);
 void gd_trajectory_record(gd_trainer *t);
-int gd_trajectory_close(gd_trainer *t);
+/* Commits it; with `failed` set and no step recorded, drops it instead (the earlier file stays). */
+int gd_trajectory_close(gd_trainer *t, int failed);
 
 struct gd_trainer {
     const gd_config *cfg;

@@ -780,7 +780,7 @@ int gd_train(const gd_config *cfg, MPI_Comm comm)
         rc = gd_agree(comm, gd_trajectory_open(&t));
     if (!rc) {
         rc = train_loop(&t);
-        int trajectory_rc = gd_agree(comm, gd_trajectory_close(&t));
+        int trajectory_rc = gd_agree(comm, gd_trajectory_close(&t, rc));
         rc = rc ? rc : trajectory_rc;
         /* A diverged run keeps whatever model.h5 was there: never overwrite it with NaN. */
         if (!rc)

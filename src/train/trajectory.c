@@ -118,14 +118,21 @@ void gd_trajectory_record(gd_trainer *t)
             objective(t));
 }
 
-int gd_trajectory_close(gd_trainer *t)
+int gd_trajectory_close(gd_trainer *t, int failed)
 {
     if (!t->trajectory)
         return GD_OK;
-    if (start_row.pending)
-        write_start(t, t->step); /* no step taken: a resume with nothing left to do */
     char tmp[GD_PATH_MAX + 32], path[GD_PATH_MAX + 32];
     trajectory_paths(t, tmp, path, sizeof tmp);
+    if (failed && start_row.pending) { /* failed before any step (a refused resume): the
+                                          trajectory.csv already there stays as it was */
+        fclose(t->trajectory);
+        t->trajectory = NULL;
+        remove(tmp);
+        return GD_OK;
+    }
+    if (start_row.pending)
+        write_start(t, t->step); /* no step taken: a resume with nothing left to do */
     int bad = ferror(t->trajectory);
     int rc = fclose(t->trajectory) != 0 || bad ? gd_fail(GD_ERR, "%s: write failed", tmp)
                                                 : gd_commit_file(tmp, path);

@@ -48,6 +48,10 @@ check "resumed into another output.dir: the rows come from the checkpoint's dire
 tf tep --set output.checkpoint_every=1 --set train.resume=auto
 check "a resume with no step left keeps trajectory.csv whole" \
     cmp -s "$TMP/tep/trajectory.csv" "$TMP/tfull/trajectory.csv"
+tf tep --set output.checkpoint_every=1 --set train.resume=auto --set optimizer.type=sgd
+refused=$?
+check "a refused resume (another optimizer: status $refused) leaves trajectory.csv as it was" \
+    sh -c "[ $refused -eq 2 ] && cmp -s '$TMP/tep/trajectory.csv' '$TMP/tfull/trajectory.csv'"
 rm "$TMP/tmid/trajectory.csv" "$TMP/tmid/checkpoint.h5"
 tf tmid --set train.epochs=2 --set output.checkpoint_every=1
 rm "$TMP/tmid/trajectory.csv"
