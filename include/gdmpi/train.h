@@ -199,7 +199,10 @@ int gd_write_metrics(const gd_trainer *t);
 int gd_write_summary(const gd_trainer *t, int status, const char *message);
 /* Creates dir and its parents; 0 on success. */
 int gd_mkdir_p(const char *dir);
-/* Renames tmp over path after an fsync, so readers see the old file or the whole new one. */
+/* Writes s as a JSON string (quotes, escapes). */
+void gd_json_string(FILE *f, const char *s);
+/* Renames tmp over path after an fsync, so readers see the old file or the whole new one;
+ * then syncs the directory, so that the rename survives a crash. */
 int gd_commit_file(const char *tmp, const char *path);
 
 /* Version line pieces for --version and summary.json. */

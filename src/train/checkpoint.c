@@ -375,19 +375,13 @@ int gd_checkpoint_exit_status(gd_trainer *t, int rc)
 }
 
 /* A JSON string, or null for "". */
-static void json_text(FILE *f, const char *s)
+/* A path, or null when there is none. */
+static void json_path(FILE *f, const char *s)
 {
-    if (!s[0]) {
+    if (s[0])
+        gd_json_string(f, s);
+    else
         fprintf(f, "null");
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', f);
-        fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
-    }
-    fputc('"', f);
 }
 
 void gd_checkpoint_json(const gd_trainer *t, FILE *f)
@@ -402,9 +396,9 @@ void gd_checkpoint_json(const gd_trainer *t, FILE *f)
     else
         fprintf(f, "null");
     fprintf(f, ", \"path\": ");
-    json_text(f, k->written ? k->path : "");
+    json_path(f, k->written ? k->path : "");
     fprintf(f, ", \"resumed_from\": ");
-    json_text(f, k->resumed_from);
+    json_path(f, k->resumed_from);
     fprintf(f, "},\n");
 }
 

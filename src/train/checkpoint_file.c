@@ -349,21 +349,6 @@ static void maybe_crash(hid_t f, long nth)
     raise(SIGKILL);
 }
 
-/* The rename is durable only once the directory is synced too. */
-static void sync_dir(const char *path)
-{
-    char dir[GD_PATH_MAX + 32];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    int fd = open(slash ? dir : ".", O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 static int save_image(const gd_trainer *t, const ck_image *im)
 {
     const gd_ckpt *k = t->ckpt;
@@ -381,10 +366,7 @@ static int save_image(const gd_trainer *t, const ck_image *im)
         gd_h5_discard(f, k->path);
         return gd_h5_blame_file(k->path, rc);
     }
-    rc = gd_h5_commit(f, k->path);
-    if (!rc)
-        sync_dir(k->path);
-    return rc;
+    return gd_h5_commit(f, k->path); /* fsync, rename, fsync of the directory */
 }
 
 /* ps-async: a lead worker stopped in mid-epoch already reported that epoch's partial row;

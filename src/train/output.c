@@ -35,6 +35,21 @@ int gd_mkdir_p(const char *dir)
     return access(path, W_OK) == 0 ? 0 : -1;
 }
 
+/* fsync of path's directory (best effort: some file systems refuse it). */
+static void sync_dir(const char *path)
+{
+    char dir[GD_PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    int fd = open(slash ? dir : ".", O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
 int gd_commit_file(const char *tmp, const char *path)
 {
     int fd = open(tmp, O_RDONLY);
@@ -46,6 +61,7 @@ int gd_commit_file(const char *tmp, const char *path)
     close(fd);
     if (rename(tmp, path) != 0)
         return gd_fail(GD_ERR, "%s: cannot rename into place: %s", path, strerror(errno));
+    sync_dir(path); /* the rename is durable only once its directory is synced too */
     return GD_OK;
 }
 
@@ -113,7 +129,7 @@ void gd_versions(char *mpi, size_t mpi_len, char *blas, size_t blas_len, char *h
     snprintf(hdf5, hdf5_len, "%u.%u.%u", maj, min, rel);
 }
 
-static void json_string(FILE *f, const char *s)
+void gd_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
@@ -151,7 +167,7 @@ static void json_config(FILE *f, const gd_config *c)
         }
         gd_config_format(c, k, value, sizeof value);
         fprintf(f, "\n      \"%s\": ", k->name);
-        json_string(f, value);
+        gd_json_string(f, value);
     }
     fprintf(f, "\n    }\n  },\n");
 }
@@ -205,9 +221,9 @@ static void json_versions(FILE *f)
     char mpi[256], blas[256], hdf5[64];
     gd_versions(mpi, sizeof mpi, blas, sizeof blas, hdf5, sizeof hdf5);
     fprintf(f, "  \"versions\": {\"gdmpi\": \"%s\", \"mpi\": ", GDMPI_VERSION);
-    json_string(f, mpi);
+    gd_json_string(f, mpi);
     fprintf(f, ", \"openblas\": ");
-    json_string(f, blas);
+    gd_json_string(f, blas);
     fprintf(f, ", \"hdf5\": \"%s\"}\n", hdf5);
 }
 
@@ -221,9 +237,9 @@ static int write_summary_file(const gd_trainer *t, int status, const char *messa
     fprintf(f, "{\n  \"status\": \"%s\",\n  \"message\": ",
             status == GD_OK ? "ok" : status == GD_EDIVERGED ? "diverged"
                                    : status == GD_EXIT_SIGNAL ? "interrupted" : "failed");
-    json_string(f, message);
+    gd_json_string(f, message);
     fprintf(f, ",\n  \"ranks_total\": %d,\n  \"mode\": ", t->size);
-    json_string(f, t->cfg->parallel.mode);
+    gd_json_string(f, t->cfg->parallel.mode);
     fprintf(f, ",\n  \"model\": {\"type\": \"%s\", \"features\": %zu, \"outputs\": %zu, "
                "\"parameters\": %zu},\n", t->model.ops ? t->model.ops->name : "",
             t->model.features, t->model.outputs, t->model.nparams);
