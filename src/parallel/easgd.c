@@ -212,9 +212,6 @@ static int async_check(const gd_config *c, int size)
     if (c->parallel.fetch_every != 1 || c->parallel.push_every != 1 || c->parallel.staleness != -1)
         return gd_fail(GD_ECONFIG, "parallel.fetch_every, push_every and staleness apply to "
                        "ps-async; easgd-async exchanges with the servers every parallel.tau steps");
-    if (c->train.patience > 0)
-        return gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous "
-                       "mode; easgd-async has no common best epoch", c->train.patience);
     return ps_check(c, size);
 }
 

@@ -77,9 +77,6 @@ static int hw_check(const gd_config *c, int size)
     if (strcmp(o, "sgd") && strcmp(o, "momentum") && strcmp(o, "nesterov"))
         return gd_fail(GD_ECONFIG, "optimizer.type = %s: hogwild takes plain SGD or momentum "
                        "steps (sgd, momentum, nesterov; the velocity is per rank)", o);
-    if (c->train.patience > 0)
-        return gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous "
-                       "mode; hogwild has no common best epoch", c->train.patience);
     return GD_OK;
 }
 

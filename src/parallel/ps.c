@@ -94,10 +94,6 @@ int ps_check(const gd_config *c, int size)
     if (!async && (c->parallel.fetch_every != 1 || c->parallel.push_every != 1))
         return gd_fail(GD_ECONFIG, "parallel.fetch_every and parallel.push_every apply to "
                        "ps-async; parallel.mode = ps pushes and fetches at every step");
-    if (async && c->train.patience > 0)
-        return gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous "
-                       "mode (allreduce or ps); ps-async has no common best epoch",
-                       c->train.patience);
     return GD_OK;
 }
 

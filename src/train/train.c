@@ -247,6 +247,10 @@ static int plan_roles(gd_trainer *t)
     const gd_config *c = t->cfg;
     t->strategy = gd_strategy_find(c->parallel.mode);
     int rc = t->strategy->check ? t->strategy->check(c, t->size) : GD_OK;
+    if (!rc && t->strategy->async && c->train.patience > 0)
+        rc = gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous mode "
+                     "(allreduce, ps, local-sgd, easgd); %s has no common best epoch",
+                     c->train.patience, c->parallel.mode);
     if (!rc && t->strategy->async && !t->strategy->has_servers)
         t->agree_comm = MPI_COMM_SELF; /* hogwild: no rank waits for another in training */
     if (rc || !t->strategy->has_servers)
