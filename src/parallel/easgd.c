@@ -251,7 +251,8 @@ static void prepare(gd_trainer *t, ps_state *s, easgd_state *e, int flags)
         ps_msg *m = w->push[j];
         m->h = (ps_header){.loss = e->acc_loss, .count = push ? e->acc_count : 0,
                            .version = w->read_version[j], .clock = w->read_clock[j],
-                           .need = INT64_MIN, .rows = w->rows_sent};
+                           .need = INT64_MIN, .rows = w->rows_sent,
+                           .diverged = ps_diverged_code(t)};
         if (push) {
             memcpy(m->x, t->model.w + s->lo[j], s->len[j] * sizeof(float));
             ps_pair_add(&w->sent[j], m->x, s->len[j], e->acc_count);
@@ -328,8 +329,8 @@ static void async_report(gd_trainer *t, const gd_metrics_row *row)
     ps_async_report(t, row);
 }
 
-/* A worker's last message is one more exchange (after a divergence, its non-finite x_i
- * makes the servers stop the other workers); then all ranks meet in ps_finish, which
+/* A worker's last message is one more exchange (after a divergence, its header says so
+ * and the servers stop the other workers); then all ranks meet in ps_finish, which
  * gathers the center's slices into rank 0's model. */
 static void async_finish(gd_trainer *t)
 {

@@ -36,7 +36,8 @@ typedef struct ps_header {
     int32_t flags;       /* push: PS_PUSH | PS_FETCH | PS_DONE; reply: PS_FETCH when the
                             slice's parameters follow the header */
     int32_t stop;        /* reply: a gd_stop_reason decided on the servers (0: go on) */
-    int32_t diverged;    /* reply: 1 the loss, 2 the gradient went non-finite */
+    int32_t diverged;    /* 1 the loss, 2 the gradient went non-finite: reply, on the
+                            servers; push, on an easgd-async worker */
     int32_t rows;        /* push with PS_DONE from the lead worker: metrics rows it sent */
 } ps_header;
 

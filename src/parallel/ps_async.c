@@ -199,6 +199,10 @@ static void apply_push(gd_trainer *t, ps_state *s, int i, const ps_header *h)
     ps_server *v = &s->s;
     const size_t len = s->len[s->me];
     float *x = v->push[i]->x;
+    if (h->diverged && !t->diverged) { /* a worker that steps itself (easgd-async) diverged */
+        t->diverged = h->diverged == 1 ? "loss" : "gradient";
+        diverged(t, s);
+    }
     if (h->count <= 0 || t->diverged)
         return; /* an empty push moves nothing; after divergence nothing more is applied */
     ps_pair_add(&v->applied[i], x, len, h->count);
