@@ -65,7 +65,7 @@ int gd_commit_file(const char *tmp, const char *path)
     return GD_OK;
 }
 
-static FILE *open_tmp(const char *dir, const char *name, char *tmp, char *path, size_t len)
+FILE *gd_open_tmp(const char *dir, const char *name, char *tmp, char *path, size_t len)
 {
     snprintf(path, len, "%s/%s", dir, name);
     snprintf(tmp, len, "%s/%s.tmp", dir, name);
@@ -75,11 +75,13 @@ static FILE *open_tmp(const char *dir, const char *name, char *tmp, char *path, 
     return f;
 }
 
-static int close_and_commit(FILE *f, const char *tmp, const char *path)
+int gd_close_and_commit(FILE *f, const char *tmp, const char *path)
 {
     int bad = ferror(f);
-    if (fclose(f) != 0 || bad)
+    if (fclose(f) != 0 || bad) {
+        remove(tmp);
         return gd_fail(GD_ERR, "%s: write failed", tmp);
+    }
     return gd_commit_file(tmp, path);
 }
 
@@ -94,7 +96,7 @@ static void csv_num(FILE *f, double v, const char *fmt)
 int gd_write_metrics(const gd_trainer *t)
 {
     char tmp[GD_PATH_MAX + 32], path[GD_PATH_MAX + 32];
-    FILE *f = open_tmp(t->cfg->output.dir, "metrics.csv", tmp, path, sizeof tmp);
+    FILE *f = gd_open_tmp(t->cfg->output.dir, "metrics.csv", tmp, path, sizeof tmp);
     if (!f)
         return GD_ERR;
     fprintf(f, "epoch,step,wall_s,samples,train_loss,val_loss,val_acc,lr,samples_per_s,"
@@ -112,7 +114,7 @@ int gd_write_metrics(const gd_trainer *t)
         csv_num(f, r->wait_frac, "%.4f");
         fputc('\n', f);
     }
-    return close_and_commit(f, tmp, path);
+    return gd_close_and_commit(f, tmp, path);
 }
 
 void gd_versions(char *mpi, size_t mpi_len, char *blas, size_t blas_len, char *hdf5,
@@ -231,7 +233,7 @@ static int write_summary_file(const gd_trainer *t, int status, const char *messa
                               const double *timers, const double *rows)
 {
     char tmp[GD_PATH_MAX + 32], path[GD_PATH_MAX + 32];
-    FILE *f = open_tmp(t->cfg->output.dir, "summary.json", tmp, path, sizeof tmp);
+    FILE *f = gd_open_tmp(t->cfg->output.dir, "summary.json", tmp, path, sizeof tmp);
     if (!f)
         return GD_ERR;
     fprintf(f, "{\n  \"status\": \"%s\",\n  \"message\": ",
@@ -255,7 +257,7 @@ static int write_summary_file(const gd_trainer *t, int status, const char *messa
     json_ranks(f, timers, rows, t->size);
     json_versions(f);
     fprintf(f, "}\n");
-    return close_and_commit(f, tmp, path);
+    return gd_close_and_commit(f, tmp, path);
 }
 
 /* This process's peak resident set so far (Linux: ru_maxrss in KiB), MiB. */

@@ -140,10 +140,7 @@ static int write_file(MPI_Comm comm, const char *dir, const char *mine, size_t l
                       const long *info, int size)
 {
     char tmp[GD_PATH_MAX + 32], path[GD_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/trace.json", dir);
-    snprintf(tmp, sizeof tmp, "%s/trace.json.tmp", dir);
-    FILE *f = fopen(tmp, "w");
-    int rc = f ? GD_OK : gd_fail(GD_ERR, "%s: cannot write: %s", tmp, strerror(errno));
+    FILE *f = gd_open_tmp(dir, "trace.json", tmp, path, sizeof tmp);
     if (f) {
         fputs("{\"traceEvents\": [\n", f);
         fwrite(mine, 1, len, f);
@@ -151,14 +148,9 @@ static int write_file(MPI_Comm comm, const char *dir, const char *mine, size_t l
     for (int r = 1; r < size; r++)
         receive_rank(f, comm, r, info[2 * r]);
     if (!f)
-        return rc;
+        return GD_ERR;
     write_tail(f, info, size);
-    int bad = ferror(f);
-    if ((fclose(f) != 0 || bad) && !rc)
-        rc = gd_fail(GD_ERR, "%s: write failed", tmp);
-    if (rc)
-        remove(tmp);
-    return rc ? rc : gd_commit_file(tmp, path);
+    return gd_close_and_commit(f, tmp, path);
 }
 
 int gd_trace_write(MPI_Comm comm, const char *dir)

@@ -23,12 +23,6 @@ static struct {
     double x, y, f;
 } start_row;
 
-static void trajectory_paths(const gd_trainer *t, char *tmp, char *path, size_t len)
-{
-    snprintf(path, len, "%s/trajectory.csv", t->cfg->output.dir);
-    snprintf(tmp, len, "%s/trajectory.csv.tmp", t->cfg->output.dir);
-}
-
 static double objective(gd_trainer *t)
 {
     return t->model.ops->loss_grad(&t->model, NULL, NULL, 1, NULL, NULL);
@@ -96,10 +90,9 @@ int gd_trajectory_open(gd_trainer *t)
     if (t->rank != 0 || t->serving || !gd_model_is_testfn(t->cfg))
         return GD_OK;
     char tmp[GD_PATH_MAX + 32], path[GD_PATH_MAX + 32];
-    trajectory_paths(t, tmp, path, sizeof tmp);
-    t->trajectory = fopen(tmp, "w");
+    t->trajectory = gd_open_tmp(t->cfg->output.dir, "trajectory.csv", tmp, path, sizeof tmp);
     if (!t->trajectory)
-        return gd_fail(GD_ERR, "%s: cannot write: %s", tmp, strerror(errno));
+        return GD_ERR;
     fputs("step,x,y,f\n", t->trajectory);
     start_row.x = t->model.w[0];
     start_row.y = t->model.w[1];
@@ -123,7 +116,8 @@ int gd_trajectory_close(gd_trainer *t, int failed)
     if (!t->trajectory)
         return GD_OK;
     char tmp[GD_PATH_MAX + 32], path[GD_PATH_MAX + 32];
-    trajectory_paths(t, tmp, path, sizeof tmp);
+    snprintf(path, sizeof path, "%s/trajectory.csv", t->cfg->output.dir);
+    snprintf(tmp, sizeof tmp, "%s/trajectory.csv.tmp", t->cfg->output.dir); /* gd_open_tmp's */
     if (failed && start_row.pending) { /* failed before any step (a refused resume): the
                                           trajectory.csv already there stays as it was */
         fclose(t->trajectory);
@@ -133,9 +127,7 @@ int gd_trajectory_close(gd_trainer *t, int failed)
     }
     if (start_row.pending)
         write_start(t, t->step); /* no step taken: a resume with nothing left to do */
-    int bad = ferror(t->trajectory);
-    int rc = fclose(t->trajectory) != 0 || bad ? gd_fail(GD_ERR, "%s: write failed", tmp)
-                                                : gd_commit_file(tmp, path);
+    int rc = gd_close_and_commit(t->trajectory, tmp, path);
     t->trajectory = NULL;
     return rc;
 }
