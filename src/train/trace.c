@@ -7,7 +7,6 @@
 #include "gdmpi/error.h"
 #include "gdmpi/train.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
