@@ -24,7 +24,7 @@ for mode in allreduce ps ps-async; do
     check "$DIR/$mode.cfg at np=3 exits 0" [ $? -eq 0 ]
     acc=$(csv_last val_acc "$TMP/$mode/metrics.csv" 2>/dev/null)
     check "$mode reaches > 0.9 validation accuracy (got ${acc:-none})" gt "${acc:-0}" 0.9
-    "$GDMPI" eval --model "$TMP/$mode/model.h5" --data "$TMP/arch-val.h5" >"$TMP/eval-$mode" 2>&1
+    timeout 60 "$GDMPI" eval --model "$TMP/$mode/model.h5" --data "$TMP/arch-val.h5" >"$TMP/eval-$mode" 2>&1
     check "gdmpi eval reads the $mode model back (accuracy > 0.9)" \
         gt "$(awk '/^accuracy/{print $2}' "$TMP/eval-$mode")" 0.9
 done

@@ -59,7 +59,7 @@ tf tmid --set output.checkpoint_every=1 --set train.resume=auto
 check "without the previous trajectory.csv a resume warns" \
     grep -q "warning: trajectory.csv: cannot read .*steps 0..200 before the resume" "$TMP/out"
 check "... and writes the steps it takes, from 201" [ "$(sed -n 2p "$TMP/tmid/trajectory.csv" | cut -d, -f1)" = 201 ]
-/usr/bin/python3 scripts/plot-trajectories --gdmpi "$GDMPI" --function saddle \
+timeout 120 /usr/bin/python3 scripts/plot-trajectories --gdmpi "$GDMPI" --function saddle \
     --optimizers sgd,adam --steps 50 -o "$TMP/saddle.png" >/dev/null 2>&1
 png() { [ "$(head -c 4 "$TMP/saddle.png" | tail -c 3)" = PNG ]; }
 check "plot-trajectories draws the saddle paths to a PNG" png
