@@ -19,7 +19,7 @@
  * the wait in step() is exposed and goes to the comm timer. summary.json reports both. */
 #include "gdmpi/error.h"
 #include "gdmpi/watchdog.h"
-#include "gdmpi/train.h"
+#include "gdmpi/parallel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,11 +46,11 @@ typedef struct ar_state {
 } ar_state;
 
 /* parallel.overlap: auto means on for models that report their gradient slices. */
-static int wants_overlap(const gd_trainer *t)
+static int wants_overlap(const gd_step_ctx *ctx)
 {
-    const char *v = t->cfg->parallel.overlap;
+    const char *v = ctx->cfg->parallel.overlap;
     if (!strcmp(v, "auto"))
-        return t->model.ops->lockstep;
+        return ctx->model->ops->lockstep;
     return !strcmp(v, "true");
 }
 
@@ -92,10 +92,10 @@ static void on_grad_ready(void *ctx, size_t offset, size_t len)
     drive(s);
 }
 
-static int plan_buckets(gd_trainer *t, ar_state *s)
+static int plan_buckets(gd_step_ctx *ctx, ar_state *s)
 {
-    const size_t n = t->model.nparams;
-    s->bucket_floats = (size_t)t->cfg->parallel.bucket_kb * 1024 / sizeof(float);
+    const size_t n = ctx->model->nparams;
+    s->bucket_floats = (size_t)ctx->cfg->parallel.bucket_kb * 1024 / sizeof(float);
     s->nbuckets = (n + s->bucket_floats - 1) / s->bucket_floats;
     s->bucket = gd_alloc(s->nbuckets, sizeof *s->bucket, "allreduce buckets");
     s->req = gd_alloc(s->nbuckets + 1, sizeof *s->req, "allreduce requests");
@@ -111,31 +111,31 @@ static int plan_buckets(gd_trainer *t, ar_state *s)
     return GD_OK;
 }
 
-static int allreduce_setup(gd_trainer *t)
+static int allreduce_setup(gd_step_ctx *ctx)
 {
     ar_state *s = gd_alloc(1, sizeof *s, "allreduce state");
     if (!s)
         return GD_ERR;
-    t->strategy_state = s;
+    ctx->state = s;
     s->comm = MPI_COMM_NULL;
-    s->overlap = wants_overlap(t);
+    s->overlap = wants_overlap(ctx);
     if (!s->overlap)
         return GD_OK;
-    s->g = t->model.g;
-    MPI_Comm_dup(t->comm, &s->comm);
-    int rc = plan_buckets(t, s);
+    s->g = ctx->model->g;
+    MPI_Comm_dup(ctx->comm, &s->comm);
+    int rc = plan_buckets(ctx, s);
     if (rc)
         return rc;
-    t->model.grad_ready = on_grad_ready;
-    t->model.grad_ready_ctx = s;
+    ctx->model->grad_ready = on_grad_ready;
+    ctx->model->grad_ready_ctx = s;
     return GD_OK;
 }
 
 /* Starts the buckets nobody reported (in index order, the same on every rank), reduces the
  * loss and count sums, and waits for all of it. */
-static void finish_reduction(gd_trainer *t, ar_state *s)
+static void finish_reduction(gd_step_ctx *ctx, ar_state *s)
 {
-    const size_t n = t->model.nparams;
+    const size_t n = ctx->model->nparams;
     double now = MPI_Wtime();
     if (s->active)
         s->hidden_s += now - s->inflight_since;
@@ -146,69 +146,71 @@ static void finish_reduction(gd_trainer *t, ar_state *s)
         k->ready = 0;
     }
     start_request(s, s->g + n, GD_GRAD_EXTRA, s->nbuckets);
-    gd_watchdog_enter("allreduce of gradient buckets", t->step);
+    gd_watchdog_enter("allreduce of gradient buckets", ctx->step);
     MPI_Waitall((int)s->nbuckets + 1, s->req, MPI_STATUSES_IGNORE);
     gd_watchdog_leave();
     s->active = 0;
     s->exposed_s += MPI_Wtime() - now;
 }
 
-static void allreduce_step(gd_trainer *t)
+static int allreduce_step(gd_step_ctx *ctx)
 {
-    ar_state *s = t->strategy_state;
-    const size_t n = t->model.nparams;
-    float *g = t->model.g;
-    g[n] = (float)t->batch_loss;
-    g[n + 1] = (float)t->batch_count;
+    ar_state *s = ctx->state;
+    const size_t n = ctx->model->nparams;
+    float *g = ctx->model->g;
+    g[n] = (float)ctx->batch_loss;
+    g[n + 1] = (float)ctx->batch_count;
     double since = MPI_Wtime();
     if (s->overlap) {
-        finish_reduction(t, s);
+        finish_reduction(ctx, s);
     } else {
-        gd_watchdog_enter("allreduce of gradients", t->step);
-        MPI_Allreduce(MPI_IN_PLACE, g, (int)(n + GD_GRAD_EXTRA), MPI_FLOAT, MPI_SUM, t->comm);
+        gd_watchdog_enter("allreduce of gradients", ctx->step);
+        MPI_Allreduce(MPI_IN_PLACE, g, (int)(n + GD_GRAD_EXTRA), MPI_FLOAT, MPI_SUM, ctx->comm);
         gd_watchdog_leave();
         s->exposed_s += MPI_Wtime() - since;
     }
-    gd_timer_add(t, GD_T_COMM, &since);
-    t->step_loss = g[n];
-    t->step_count = g[n + 1];
-    if (t->step_count <= 0)
-        return;
-    float inv = 1.0f / (float)t->step_count;
+    gd_step_time(ctx, GD_T_COMM, &since);
+    ctx->step_loss = g[n];
+    ctx->step_count = g[n + 1];
+    if (ctx->step_count <= 0)
+        return GD_OK;
+    float inv = 1.0f / (float)ctx->step_count;
     for (size_t i = 0; i < n; i++)
         g[i] *= inv;
-    gd_apply_update(t, g);
-    gd_timer_add(t, GD_T_COMPUTE, &since);
+    gd_step_update(ctx, g);
+    gd_step_time(ctx, GD_T_COMPUTE, &since);
+    return GD_OK;
 }
 
 /* Collective: the hidden and exposed seconds become means over the ranks for the summary. */
-static void allreduce_finish(gd_trainer *t)
+static int allreduce_finish(gd_step_ctx *ctx)
 {
-    ar_state *s = t->strategy_state;
+    ar_state *s = ctx->state;
     double sums[2] = {s->hidden_s, s->exposed_s};
-    MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, t->comm);
-    s->hidden_s = sums[0] / t->size;
-    s->exposed_s = sums[1] / t->size;
+    MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, ctx->comm);
+    s->hidden_s = sums[0] / ctx->size;
+    s->exposed_s = sums[1] / ctx->size;
     s->reduced = 1;
+    return GD_OK;
 }
 
-static void allreduce_summary(const gd_trainer *t, FILE *f)
+static void allreduce_summary(const gd_step_ctx *ctx, FILE *f)
 {
-    const ar_state *s = t->strategy_state;
+    const ar_state *s = ctx->state;
     if (!s)
         return;
     double total = s->hidden_s + s->exposed_s;
     fprintf(f, "  \"allreduce\": {\"overlap\": %s, \"buckets\": %zu, \"bucket_kb\": %ld, "
                "\"comm_hidden_s\": %.6f, \"comm_exposed_s\": %.6f, \"hidden_frac\": %.4f, "
                "\"mean_of_ranks\": %s},\n",
-            s->overlap ? "true" : "false", s->nbuckets, t->cfg->parallel.bucket_kb, s->hidden_s,
+            s->overlap ? "true" : "false", s->nbuckets, ctx->cfg->parallel.bucket_kb, s->hidden_s,
             s->exposed_s, total > 0 ? s->hidden_s / total : 0.0,
             s->reduced ? "true" : "false");
 }
 
-static void allreduce_destroy(gd_trainer *t)
+static void allreduce_destroy(gd_step_ctx *ctx)
 {
-    ar_state *s = t->strategy_state;
+    ar_state *s = ctx->state;
     if (!s)
         return;
     if (s->comm != MPI_COMM_NULL)
@@ -217,13 +219,15 @@ static void allreduce_destroy(gd_trainer *t)
     free(s->req);
     free(s->done);
     free(s);
-    t->strategy_state = NULL;
-    t->model.grad_ready = NULL;
-    t->model.grad_ready_ctx = NULL;
+    ctx->state = NULL;
+    ctx->model->grad_ready = NULL;
+    ctx->model->grad_ready_ctx = NULL;
 }
 
 const gd_strategy_ops gd_strategy_allreduce = {
     .name = "allreduce",
+    .can_checkpoint = 1,
+    .lockstep = 1,
     .setup = allreduce_setup,
     .step = allreduce_step,
     .finish = allreduce_finish,

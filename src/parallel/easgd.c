@@ -53,8 +53,8 @@ typedef struct easgd_state {
     double acc_loss, acc_count; /* async worker: sums since the last exchange */
     float *center;              /* x~ (async worker: as of its last exchange or fetch) */
     float *sum;                 /* sync: sum of the x_i, then LOCAL_FLAGS divergence flags */
-    const char *held;           /* sync: this rank's divergence, until the ranks agree on it */
-    float *own;                 /* t->model.w while the center stands in for it */
+    gd_divergence held;         /* sync: this rank's divergence, until the ranks agree on it */
+    float *own;                 /* ctx->model->w while the center stands in for it */
 } easgd_state;
 
 static double resolve_alpha(const gd_config *c, int workers)
@@ -62,48 +62,48 @@ static double resolve_alpha(const gd_config *c, int workers)
     return c->parallel.alpha > 0 ? c->parallel.alpha : 0.9 / workers;
 }
 
-static easgd_state *new_state(gd_trainer *t, int workers)
+static easgd_state *new_state(gd_step_ctx *ctx, int workers)
 {
     easgd_state *e = gd_alloc(1, sizeof *e, "easgd state");
     if (!e)
         return NULL;
-    e->alpha = resolve_alpha(t->cfg, workers);
-    e->tau = t->cfg->parallel.tau;
-    e->center = gd_alloc(t->model.nparams, sizeof(float), "easgd center");
+    e->alpha = resolve_alpha(ctx->cfg, workers);
+    e->tau = ctx->cfg->parallel.tau;
+    e->center = gd_alloc(ctx->model->nparams, sizeof(float), "easgd center");
     if (e->center)
-        memcpy(e->center, t->model.w, t->model.nparams * sizeof(float)); /* x~ = x_i at start */
-    t->workers_per_step = 1;
+        memcpy(e->center, ctx->model->w, ctx->model->nparams * sizeof(float)); /* x~ = x_i at start */
+    ctx->workers_per_step = 1;
     return e;
 }
 
-static void free_state(gd_trainer *t, easgd_state *e)
+static void free_state(gd_step_ctx *ctx, easgd_state *e)
 {
     if (!e)
         return;
     if (e->own)
-        t->model.w = e->own; /* the model frees its own buffer */
+        ctx->model->w = e->own; /* the model frees its own buffer */
     free(e->center);
     free(e->sum);
     free(e);
 }
 
-/* Puts the center in t->model.w for an evaluation (on = 1), or the rank's own x_i back. */
-static void show_center(gd_trainer *t, easgd_state *e, int on)
+/* Puts the center in ctx->model->w for an evaluation (on = 1), or the rank's own x_i back. */
+static void show_center(gd_step_ctx *ctx, easgd_state *e, int on)
 {
     if (on && !e->own) {
-        e->own = t->model.w;
-        t->model.w = e->center;
+        e->own = ctx->model->w;
+        ctx->model->w = e->center;
     } else if (!on && e->own) {
-        t->model.w = e->own;
+        ctx->model->w = e->own;
         e->own = NULL;
     }
 }
 
 /* The final model is the center, unless early stopping restored the best epoch's center. */
-static void center_as_model(gd_trainer *t, easgd_state *e)
+static void center_as_model(gd_step_ctx *ctx, easgd_state *e)
 {
-    if (!(t->best_w && t->early.best_epoch > 0))
-        memcpy(t->model.w, e->center, t->model.nparams * sizeof(float));
+    if (!ctx->best_kept)
+        memcpy(ctx->model->w, e->center, ctx->model->nparams * sizeof(float));
 }
 
 /* summary.json's "easgd" member; exchanges: those rank 0 took part in (async: applied). */
@@ -127,71 +127,77 @@ static int sync_check(const gd_config *c, int size)
     return GD_OK;
 }
 
-static int sync_setup(gd_trainer *t)
+static int sync_setup(gd_step_ctx *ctx)
 {
-    easgd_state *e = new_state(t, t->size);
-    t->strategy_state = e;
-    if (!e || !e->center || !(e->sum = gd_alloc(t->model.nparams + LOCAL_FLAGS, sizeof(float),
+    easgd_state *e = new_state(ctx, ctx->size);
+    ctx->state = e;
+    if (!e || !e->center || !(e->sum = gd_alloc(ctx->model->nparams + LOCAL_FLAGS, sizeof(float),
                                                      "easgd sum")))
         return GD_ERR;
     return GD_OK;
 }
 
 /* Equations (5) and (6): every rank moves its x_i and the center by the same rule. */
-static void sync_exchange(gd_trainer *t, easgd_state *e)
+static void sync_exchange(gd_step_ctx *ctx, easgd_state *e)
 {
     double since = MPI_Wtime();
-    const size_t n = t->model.nparams;
-    float *x = t->model.w, *c = e->center;
+    const size_t n = ctx->model->nparams;
+    float *x = ctx->model->w, *c = e->center;
     memcpy(e->sum, x, n * sizeof(float));
     local_flags_put(e->held, e->sum + n);
-    gd_watchdog_enter("the elastic exchange", t->step);
-    MPI_Allreduce(MPI_IN_PLACE, e->sum, (int)(n + LOCAL_FLAGS), MPI_FLOAT, MPI_SUM, t->comm);
+    gd_watchdog_enter("the elastic exchange", ctx->step);
+    MPI_Allreduce(MPI_IN_PLACE, e->sum, (int)(n + LOCAL_FLAGS), MPI_FLOAT, MPI_SUM, ctx->comm);
     gd_watchdog_leave();
-    gd_timer_add(t, GD_T_COMM, &since);
-    local_flags_take(t, e->sum + n);
-    const double a = e->alpha, p = t->size;
+    gd_step_time(ctx, GD_T_COMM, &since);
+    local_flags_take(ctx, e->sum + n);
+    const double a = e->alpha, p = ctx->size;
     for (size_t i = 0; i < n; i++) {
         const double xi = x[i], ci = c[i];
         x[i] = (float)(xi - a * (xi - ci));
         c[i] = (float)(ci + a * (e->sum[i] - p * ci));
     }
     e->exchanges++;
-    gd_timer_add(t, GD_T_COMPUTE, &since);
+    gd_step_time(ctx, GD_T_COMPUTE, &since);
 }
 
-static void sync_step(gd_trainer *t)
+static int sync_step(gd_step_ctx *ctx)
 {
-    easgd_state *e = t->strategy_state;
+    easgd_state *e = ctx->state;
     if (e->steps++ % e->tau == 0)
-        sync_exchange(t, e); /* carries the divergence flags */
-    local_step_held(t, &e->held);
-    e->samples += t->step_count;
-    if (local_may_stop(t))
-        local_agree_diverged(t, e->held);
+        sync_exchange(ctx, e); /* carries the divergence flags */
+    local_step_held(ctx, &e->held);
+    e->samples += ctx->step_count;
+    if (ctx->may_stop)
+        local_agree_diverged(ctx, e->held);
+    return GD_OK;
 }
 
-static void sync_epoch_row(gd_trainer *t, int begin)
+static int sync_epoch_row(gd_step_ctx *ctx, int begin)
 {
-    easgd_state *e = t->strategy_state;
+    easgd_state *e = ctx->state;
     if (begin)
-        local_epoch_sums(t, e->samples, e->held);
-    show_center(t, e, begin);
+        local_epoch_sums(ctx, e->samples, e->held);
+    show_center(ctx, e, begin);
+    return GD_OK;
 }
 
-static void sync_finish(gd_trainer *t) { center_as_model(t, t->strategy_state); }
-
-static void sync_summary(const gd_trainer *t, FILE *f)
+static int sync_finish(gd_step_ctx *ctx)
 {
-    const easgd_state *e = t->strategy_state;
+    center_as_model(ctx, ctx->state);
+    return GD_OK;
+}
+
+static void sync_summary(const gd_step_ctx *ctx, FILE *f)
+{
+    const easgd_state *e = ctx->state;
     if (e)
-        json_easgd(f, "sync", e, t->size, (double)e->exchanges);
+        json_easgd(f, "sync", e, ctx->size, (double)e->exchanges);
 }
 
-static void sync_destroy(gd_trainer *t)
+static void sync_destroy(gd_step_ctx *ctx)
 {
-    free_state(t, t->strategy_state);
-    t->strategy_state = NULL;
+    free_state(ctx, ctx->state);
+    ctx->state = NULL;
 }
 
 const gd_strategy_ops gd_strategy_easgd = {
@@ -216,34 +222,33 @@ static int async_check(const gd_config *c, int size)
 }
 
 /* Server: the elastic move of its slice of the center toward the worker's x (in place). */
-static int elastic_update(gd_trainer *t, ps_state *s, float *x, const ps_header *h,
+static gd_divergence elastic_update(gd_step_ctx *ctx, ps_state *s, float *x, const ps_header *h,
                           int64_t stale)
 {
     (void)stale;
     const size_t len = s->len[s->me];
-    float *c = t->model.w + s->lo[s->me];
-    const double a = resolve_alpha(t->cfg, s->W), sumsq = gd_sumsq(x, len);
+    float *c = ctx->model->w + s->lo[s->me];
+    const double a = resolve_alpha(ctx->cfg, s->W), sumsq = gd_sumsq(x, len);
     if (!isfinite(h->loss) || !isfinite(sumsq)) {
-        t->diverged = isfinite(h->loss) ? "gradient" : "loss";
-        return 0;
+        return isfinite(h->loss) ? GD_DIV_GRADIENT : GD_DIV_LOSS;
     }
     for (size_t k = 0; k < len; k++)
         c[k] = (float)(c[k] + a * ((double)x[k] - c[k]));
-    return 1;
+    return GD_DIV_NONE;
 }
 
 /* Worker: the move x_i <- x_i - e, e recovered from the center the server answered with. */
-static void pull(gd_trainer *t, const easgd_state *e)
+static void pull(gd_step_ctx *ctx, const easgd_state *e)
 {
     const double k = e->alpha / (1 - e->alpha);
-    float *x = t->model.w;
-    for (size_t i = 0; i < t->model.nparams; i++)
+    float *x = ctx->model->w;
+    for (size_t i = 0; i < ctx->model->nparams; i++)
         x[i] = (float)(x[i] - k * ((double)x[i] - e->center[i]));
 }
 
 /* Fills each server's message: with PS_PUSH this worker's slice of x_i and its sums since
  * the last exchange. */
-static void prepare(gd_trainer *t, ps_state *s, easgd_state *e, int flags)
+static void prepare(gd_step_ctx *ctx, ps_state *s, easgd_state *e, int flags)
 {
     ps_worker *w = &s->w;
     const int push = flags & PS_PUSH;
@@ -252,9 +257,9 @@ static void prepare(gd_trainer *t, ps_state *s, easgd_state *e, int flags)
         m->h = (ps_header){.loss = e->acc_loss, .count = push ? e->acc_count : 0,
                            .version = w->read_version[j], .clock = w->read_clock[j],
                            .need = INT64_MIN, .rows = w->rows_sent,
-                           .diverged = ps_diverged_code(t)};
+                           .diverged = (int32_t)ctx->diverged};
         if (push) {
-            memcpy(m->x, t->model.w + s->lo[j], s->len[j] * sizeof(float));
+            memcpy(m->x, ctx->model->w + s->lo[j], s->len[j] * sizeof(float));
             ps_pair_add(&w->sent[j], m->x, s->len[j], e->acc_count);
         }
         w->flags[j] = flags;
@@ -263,102 +268,106 @@ static void prepare(gd_trainer *t, ps_state *s, easgd_state *e, int flags)
 
 /* One round trip with every server: an exchange (PS_PUSH | PS_FETCH), a fetch of the center
  * (PS_FETCH), or the last message (PS_DONE). The answers land in e->center. */
-static void async_round(gd_trainer *t, ps_state *s, int flags)
+static void async_round(gd_step_ctx *ctx, ps_state *s, int flags)
 {
     easgd_state *e = s->ext;
     double since = MPI_Wtime();
-    prepare(t, s, e, flags);
-    gd_timer_add(t, GD_T_COMM, &since);
-    float *mine = t->model.w;
-    t->model.w = e->center; /* ps_worker_round puts the slices it fetches in t->model.w */
-    ps_worker_round(t, s);
-    t->model.w = mine;
+    prepare(ctx, s, e, flags);
+    gd_step_time(ctx, GD_T_COMM, &since);
+    float *mine = ctx->model->w;
+    ctx->model->w = e->center; /* ps_worker_round puts the slices it fetches in ctx->model->w */
+    ps_worker_round(ctx, s);
+    ctx->model->w = mine;
     since = MPI_Wtime();
     if ((flags & PS_PUSH) && (flags & PS_FETCH) && e->acc_count > 0)
-        pull(t, e); /* an empty push moved nothing at the server, so nothing moves here */
+        pull(ctx, e); /* an empty push moved nothing at the server, so nothing moves here */
     if (flags & PS_PUSH) {
         e->acc_loss = e->acc_count = 0;
         e->exchanges++;
         s->w.clock++;
     }
-    gd_timer_add(t, GD_T_COMPUTE, &since);
+    gd_step_time(ctx, GD_T_COMPUTE, &since);
 }
 
-static int async_setup(gd_trainer *t)
+static int async_setup(gd_step_ctx *ctx)
 {
-    int rc = ps_setup(t, 1);
-    ps_state *s = t->strategy_state;
+    int rc = ps_setup(ctx, 1);
+    ps_state *s = ctx->state;
     if (rc)
         return rc;
     s->update = elastic_update;
-    if (!(s->ext = new_state(t, s->W)) || !((easgd_state *)s->ext)->center)
+    if (!(s->ext = new_state(ctx, s->W)) || !((easgd_state *)s->ext)->center)
         return GD_ERR;
-    if (t->serving)
+    if (ctx->serving)
         return GD_OK;
     /* ps_setup gave workers no optimizer (Downpour's servers step); here they step */
-    gd_optim_hparams hp = t->optim.hp;
-    gd_optim_destroy(&t->optim);
-    return gd_optim_create(&t->optim, t->cfg->optimizer.type, &hp, t->model.nparams);
+    gd_optim_hparams hp = ctx->optim->hp;
+    gd_optim_destroy(ctx->optim);
+    return gd_optim_create(ctx->optim, ctx->cfg->optimizer.type, &hp, ctx->model->nparams);
 }
 
-static void async_step(gd_trainer *t)
+static int async_step(gd_step_ctx *ctx)
 {
-    ps_state *s = t->strategy_state;
+    ps_state *s = ctx->state;
     easgd_state *e = s->ext;
     if (e->steps++ % e->tau == 0)
-        async_round(t, s, PS_PUSH | PS_FETCH);
-    local_step(t);
-    e->acc_loss += t->step_loss;
-    e->acc_count += t->step_count;
+        async_round(ctx, s, PS_PUSH | PS_FETCH);
+    local_step(ctx);
+    e->acc_loss += ctx->step_loss;
+    e->acc_count += ctx->step_count;
     s->w.steps++;
+    return GD_OK;
 }
 
 /* Lead worker, before it evaluates: the servers' current center stands in for x_i until
  * the row is reported. */
-static void async_refresh(gd_trainer *t)
+static int async_refresh(gd_step_ctx *ctx)
 {
-    ps_state *s = t->strategy_state;
-    async_round(t, s, PS_FETCH);
-    show_center(t, s->ext, 1);
+    ps_state *s = ctx->state;
+    async_round(ctx, s, PS_FETCH);
+    show_center(ctx, s->ext, 1);
+    return GD_OK;
 }
 
-static void async_report(gd_trainer *t, const gd_metrics_row *row)
+static int async_report(gd_step_ctx *ctx, const gd_metrics_row *row)
 {
-    ps_state *s = t->strategy_state;
-    show_center(t, s->ext, 0);
-    ps_async_report(t, row);
+    ps_state *s = ctx->state;
+    show_center(ctx, s->ext, 0);
+    ps_async_report(ctx, row);
+    return GD_OK;
 }
 
 /* A worker's last message is one more exchange (after a divergence, its header says so
  * and the servers stop the other workers); then all ranks meet in ps_finish, which
  * gathers the center's slices into rank 0's model. */
-static void async_finish(gd_trainer *t)
+static int async_finish(gd_step_ctx *ctx)
 {
-    ps_state *s = t->strategy_state;
-    if (!t->serving) {
-        async_round(t, s, PS_PUSH | PS_DONE);
-        gd_watchdog_enter_peer("sending a metrics row", t->step, 0);
+    ps_state *s = ctx->state;
+    if (!ctx->serving) {
+        async_round(ctx, s, PS_PUSH | PS_DONE);
+        gd_watchdog_enter_peer("sending a metrics row", ctx->step, 0);
         MPI_Wait(&s->w.row_req, MPI_STATUS_IGNORE);
         gd_watchdog_leave();
     }
-    ps_finish(t);
+    ps_finish(ctx);
+    return GD_OK;
 }
 
-static void async_summary(const gd_trainer *t, FILE *f)
+static void async_summary(const gd_step_ctx *ctx, FILE *f)
 {
-    const ps_state *s = t->strategy_state;
+    const ps_state *s = ctx->state;
     if (!s || !s->ext || !s->rep.ready)
         return;
-    ps_summary(t, f);
+    ps_summary(ctx, f);
     json_easgd(f, "async", s->ext, s->W, s->rep.updates[0]);
 }
 
-static void async_destroy(gd_trainer *t)
+static void async_destroy(gd_step_ctx *ctx)
 {
-    ps_state *s = t->strategy_state;
+    ps_state *s = ctx->state;
     if (s)
-        free_state(t, s->ext);
-    ps_destroy(t);
+        free_state(ctx, s->ext);
+    ps_destroy(ctx);
 }
 
 const gd_strategy_ops gd_strategy_easgd_async = {

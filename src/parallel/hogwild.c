@@ -2,7 +2,7 @@
  *
  * Groups. The ranks of one node (MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)), or groups of
  * parallel.group_size of them, share one parameter vector: group rank 0 allocates it with
- * MPI_Win_allocate_shared and every rank of the group points t->model.w at it. Each rank
+ * MPI_Win_allocate_shared and every rank of the group points ctx->model->w at it. Each rank
  * reads it (its gradient is computed on whatever the vector holds at that moment, other
  * ranks' writes half applied included) and writes its own update into it without a lock:
  *   w <- w - lr g_k / n_k                      (sgd)
@@ -83,13 +83,13 @@ static int hw_check(const gd_config *c, int size)
 /* ---- setup -------------------------------------------------------------------------- */
 
 /* The shared-memory groups and their leaders' communicator. */
-static void open_groups(gd_trainer *t, hw_state *s)
+static void open_groups(gd_step_ctx *ctx, hw_state *s)
 {
     MPI_Comm node;
     int nrank;
-    MPI_Comm_split_type(t->comm, MPI_COMM_TYPE_SHARED, t->rank, MPI_INFO_NULL, &node);
+    MPI_Comm_split_type(ctx->comm, MPI_COMM_TYPE_SHARED, ctx->rank, MPI_INFO_NULL, &node);
     MPI_Comm_rank(node, &nrank);
-    long per = t->cfg->parallel.group_size;
+    long per = ctx->cfg->parallel.group_size;
     if (per > 0) {
         MPI_Comm_split(node, (int)(nrank / per), nrank, &s->group);
         MPI_Comm_free(&node);
@@ -98,7 +98,7 @@ static void open_groups(gd_trainer *t, hw_state *s)
     }
     MPI_Comm_rank(s->group, &s->grank);
     MPI_Comm_size(s->group, &s->gsize);
-    MPI_Comm_split(t->comm, s->grank == 0 ? 0 : MPI_UNDEFINED, t->rank, &s->leaders);
+    MPI_Comm_split(ctx->comm, s->grank == 0 ? 0 : MPI_UNDEFINED, ctx->rank, &s->leaders);
     int g[2] = {0, 0};
     if (s->leaders != MPI_COMM_NULL) {
         MPI_Comm_size(s->leaders, &g[0]);
@@ -125,9 +125,9 @@ static void group_sync(hw_state *s)
 
 /* Group rank 0 allocates the segment and fills it with the initial parameters (the same on
  * every rank); the others map it. */
-static void open_window(gd_trainer *t, hw_state *s)
+static void open_window(gd_step_ctx *ctx, hw_state *s)
 {
-    const size_t n = t->model.nparams, off = params_offset(s);
+    const size_t n = ctx->model->nparams, off = params_offset(s);
     const MPI_Aint bytes = s->grank == 0 ? (MPI_Aint)(off + n * sizeof(float)) : 0;
     char *base;
     MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, s->group, &base, &s->win);
@@ -145,16 +145,16 @@ static void open_window(gd_trainer *t, hw_state *s)
             atomic_init(&s->slots[r].samples, 0.0);
             atomic_init(&s->slots[r].updates, 0.0);
         }
-        memcpy(s->shared, t->model.w, n * sizeof(float));
+        memcpy(s->shared, ctx->model->w, n * sizeof(float));
     }
     group_sync(s);
 }
 
 /* Leaders of several groups: r and the round's messages (the change, then the weight, the
  * done flag and one count per stop reason). */
-static int alloc_rounds(gd_trainer *t, hw_state *s)
+static int alloc_rounds(gd_step_ctx *ctx, hw_state *s)
 {
-    const size_t n = t->model.nparams, len = n + 2 + GD_STOP_COUNT;
+    const size_t n = ctx->model->nparams, len = n + 2 + GD_STOP_COUNT;
     if (s->leaders == MPI_COMM_NULL || s->ngroups < 2)
         return GD_OK;
     s->ref = gd_alloc(n, sizeof(float), "hogwild average");
@@ -166,25 +166,25 @@ static int alloc_rounds(gd_trainer *t, hw_state *s)
     return GD_OK;
 }
 
-static int hw_setup(gd_trainer *t)
+static int hw_setup(gd_step_ctx *ctx)
 {
     hw_state *s = gd_alloc(1, sizeof *s, "hogwild state");
-    t->strategy_state = s;
+    ctx->state = s;
     if (s) {
         s->group = s->leaders = MPI_COMM_NULL;
         s->win = MPI_WIN_NULL;
     }
     /* every rank must reach the collectives below, or none */
-    int rc = gd_agree(t->comm, s ? GD_OK : GD_ERR);
+    int rc = gd_agree(ctx->comm, s ? GD_OK : GD_ERR);
     if (rc)
         return rc;
-    s->every = t->cfg->parallel.average_every;
-    open_groups(t, s);
-    open_window(t, s);
-    s->own = t->model.w;
-    t->model.w = s->shared;
-    t->workers_per_step = 1; /* each update is one rank's gradient */
-    return alloc_rounds(t, s);
+    s->every = ctx->cfg->parallel.average_every;
+    open_groups(ctx, s);
+    open_window(ctx, s);
+    s->own = ctx->model->w;
+    ctx->model->w = s->shared;
+    ctx->workers_per_step = 1; /* each update is one rank's gradient */
+    return alloc_rounds(ctx, s);
 }
 
 /* ---- training ------------------------------------------------------------------------ */
@@ -206,23 +206,23 @@ static void group_sums(const hw_state *s, double *loss, double *samples, double 
     }
 }
 
-static void publish(gd_trainer *t, hw_state *s)
+static void publish(gd_step_ctx *ctx, hw_state *s)
 {
     hw_slot *me = &s->slots[s->grank];
-    s->loss += t->step_loss;
-    s->samples += t->step_count;
-    s->updates += t->step_count > 0 && !t->diverged;
+    s->loss += ctx->step_loss;
+    s->samples += ctx->step_count;
+    s->updates += ctx->step_count > 0 && !ctx->diverged;
     atomic_store_explicit(&me->loss, s->loss, memory_order_relaxed);
     atomic_store_explicit(&me->samples, s->samples, memory_order_relaxed);
     atomic_store_explicit(&me->updates, s->updates, memory_order_relaxed);
 }
 
 /* Divergence and train.max_steps stop the group; any stop set in the group stops this rank. */
-static void check_stop(gd_trainer *t, hw_state *s)
+static void check_stop(gd_step_ctx *ctx, hw_state *s)
 {
-    const long max = t->cfg->train.max_steps;
+    const long max = ctx->cfg->train.max_steps;
     double loss, samples, updates;
-    if (t->diverged)
+    if (ctx->diverged)
         set_stop(s, GD_STOP_DIVERGED);
     if (max) {
         group_sums(s, &loss, &samples, &updates);
@@ -230,16 +230,16 @@ static void check_stop(gd_trainer *t, hw_state *s)
             set_stop(s, GD_STOP_MAX_STEPS);
     }
     int why = atomic_load(s->stop);
-    if (why && t->stop_reason == GD_STOP_NONE)
-        t->stop_reason = (gd_stop_reason)why;
+    if (why)
+        gd_step_stop(ctx, (gd_stop_reason)why);
 }
 
 /* Leader: one averaging round among the leaders (see the top). Returns how many leaders
  * have finished, `done` being this one's flag. */
-static int average_groups(gd_trainer *t, hw_state *s, int done)
+static int average_groups(gd_step_ctx *ctx, hw_state *s, int done)
 {
     double since = MPI_Wtime(), loss, samples, updates;
-    const size_t n = t->model.nparams, len = n + 2 + GD_STOP_COUNT;
+    const size_t n = ctx->model->nparams, len = n + 2 + GD_STOP_COUNT;
     group_sums(s, &loss, &samples, &updates);
     const float weight = updates > s->last_updates ? 1.0f : 0.0f;
     s->last_updates = updates;
@@ -250,9 +250,9 @@ static int average_groups(gd_trainer *t, hw_state *s, int done)
     d[n] = weight;
     d[n + 1] = (float)done;
     d[n + 2 + atomic_load(s->stop)] = 1;
-    gd_timer_add(t, GD_T_COMPUTE, &since);
+    gd_step_time(ctx, GD_T_COMPUTE, &since);
     MPI_Allreduce(d, sum, (int)len, MPI_FLOAT, MPI_SUM, s->leaders);
-    gd_timer_add(t, GD_T_COMM, &since);
+    gd_step_time(ctx, GD_T_COMM, &since);
     if (sum[n] > 0) {
         const float inv = 1.0f / sum[n];
         for (size_t i = 0; i < n; i++) {
@@ -267,37 +267,38 @@ static int average_groups(gd_trainer *t, hw_state *s, int done)
             break;
         }
     s->rounds++;
-    gd_timer_add(t, GD_T_COMPUTE, &since);
+    gd_step_time(ctx, GD_T_COMPUTE, &since);
     return (int)sum[n + 1];
 }
 
-static void hw_step(gd_trainer *t)
+static int hw_step(gd_step_ctx *ctx)
 {
-    hw_state *s = t->strategy_state;
-    local_step(t); /* on t->model.w: the shared vector, without a lock */
-    publish(t, s);
-    check_stop(t, s);
+    hw_state *s = ctx->state;
+    local_step(ctx); /* on ctx->model->w: the shared vector, without a lock */
+    publish(ctx, s);
+    check_stop(ctx, s);
     if (s->ref && ++s->steps % s->every == 0)
-        average_groups(t, s, 0);
+        average_groups(ctx, s, 0);
+    return GD_OK;
 }
 
 /* The lead, before it evaluates: a snapshot of its group's vector stands in for it. */
-static void hw_refresh(gd_trainer *t)
+static int hw_refresh(gd_step_ctx *ctx)
 {
-    hw_state *s = t->strategy_state;
-    memcpy(s->own, s->shared, t->model.nparams * sizeof(float));
-    t->model.w = s->own;
+    hw_state *s = ctx->state;
+    memcpy(s->own, s->shared, ctx->model->nparams * sizeof(float));
+    ctx->model->w = s->own;
+    return GD_OK;
 }
 
-/* The lead is rank 0: it completes the row that record_epoch appended with its group's
- * figures and hands it to gd_accept_row, which appends it again, prints and writes it. */
-static void hw_report(gd_trainer *t, const gd_metrics_row *row)
+/* The lead is rank 0: it completes the row it measured with its group's figures and hands
+ * it to the trainer's accept_row, which appends it, prints and writes it. */
+static int hw_report(gd_step_ctx *ctx, const gd_metrics_row *row)
 {
-    hw_state *s = t->strategy_state;
+    hw_state *s = ctx->state;
     gd_metrics_row r = *row;
     double loss, samples, updates;
-    t->model.w = s->shared;
-    t->nrows--;
+    ctx->model->w = s->shared;
     group_sums(s, &loss, &samples, &updates);
     r.step = (long)updates;
     r.samples = samples;
@@ -306,36 +307,38 @@ static void hw_report(gd_trainer *t, const gd_metrics_row *row)
     r.samples_per_s = r.wall > 0 ? samples / r.wall : 0;
     s->row_loss = loss;
     s->row_samples = samples;
-    gd_stop_reason why = gd_accept_row(t, &r);
+    gd_stop_reason why = ctx->host->accept_row(ctx, &r);
     if (why != GD_STOP_NONE) {
         set_stop(s, why);
-        check_stop(t, s);
+        check_stop(ctx, s);
     }
+    return GD_OK;
 }
 
 /* ---- end ----------------------------------------------------------------------------- */
 
 /* Collective: rank 0 gets each rank's updates, samples and group for the summary. */
-static void gather_report(gd_trainer *t, hw_state *s)
+static void gather_report(gd_step_ctx *ctx, hw_state *s)
 {
     double mine[3] = {s->updates, s->samples, s->gindex};
-    if (t->rank == 0 && !(s->report = gd_alloc((size_t)t->size, sizeof mine, "hogwild report")))
-        gd_abort(t->comm, GD_ERR);
-    MPI_Gather(mine, 3, MPI_DOUBLE, s->report, 3, MPI_DOUBLE, 0, t->comm);
+    if (ctx->rank == 0 && !(s->report = gd_alloc((size_t)ctx->size, sizeof mine, "hogwild report")))
+        gd_abort(ctx->comm, GD_ERR);
+    MPI_Gather(mine, 3, MPI_DOUBLE, s->report, 3, MPI_DOUBLE, 0, ctx->comm);
 }
 
 /* Once the group has stopped writing, its leader averages with the others until every
  * leader is done (the groups' copies then agree); every rank takes the result as its model. */
-static void hw_finish(gd_trainer *t)
+static int hw_finish(gd_step_ctx *ctx)
 {
-    hw_state *s = t->strategy_state;
+    hw_state *s = ctx->state;
     group_sync(s);
-    while (s->ref && average_groups(t, s, 1) < s->ngroups)
+    while (s->ref && average_groups(ctx, s, 1) < s->ngroups)
         ;
     group_sync(s);
-    memcpy(s->own, s->shared, t->model.nparams * sizeof(float));
-    t->model.w = s->own;
-    gather_report(t, s);
+    memcpy(s->own, s->shared, ctx->model->nparams * sizeof(float));
+    ctx->model->w = s->own;
+    gather_report(ctx, s);
+    return GD_OK;
 }
 
 static void json_list(FILE *f, const char *name, const double *rep, int size, int k)
@@ -346,33 +349,33 @@ static void json_list(FILE *f, const char *name, const double *rep, int size, in
     fprintf(f, "]");
 }
 
-static void hw_summary(const gd_trainer *t, FILE *f)
+static void hw_summary(const gd_step_ctx *ctx, FILE *f)
 {
-    const hw_state *s = t->strategy_state;
+    const hw_state *s = ctx->state;
     if (!s || !s->report)
         return;
     double total = 0;
-    for (int r = 0; r < t->size; r++)
+    for (int r = 0; r < ctx->size; r++)
         total += s->report[3 * r];
     fprintf(f, "  \"hogwild\": {\"groups\": %d, \"average_every\": %ld, \"averages\": %ld, "
                "\"updates_applied\": %.0f,\n    ",
             s->ngroups, s->every, s->rounds, total);
-    json_list(f, "updates_per_rank", s->report, t->size, 0);
+    json_list(f, "updates_per_rank", s->report, ctx->size, 0);
     fprintf(f, ",\n    ");
-    json_list(f, "samples_per_rank", s->report, t->size, 1);
+    json_list(f, "samples_per_rank", s->report, ctx->size, 1);
     fprintf(f, ",\n    ");
-    json_list(f, "group_of_rank", s->report, t->size, 2);
+    json_list(f, "group_of_rank", s->report, ctx->size, 2);
     fprintf(f, "},\n");
 }
 
 /* Collective over each group (the window) and the world (the communicators). */
-static void hw_destroy(gd_trainer *t)
+static void hw_destroy(gd_step_ctx *ctx)
 {
-    hw_state *s = t->strategy_state;
+    hw_state *s = ctx->state;
     if (!s)
         return;
     if (s->own)
-        t->model.w = s->own; /* the model frees its own buffer */
+        ctx->model->w = s->own; /* the model frees its own buffer */
     if (s->win != MPI_WIN_NULL) {
         MPI_Win_unlock_all(s->win);
         MPI_Win_free(&s->win);
@@ -386,7 +389,7 @@ static void hw_destroy(gd_trainer *t)
     free(s->recv);
     free(s->report);
     free(s);
-    t->strategy_state = NULL;
+    ctx->state = NULL;
 }
 
 const gd_strategy_ops gd_strategy_hogwild = {

@@ -37,112 +37,104 @@ typedef struct lsgd_state {
     float *buf;       /* nparams + nstate + 1 + LOCAL_FLAGS floats: weighted differences,
                          states, samples, divergence flags */
     float *eval;      /* the average that an epoch's row describes */
-    float *own;       /* t->model.w while eval stands in for it */
+    float *own;       /* ctx->model->w while eval stands in for it */
     double period;    /* samples since the last average, this rank */
     double samples;   /* samples so far, this rank */
     long steps, averages;
-    const char *held; /* this rank's divergence, until the ranks agree on it */
+    gd_divergence held; /* this rank's divergence, until the ranks agree on it */
 } lsgd_state;
 
-void local_step(gd_trainer *t)
+void local_step(gd_step_ctx *ctx)
 {
     double since = MPI_Wtime();
-    float *g = t->model.g;
-    t->step_loss = t->batch_loss;
-    t->step_count = t->batch_count;
-    if (t->step_count > 0) {
-        const float inv = 1.0f / (float)t->step_count;
-        for (size_t i = 0; i < t->model.nparams; i++)
+    float *g = ctx->model->g;
+    ctx->step_loss = ctx->batch_loss;
+    ctx->step_count = ctx->batch_count;
+    if (ctx->step_count > 0) {
+        const float inv = 1.0f / (float)ctx->step_count;
+        for (size_t i = 0; i < ctx->model->nparams; i++)
             g[i] *= inv;
-        gd_apply_update(t, g);
+        gd_step_update(ctx, g);
     }
-    gd_timer_add(t, GD_T_COMPUTE, &since);
+    gd_step_time(ctx, GD_T_COMPUTE, &since);
 }
 
-void local_step_held(gd_trainer *t, const char **held)
+void local_step_held(gd_step_ctx *ctx, gd_divergence *held)
 {
-    if (t->diverged || *held) { /* no update: the parameters stay the last finite ones */
-        t->step_loss = t->step_count = 0;
+    if (ctx->diverged || *held) { /* no update: the parameters stay the last finite ones */
+        ctx->step_loss = ctx->step_count = 0;
         return;
     }
-    local_step(t);
-    if (t->diverged || !isfinite(t->step_loss)) {
-        *held = t->diverged ? t->diverged : "loss";
-        t->diverged = NULL; /* until the ranks agree: then every rank stops at once */
-        t->step_loss = t->step_count = 0;
+    local_step(ctx);
+    if (ctx->diverged || !isfinite(ctx->step_loss)) {
+        *held = ctx->diverged ? ctx->diverged : GD_DIV_LOSS;
+        ctx->diverged = GD_DIV_NONE; /* until the ranks agree: then every rank stops at once */
+        ctx->step_loss = ctx->step_count = 0;
     }
 }
 
-void local_flags_put(const char *held, float *f)
+void local_flags_put(gd_divergence held, float *f)
 {
-    const int loss = held && !strcmp(held, "loss");
-    f[0] = loss ? 1.0f : 0.0f;
-    f[1] = held && !loss ? 1.0f : 0.0f;
+    f[0] = held == GD_DIV_LOSS ? 1.0f : 0.0f;
+    f[1] = held == GD_DIV_GRADIENT ? 1.0f : 0.0f;
 }
 
-void local_flags_take(gd_trainer *t, const float *f)
+void local_flags_take(gd_step_ctx *ctx, const float *f)
 {
-    if (!t->diverged && (f[0] > 0 || f[1] > 0))
-        t->diverged = f[0] > 0 ? "loss" : "gradient";
+    if (!ctx->diverged && (f[0] > 0 || f[1] > 0))
+        ctx->diverged = f[0] > 0 ? GD_DIV_LOSS : GD_DIV_GRADIENT;
 }
 
-int local_may_stop(const gd_trainer *t)
+void local_agree_diverged(gd_step_ctx *ctx, gd_divergence held)
 {
-    const long next = t->step + 1; /* t->step once this step is taken */
-    return next % t->steps_per_epoch == 0 || next >= t->step_limit ||
-           (t->cfg->train.max_seconds > 0 && next >= t->next_budget_check);
-}
-
-void local_agree_diverged(gd_trainer *t, const char *held)
-{
-    if (t->diverged)
+    if (ctx->diverged)
         return;
     double since = MPI_Wtime();
     float f[LOCAL_FLAGS];
     local_flags_put(held, f);
-    gd_watchdog_enter("the divergence flags", t->step);
-    MPI_Allreduce(MPI_IN_PLACE, f, LOCAL_FLAGS, MPI_FLOAT, MPI_SUM, t->comm);
+    gd_watchdog_enter("the divergence flags", ctx->step);
+    MPI_Allreduce(MPI_IN_PLACE, f, LOCAL_FLAGS, MPI_FLOAT, MPI_SUM, ctx->comm);
     gd_watchdog_leave();
-    local_flags_take(t, f);
-    gd_timer_add(t, GD_T_COMM, &since);
+    local_flags_take(ctx, f);
+    gd_step_time(ctx, GD_T_COMM, &since);
 }
 
-void local_epoch_sums(gd_trainer *t, double samples, const char *held)
+void local_epoch_sums(gd_step_ctx *ctx, double samples, gd_divergence held)
 {
     double since = MPI_Wtime();
     float f[LOCAL_FLAGS];
     local_flags_put(held, f);
-    double sums[3 + LOCAL_FLAGS] = {t->epoch_loss, t->epoch_count, samples};
+    double sums[3 + LOCAL_FLAGS] = {ctx->epoch_loss, ctx->epoch_count, samples};
     for (int i = 0; i < LOCAL_FLAGS; i++)
         sums[3 + i] = f[i];
-    gd_watchdog_enter("the epoch's sums", t->step);
-    MPI_Allreduce(MPI_IN_PLACE, sums, 3 + LOCAL_FLAGS, MPI_DOUBLE, MPI_SUM, t->comm);
+    gd_watchdog_enter("the epoch's sums", ctx->step);
+    MPI_Allreduce(MPI_IN_PLACE, sums, 3 + LOCAL_FLAGS, MPI_DOUBLE, MPI_SUM, ctx->comm);
     gd_watchdog_leave();
-    t->epoch_loss = sums[0];
-    t->epoch_count = sums[1];
-    t->samples_seen = sums[2];
+    ctx->epoch_loss = sums[0];
+    ctx->epoch_count = sums[1];
+    ctx->samples_seen = sums[2];
     for (int i = 0; i < LOCAL_FLAGS; i++)
         f[i] = (float)sums[3 + i];
-    local_flags_take(t, f); /* a next step (if any) stops every rank */
-    gd_timer_add(t, GD_T_EVAL, &since);
+    local_flags_take(ctx, f); /* a next step (if any) stops every rank */
+    gd_step_time(ctx, GD_T_EVAL, &since);
 }
 
-static int lsgd_setup(gd_trainer *t)
+static int lsgd_setup(gd_step_ctx *ctx)
 {
-    const size_t n = t->model.nparams;
+    const size_t n = ctx->model->nparams;
     lsgd_state *s = gd_alloc(1, sizeof *s, "local-sgd state");
     if (!s)
         return GD_ERR;
-    t->strategy_state = s;
-    s->every = t->cfg->parallel.average_every;
-    s->with_state = t->cfg->parallel.average_state;
-    s->nstate = s->with_state ? gd_optim_state_len(&t->optim) : 0;
+    ctx->state = s;
+    s->every = ctx->cfg->parallel.average_every;
+    s->with_state = ctx->cfg->parallel.average_state;
+    s->nstate = s->with_state ? gd_optim_state_len(ctx->optim) : 0;
     s->ref = gd_alloc(n, sizeof(float), "local-sgd average");
     s->eval = gd_alloc(n, sizeof(float), "local-sgd average");
     s->buf = gd_alloc(n + s->nstate + 1 + LOCAL_FLAGS, sizeof(float), "local-sgd buffer");
     if (!s->ref || !s->eval || !s->buf)
         return GD_ERR;
-    memcpy(s->ref, t->model.w, n * sizeof(float)); /* every rank starts from the same init */
+    memcpy(s->ref, ctx->model->w, n * sizeof(float)); /* every rank starts from the same init */
     return GD_OK;
 }
 
@@ -150,81 +142,84 @@ static int lsgd_setup(gd_trainer *t)
  * when `state`, the optimizer state <- its weighted mean). Returns the samples averaged
  * over; with none (nobody moved since the last average), dst is x^ and the state stays.
  * The divergence flags ride along (local_sgd.h). */
-static double average_into(gd_trainer *t, lsgd_state *s, float *dst, int state)
+static double average_into(gd_step_ctx *ctx, lsgd_state *s, float *dst, int state)
 {
     double since = MPI_Wtime();
-    const size_t n = t->model.nparams, ns = state ? s->nstate : 0;
-    const float weight = (float)s->period, *w = t->model.w;
+    const size_t n = ctx->model->nparams, ns = state ? s->nstate : 0;
+    const float weight = (float)s->period, *w = ctx->model->w;
     float *b = s->buf;
     for (size_t i = 0; i < n; i++)
         b[i] = weight * (w[i] - s->ref[i]);
     for (size_t i = 0; i < ns; i++)
-        b[n + i] = weight * t->optim.state[i];
+        b[n + i] = weight * ctx->optim->state[i];
     b[n + ns] = weight;
     local_flags_put(s->held, b + n + ns + 1);
-    gd_timer_add(t, GD_T_COMPUTE, &since);
-    gd_watchdog_enter("averaging the parameters", t->step);
-    MPI_Allreduce(MPI_IN_PLACE, b, (int)(n + ns + 1 + LOCAL_FLAGS), MPI_FLOAT, MPI_SUM, t->comm);
+    gd_step_time(ctx, GD_T_COMPUTE, &since);
+    gd_watchdog_enter("averaging the parameters", ctx->step);
+    MPI_Allreduce(MPI_IN_PLACE, b, (int)(n + ns + 1 + LOCAL_FLAGS), MPI_FLOAT, MPI_SUM, ctx->comm);
     gd_watchdog_leave();
-    gd_timer_add(t, GD_T_COMM, &since);
+    gd_step_time(ctx, GD_T_COMM, &since);
     const double total = b[n + ns];
     const float inv = total > 0 ? (float)(1.0 / total) : 0.0f;
     for (size_t i = 0; i < n; i++)
         dst[i] = s->ref[i] + b[i] * inv;
     for (size_t i = 0; total > 0 && i < ns; i++)
-        t->optim.state[i] = b[n + i] * inv;
-    local_flags_take(t, b + n + ns + 1);
-    gd_timer_add(t, GD_T_COMPUTE, &since);
+        ctx->optim->state[i] = b[n + i] * inv;
+    local_flags_take(ctx, b + n + ns + 1);
+    gd_step_time(ctx, GD_T_COMPUTE, &since);
     return total;
 }
 
 /* Every rank adopts the average: the next period starts from it. */
-static void average(gd_trainer *t, lsgd_state *s)
+static void average(gd_step_ctx *ctx, lsgd_state *s)
 {
-    average_into(t, s, t->model.w, s->with_state);
-    memcpy(s->ref, t->model.w, t->model.nparams * sizeof(float));
+    average_into(ctx, s, ctx->model->w, s->with_state);
+    memcpy(s->ref, ctx->model->w, ctx->model->nparams * sizeof(float));
     s->period = 0;
     s->averages++;
 }
 
-static void lsgd_step(gd_trainer *t)
+static int lsgd_step(gd_step_ctx *ctx)
 {
-    lsgd_state *s = t->strategy_state;
-    local_step_held(t, &s->held);
-    s->period += t->step_count;
-    s->samples += t->step_count;
+    lsgd_state *s = ctx->state;
+    local_step_held(ctx, &s->held);
+    s->period += ctx->step_count;
+    s->samples += ctx->step_count;
     if (++s->steps % s->every == 0)
-        average(t, s); /* carries the divergence flags */
-    else if (local_may_stop(t))
-        local_agree_diverged(t, s->held);
+        average(ctx, s); /* carries the divergence flags */
+    else if (ctx->may_stop)
+        local_agree_diverged(ctx, s->held);
+    return GD_OK;
 }
 
 /* The row describes the average of the copies, without adopting it. */
-static void lsgd_epoch_row(gd_trainer *t, int begin)
+static int lsgd_epoch_row(gd_step_ctx *ctx, int begin)
 {
-    lsgd_state *s = t->strategy_state;
+    lsgd_state *s = ctx->state;
     if (!begin) {
-        t->model.w = s->own;
-        return;
+        ctx->model->w = s->own;
+        return GD_OK;
     }
-    local_epoch_sums(t, s->samples, s->held);
-    average_into(t, s, s->eval, 0);
-    s->own = t->model.w;
-    t->model.w = s->eval;
+    local_epoch_sums(ctx, s->samples, s->held);
+    average_into(ctx, s, s->eval, 0);
+    s->own = ctx->model->w;
+    ctx->model->w = s->eval;
+    return GD_OK;
 }
 
 /* The final model is the average; after early stopping every rank already holds the best
  * epoch's average (restore_best), which is the model. */
-static void lsgd_finish(gd_trainer *t)
+static int lsgd_finish(gd_step_ctx *ctx)
 {
-    lsgd_state *s = t->strategy_state;
-    if (!(t->best_w && t->early.best_epoch > 0))
-        average(t, s);
+    lsgd_state *s = ctx->state;
+    if (!ctx->best_kept)
+        average(ctx, s);
+    return GD_OK;
 }
 
-static void lsgd_summary(const gd_trainer *t, FILE *f)
+static void lsgd_summary(const gd_step_ctx *ctx, FILE *f)
 {
-    const lsgd_state *s = t->strategy_state;
+    const lsgd_state *s = ctx->state;
     if (!s)
         return;
     fprintf(f, "  \"local_sgd\": {\"average_every\": %ld, \"average_state\": %s, "
@@ -232,18 +227,18 @@ static void lsgd_summary(const gd_trainer *t, FILE *f)
             s->every, s->with_state ? "true" : "false", s->averages);
 }
 
-static void lsgd_destroy(gd_trainer *t)
+static void lsgd_destroy(gd_step_ctx *ctx)
 {
-    lsgd_state *s = t->strategy_state;
+    lsgd_state *s = ctx->state;
     if (!s)
         return;
-    if (s->own && t->model.w == s->eval)
-        t->model.w = s->own; /* the model frees its own buffer */
+    if (s->own && ctx->model->w == s->eval)
+        ctx->model->w = s->own; /* the model frees its own buffer */
     free(s->ref);
     free(s->eval);
     free(s->buf);
     free(s);
-    t->strategy_state = NULL;
+    ctx->state = NULL;
 }
 
 const gd_strategy_ops gd_strategy_local_sgd = {

@@ -9,10 +9,10 @@
  * among the workers only) and a full copy of the parameters; servers hold no data.
  *
  * Setup. Everything that can fail (config, data, model, buffers) is agreed over all ranks
- * (gd_agree on t->comm) before the first message: a bad file on one worker ends every rank
+ * (gd_agree on ctx->comm) before the first message: a bad file on one worker ends every rank
  * with its message, and no rank is ever left in a receive.
  *
- * Messages, on t->comm, as MPI_BYTE: a ps_header, then floats.
+ * Messages, on ctx->comm, as MPI_BYTE: a ps_header, then floats.
  *   PS_TAG_PUSH   worker -> server j: the gradient sums of slice j (flag PS_PUSH), or the
  *                 header alone (a fetch without a push). PS_FETCH asks for the slice back;
  *                 PS_DONE marks the worker's last message.
@@ -156,45 +156,45 @@ static int server_alloc(ps_state *s)
 }
 
 /* Servers keep the optimizer state of their slice only; workers take no optimizer steps. */
-static int slice_optimizer(gd_trainer *t, size_t n)
+static int slice_optimizer(gd_step_ctx *ctx, size_t n)
 {
-    gd_optim_hparams hp = t->optim.hp;
-    gd_optim_destroy(&t->optim);
-    return gd_optim_create(&t->optim, t->cfg->optimizer.type, &hp, n);
+    gd_optim_hparams hp = ctx->optim->hp;
+    gd_optim_destroy(ctx->optim);
+    return gd_optim_create(ctx->optim, ctx->cfg->optimizer.type, &hp, n);
 }
 
-static int plan_slices(gd_trainer *t, ps_state *s)
+static int plan_slices(gd_step_ctx *ctx, ps_state *s)
 {
     s->lo = gd_alloc((size_t)s->S, sizeof *s->lo, "ps slices");
     s->len = gd_alloc((size_t)s->S, sizeof *s->len, "ps slices");
     if (!s->lo || !s->len)
         return GD_ERR;
     for (int j = 0; j < s->S; j++)
-        gd_shard_range(t->model.nparams, s->S, j, &s->lo[j], &s->len[j]);
+        gd_shard_range(ctx->model->nparams, s->S, j, &s->lo[j], &s->len[j]);
     if (ps_msg_bytes(s->len[0]) > INT_MAX) /* MPI counts are ints; slice 0 is the largest */
         return gd_fail(GD_ECONFIG, "parameter servers: a slice of %zu parameters does not fit "
                        "in one MPI message; raise parallel.servers", s->len[0]);
     return GD_OK;
 }
 
-int ps_setup(gd_trainer *t, int async)
+int ps_setup(gd_step_ctx *ctx, int async)
 {
-    const gd_config *c = t->cfg;
+    const gd_config *c = ctx->cfg;
     ps_state *s = gd_alloc(1, sizeof *s, "ps state");
     if (!s)
         return GD_ERR;
-    t->strategy_state = s;
+    ctx->state = s;
     s->async = async;
-    s->S = t->nservers;
-    s->W = t->size - t->nservers;
-    s->me = t->serving ? t->rank : t->rank - t->nservers;
+    s->S = ctx->nservers;
+    s->W = ctx->size - ctx->nservers;
+    s->me = ctx->serving ? ctx->rank : ctx->rank - ctx->nservers;
     s->bound = async ? c->parallel.staleness : -1;
     s->inverse_lr = async && !strcmp(c->parallel.staleness_lr, "inverse");
-    int rc = plan_slices(t, s);
+    int rc = plan_slices(ctx, s);
     if (!rc)
-        rc = slice_optimizer(t, t->serving ? s->len[s->me] : 0);
+        rc = slice_optimizer(ctx, ctx->serving ? s->len[s->me] : 0);
     if (!rc)
-        rc = t->serving ? server_alloc(s) : worker_alloc(s);
+        rc = ctx->serving ? server_alloc(s) : worker_alloc(s);
     return rc;
 }
 
@@ -219,74 +219,69 @@ void ps_stale_add(ps_stale *st, int64_t v)
         st->max = (double)v;
 }
 
-int ps_diverged_code(const gd_trainer *t)
-{
-    return !t->diverged ? 0 : !strcmp(t->diverged, "loss") ? 1 : 2;
-}
-
 /* A reply's parameters, stop and divergence. */
-static void take_reply(gd_trainer *t, ps_state *s, int j)
+static void take_reply(gd_step_ctx *ctx, ps_state *s, int j)
 {
     ps_worker *w = &s->w;
     const ps_header *h = &w->reply[j]->h;
     if (h->flags & PS_FETCH) {
-        memcpy(t->model.w + s->lo[j], w->reply[j]->x, s->len[j] * sizeof(float));
+        memcpy(ctx->model->w + s->lo[j], w->reply[j]->x, s->len[j] * sizeof(float));
         w->read_version[j] = h->version;
         w->read_clock[j] = h->clock;
     }
-    if (h->diverged && !t->diverged)
-        t->diverged = h->diverged == 1 ? "loss" : "gradient";
-    if (h->stop && t->stop_reason == GD_STOP_NONE)
-        t->stop_reason = (gd_stop_reason)h->stop;
+    if (h->diverged)
+        gd_step_diverge(ctx, (gd_divergence)h->diverged);
+    if (h->stop)
+        gd_step_stop(ctx, (gd_stop_reason)h->stop);
 }
 
-void ps_worker_round(gd_trainer *t, ps_state *s)
+void ps_worker_round(gd_step_ctx *ctx, ps_state *s)
 {
     ps_worker *w = &s->w;
     const int S = s->S;
     double since = MPI_Wtime();
     for (int j = 0; j < S; j++) {
-        MPI_Irecv(w->reply[j], (int)ps_msg_bytes(s->len[j]), MPI_BYTE, j, PS_TAG_REPLY, t->comm,
+        MPI_Irecv(w->reply[j], (int)ps_msg_bytes(s->len[j]), MPI_BYTE, j, PS_TAG_REPLY, ctx->comm,
                   &w->req[j]);
         w->push[j]->h.flags = w->flags[j];
         size_t floats = w->flags[j] & PS_PUSH ? s->len[j] : 0;
-        MPI_Isend(w->push[j], (int)ps_msg_bytes(floats), MPI_BYTE, j, PS_TAG_PUSH, t->comm,
+        MPI_Isend(w->push[j], (int)ps_msg_bytes(floats), MPI_BYTE, j, PS_TAG_PUSH, ctx->comm,
                   &w->req[S + j]);
     }
-    gd_timer_add(t, GD_T_COMM, &since);
+    gd_step_time(ctx, GD_T_COMM, &since);
     double start = since;
-    gd_watchdog_enter_peer("push and fetch", t->step, S == 1 ? 0 : -1);
+    gd_watchdog_enter_peer("push and fetch", ctx->step, S == 1 ? 0 : -1);
     MPI_Waitall(2 * S, w->req, MPI_STATUSES_IGNORE);
     gd_watchdog_leave();
-    gd_timer_add(t, GD_T_WAIT, &since);
+    gd_step_time(ctx, GD_T_WAIT, &since);
     w->wait_s += since - start;
     for (int j = 0; j < S; j++)
-        take_reply(t, s, j);
-    gd_timer_add(t, GD_T_COMM, &since);
+        take_reply(ctx, s, j);
+    gd_step_time(ctx, GD_T_COMM, &since);
 }
 
 /* Rank 0 assembles the model from the servers' slices (and the lead worker's model state). */
-static void assemble_model(gd_trainer *t, ps_state *s)
+static void assemble_model(gd_step_ctx *ctx, ps_state *s)
 {
-    if (t->serving) {
+    if (ctx->serving) {
         int *counts = gd_alloc(2 * (size_t)s->S, sizeof(int), "ps gather");
         if (!counts)
-            gd_abort(t->comm, GD_ERR);
+            gd_abort(ctx->comm, GD_ERR);
         for (int j = 0; j < s->S; j++) {
             counts[j] = (int)s->len[j];
             counts[s->S + j] = (int)s->lo[j];
         }
-        float *mine = t->model.w + s->lo[s->me];
-        MPI_Gatherv(t->rank == 0 ? MPI_IN_PLACE : mine, counts[s->me], MPI_FLOAT, t->model.w,
-                    counts, counts + s->S, MPI_FLOAT, 0, t->role_comm);
+        float *mine = ctx->model->w + s->lo[s->me];
+        MPI_Gatherv(ctx->rank == 0 ? MPI_IN_PLACE : mine, counts[s->me], MPI_FLOAT, ctx->model->w,
+                    counts, counts + s->S, MPI_FLOAT, 0, ctx->role_comm);
         free(counts);
     }
-    if (!t->model.nstate)
+    if (!ctx->model->nstate)
         return;
-    if (t->rank == t->lead)
-        MPI_Send(t->model.state, (int)t->model.nstate, MPI_FLOAT, 0, PS_TAG_STATE, t->comm);
-    else if (t->rank == 0)
-        MPI_Recv(t->model.state, (int)t->model.nstate, MPI_FLOAT, t->lead, PS_TAG_STATE, t->comm,
+    if (ctx->rank == ctx->lead)
+        MPI_Send(ctx->model->state, (int)ctx->model->nstate, MPI_FLOAT, 0, PS_TAG_STATE, ctx->comm);
+    else if (ctx->rank == 0)
+        MPI_Recv(ctx->model->state, (int)ctx->model->nstate, MPI_FLOAT, ctx->lead, PS_TAG_STATE, ctx->comm,
                  MPI_STATUS_IGNORE);
 }
 
@@ -318,13 +313,13 @@ static const double *merge_stale(const double *p, ps_stale *st)
     return p + REC_STALE;
 }
 
-static void pack_record(const gd_trainer *t, const ps_state *s, double *rec)
+static void pack_record(const gd_step_ctx *ctx, const ps_state *s, double *rec)
 {
-    const ps_pair *pairs = t->serving ? s->s.applied : s->w.sent;
-    const int npairs = t->serving ? s->W : s->S;
-    rec[0] = t->serving;
-    rec[1] = t->serving ? (double)s->s.version : (double)s->w.steps;
-    rec[2] = t->serving ? s->s.idle_s : s->w.wait_s;
+    const ps_pair *pairs = ctx->serving ? s->s.applied : s->w.sent;
+    const int npairs = ctx->serving ? s->W : s->S;
+    rec[0] = ctx->serving;
+    rec[1] = ctx->serving ? (double)s->s.version : (double)s->w.steps;
+    rec[2] = ctx->serving ? s->s.idle_s : s->w.wait_s;
     memcpy(rec + REC_HEAD, pairs, (size_t)npairs * sizeof *pairs);
     double *p = rec + REC_HEAD + 3 * (size_t)(s->S > s->W ? s->S : s->W);
     pack_stale(pack_stale(p, &s->s.stale), &s->s.lag);
@@ -379,40 +374,41 @@ static void read_records(ps_state *s, const double *all, size_t len)
     r->ready = 1;
 }
 
-static void gather_report(gd_trainer *t, ps_state *s)
+static void gather_report(gd_step_ctx *ctx, ps_state *s)
 {
     const size_t len = record_len(s);
     double *rec = gd_alloc(len, sizeof *rec, "ps report");
-    double *all = t->rank == 0 ? gd_alloc((size_t)t->size * len, sizeof *all, "ps report") : NULL;
+    double *all = ctx->rank == 0 ? gd_alloc((size_t)ctx->size * len, sizeof *all, "ps report") : NULL;
     ps_report *r = &s->rep;
-    if (t->rank == 0) {
+    if (ctx->rank == 0) {
         r->updates = gd_alloc(2 * (size_t)s->S + 2 * (size_t)s->W, sizeof(double), "ps report");
         if (!all || !r->updates)
-            gd_abort(t->comm, GD_ERR);
+            gd_abort(ctx->comm, GD_ERR);
         r->idle_s = r->updates + s->S;
         r->worker_updates = r->idle_s + s->S;
         r->wait_s = r->worker_updates + s->W;
     }
     if (!rec)
-        gd_abort(t->comm, GD_ERR);
-    pack_record(t, s, rec);
-    MPI_Gather(rec, (int)len, MPI_DOUBLE, all, (int)len, MPI_DOUBLE, 0, t->comm);
-    if (t->rank == 0)
+        gd_abort(ctx->comm, GD_ERR);
+    pack_record(ctx, s, rec);
+    MPI_Gather(rec, (int)len, MPI_DOUBLE, all, (int)len, MPI_DOUBLE, 0, ctx->comm);
+    if (ctx->rank == 0)
         read_records(s, all, len);
     free(rec);
     free(all);
 }
 
-void ps_finish(gd_trainer *t)
+int ps_finish(gd_step_ctx *ctx)
 {
-    ps_state *s = t->strategy_state;
-    assemble_model(t, s);
-    gather_report(t, s);
-    if (t->rank == 0 && !s->rep.conserved)
+    ps_state *s = ctx->state;
+    assemble_model(ctx, s);
+    gather_report(ctx, s);
+    if (ctx->rank == 0 && !s->rep.conserved)
         fprintf(stderr, "gdmpi: warning: parameter servers: the gradients applied differ from "
                         "those pushed (%.0f pushes sent, %.0f applied)%s\n",
                 s->rep.sent.pushes, s->rep.applied.pushes,
-                t->diverged ? "; the run diverged, so the rest were not applied" : "");
+                ctx->diverged ? "; the run diverged, so the rest were not applied" : "");
+    return GD_OK;
 }
 
 static void json_list(FILE *f, const char *name, const double *v, int n, const char *fmt)
@@ -444,10 +440,10 @@ static void json_conservation(FILE *f, const ps_report *r)
             r->applied.samples, r->sent.gsum, r->applied.gsum);
 }
 
-void ps_summary(const gd_trainer *t, FILE *f)
+void ps_summary(const gd_step_ctx *ctx, FILE *f)
 {
-    const ps_state *s = t->strategy_state;
-    const gd_config *c = t->cfg;
+    const ps_state *s = ctx->state;
+    const gd_config *c = ctx->cfg;
     if (!s || !s->rep.ready)
         return;
     const ps_report *r = &s->rep;
@@ -471,9 +467,9 @@ void ps_summary(const gd_trainer *t, FILE *f)
     fprintf(f, "},\n");
 }
 
-void ps_destroy(gd_trainer *t)
+void ps_destroy(gd_step_ctx *ctx)
 {
-    ps_state *s = t->strategy_state;
+    ps_state *s = ctx->state;
     if (!s)
         return;
     free_msgs(s->w.push, s->S);
@@ -491,5 +487,5 @@ void ps_destroy(gd_trainer *t)
     free(s->lo);
     free(s->len);
     free(s);
-    t->strategy_state = NULL;
+    ctx->state = NULL;
 }

@@ -4,11 +4,11 @@
 #ifndef GDMPI_PARALLEL_PS_H
 #define GDMPI_PARALLEL_PS_H
 
-#include "gdmpi/train.h"
+#include "gdmpi/parallel.h"
 
 #include <stdint.h>
 
-/* MPI tags on the world communicator (t->comm). */
+/* MPI tags on the world communicator (ctx->comm). */
 enum {
     PS_TAG_PUSH = 7001,  /* worker -> server: a header and the gradient sums of the slice */
     PS_TAG_REPLY = 7002, /* server -> worker: a header and (when fetched) the slice */
@@ -36,8 +36,8 @@ typedef struct ps_header {
     int32_t flags;       /* push: PS_PUSH | PS_FETCH | PS_DONE; reply: PS_FETCH when the
                             slice's parameters follow the header */
     int32_t stop;        /* reply: a gd_stop_reason decided on the servers (0: go on) */
-    int32_t diverged;    /* 1 the loss, 2 the gradient went non-finite: reply, on the
-                            servers; push, on an easgd-async worker */
+    int32_t diverged;    /* a gd_divergence (1 the loss, 2 the gradient went non-finite):
+                            reply, on the servers; push, on an easgd-async worker */
     int32_t rows;        /* push with PS_DONE from the lead worker: metrics rows it sent */
 } ps_header;
 
@@ -101,10 +101,10 @@ typedef struct ps_report {
 typedef struct ps_state ps_state;
 
 /* A server's update of its slice with one push, x (the push's floats, which it may change
- * in place), h its header, stale its staleness in updates. Returns 0 when the result is not
- * finite (t->diverged set). NULL in ps_state.update: Downpour's optimizer step on the mean
+ * in place), h its header, stale its staleness in updates. Returns the divergence when the
+ * result is not finite (GD_DIV_NONE: applied). NULL in ps_state.update: Downpour's optimizer step on the mean
  * gradient; easgd-async: the elastic move of the center variable. */
-typedef int (*ps_update_fn)(gd_trainer *t, ps_state *s, float *x, const ps_header *h,
+typedef gd_divergence (*ps_update_fn)(gd_step_ctx *ctx, ps_state *s, float *x, const ps_header *h,
                             int64_t stale);
 
 struct ps_state {
@@ -124,22 +124,20 @@ struct ps_state {
 
 /* ps.c: the parts both modes share. */
 int ps_check(const gd_config *c, int size);
-int ps_setup(gd_trainer *t, int async);
-void ps_finish(gd_trainer *t);
-void ps_summary(const gd_trainer *t, FILE *f);
-void ps_destroy(gd_trainer *t);
+int ps_setup(gd_step_ctx *ctx, int async);
+int ps_finish(gd_step_ctx *ctx);
+void ps_summary(const gd_step_ctx *ctx, FILE *f);
+void ps_destroy(gd_step_ctx *ctx);
 size_t ps_msg_bytes(size_t floats);
 /* Worker: one round trip with every server (w.flags[j]: what to send server j); returns
  * when every reply is in, and takes the parameters, stop and divergence they bring. */
-void ps_worker_round(gd_trainer *t, ps_state *s);
+void ps_worker_round(gd_step_ctx *ctx, ps_state *s);
 /* ps_async.c: an asynchronous server's whole run (the strategy's serve), and the lead
  * worker's metrics row to rank 0 (its report); easgd-async uses them too. */
-int ps_async_serve(gd_trainer *t);
-void ps_async_report(gd_trainer *t, const gd_metrics_row *r);
+int ps_async_serve(gd_step_ctx *ctx);
+int ps_async_report(gd_step_ctx *ctx, const gd_metrics_row *r);
 /* Counts a non-empty push of n floats and count samples into a pair. */
 void ps_pair_add(ps_pair *p, const float *x, size_t n, double count);
 void ps_stale_add(ps_stale *st, int64_t v);
-/* t->diverged as ps_header.diverged: 0 none, 1 the loss, 2 the gradient. */
-int ps_diverged_code(const gd_trainer *t);
 
 #endif

@@ -8,11 +8,8 @@
  * done. */
 #include "ps.h"
 
-#include "gdmpi/checkpoint.h"
 #include "gdmpi/error.h"
 #include "gdmpi/watchdog.h"
-#include "gdmpi/signals.h"
-#include "gdmpi/trace.h"
 
 #include <math.h>
 #include <string.h>
@@ -20,27 +17,27 @@
 /* ---- worker ---------------------------------------------------------------------- */
 
 /* The push buffers are the accumulators: gradient sums since the last push. */
-static void accumulate(gd_trainer *t, ps_state *s)
+static void accumulate(gd_step_ctx *ctx, ps_state *s)
 {
     ps_worker *w = &s->w;
     for (int j = 0; j < s->S; j++) {
         float *acc = w->push[j]->x;
-        const float *g = t->model.g + s->lo[j];
+        const float *g = ctx->model->g + s->lo[j];
         for (size_t k = 0; k < s->len[j]; k++)
             acc[k] += g[k];
     }
-    w->acc_loss += t->batch_loss;
-    w->acc_count += t->batch_count;
+    w->acc_loss += ctx->batch_loss;
+    w->acc_count += ctx->batch_count;
 }
 
 /* Each server's header for a push: the sums (the loss with the whole penalty at this
  * worker's parameters, which no single server can compute), the read the accumulation
  * began on, and the squared norm of the mean gradient outside that server's slice. */
-static void prepare_push(gd_trainer *t, ps_state *s)
+static void prepare_push(gd_step_ctx *ctx, ps_state *s)
 {
     ps_worker *w = &s->w;
     const double count = w->acc_count;
-    const double penalty = gd_update_penalties(t, 0, t->model.nparams, NULL);
+    const double penalty = gd_update_penalties(ctx->update, ctx->model->w, 0, ctx->model->nparams, NULL);
     double total = 0;
     for (int j = 0; j < s->S; j++) {
         w->push[j]->h.sumsq_other = gd_sumsq(w->push[j]->x, s->len[j]);
@@ -74,52 +71,58 @@ static void after_push(ps_state *s)
 /* One round trip: a push and/or a fetch, or the last message (done). With a staleness
  * bound s, a worker about to have pushed c times needs parameters read at a server clock
  * of at least c - s: it fetches from every server whose copy is older (SSP). */
-static void round_trip(gd_trainer *t, ps_state *s, int push, int fetch, int done)
+static void round_trip(gd_step_ctx *ctx, ps_state *s, int push, int fetch, int done)
 {
     ps_worker *w = &s->w;
     const int64_t need = s->bound >= 0 ? w->clock + (push != 0) - s->bound : INT64_MIN;
     if (push)
-        prepare_push(t, s);
+        prepare_push(ctx, s);
     for (int j = 0; j < s->S; j++) {
         int get = !done && (fetch || w->read_clock[j] < need);
         w->flags[j] = (push ? PS_PUSH : 0) | (get ? PS_FETCH : 0) | (done ? PS_DONE : 0);
         w->push[j]->h.need = need;
         w->push[j]->h.rows = w->rows_sent;
     }
-    ps_worker_round(t, s);
+    ps_worker_round(ctx, s);
     if (push)
         after_push(s);
 }
 
-static void async_step(gd_trainer *t)
+static int async_step(gd_step_ctx *ctx)
 {
-    ps_state *s = t->strategy_state;
+    ps_state *s = ctx->state;
     ps_worker *w = &s->w;
     double since = MPI_Wtime();
-    accumulate(t, s);
-    t->step_loss = t->batch_loss; /* this worker's own sums: its epoch's training loss */
-    t->step_count = t->batch_count;
+    accumulate(ctx, s);
+    ctx->step_loss = ctx->batch_loss; /* this worker's own sums: its epoch's training loss */
+    ctx->step_count = ctx->batch_count;
     w->steps++;
-    gd_timer_add(t, GD_T_COMM, &since);
-    int push = w->steps % t->cfg->parallel.push_every == 0;
-    int fetch = w->steps % t->cfg->parallel.fetch_every == 0;
+    gd_step_time(ctx, GD_T_COMM, &since);
+    int push = w->steps % ctx->cfg->parallel.push_every == 0;
+    int fetch = w->steps % ctx->cfg->parallel.fetch_every == 0;
     if (push || fetch)
-        round_trip(t, s, push, fetch, 0);
+        round_trip(ctx, s, push, fetch, 0);
+    return GD_OK;
 }
 
 /* Lead worker, before it evaluates: every slice as the servers hold it now. */
-static void async_refresh(gd_trainer *t) { round_trip(t, t->strategy_state, 0, 1, 0); }
+static int async_refresh(gd_step_ctx *ctx)
+{
+    round_trip(ctx, ctx->state, 0, 1, 0);
+    return GD_OK;
+}
 
 /* Lead worker: one metrics row to rank 0 (the previous one has long arrived). */
-void ps_async_report(gd_trainer *t, const gd_metrics_row *r)
+int ps_async_report(gd_step_ctx *ctx, const gd_metrics_row *r)
 {
-    ps_worker *w = &((ps_state *)t->strategy_state)->w;
-    gd_watchdog_enter_peer("sending a metrics row", t->step, 0);
+    ps_worker *w = &((ps_state *)ctx->state)->w;
+    gd_watchdog_enter_peer("sending a metrics row", ctx->step, 0);
     MPI_Wait(&w->row_req, MPI_STATUS_IGNORE);
     gd_watchdog_leave();
     w->row = *r;
-    MPI_Isend(&w->row, (int)sizeof w->row, MPI_BYTE, 0, PS_TAG_ROW, t->comm, &w->row_req);
+    MPI_Isend(&w->row, (int)sizeof w->row, MPI_BYTE, 0, PS_TAG_ROW, ctx->comm, &w->row_req);
     w->rows_sent++;
+    return GD_OK;
 }
 
 /* ---- server ---------------------------------------------------------------------- */
@@ -134,19 +137,19 @@ static int64_t server_clock(const ps_state *s)
     return c;
 }
 
-static void post_push_recv(gd_trainer *t, ps_state *s, int i)
+static void post_push_recv(gd_step_ctx *ctx, ps_state *s, int i)
 {
-    MPI_Irecv(s->s.push[i], (int)ps_msg_bytes(s->len[s->me]), MPI_BYTE, t->nservers + i,
-              PS_TAG_PUSH, t->comm, &s->s.req[i]);
+    MPI_Irecv(s->s.push[i], (int)ps_msg_bytes(s->len[s->me]), MPI_BYTE, ctx->nservers + i,
+              PS_TAG_PUSH, ctx->comm, &s->s.req[i]);
 }
 
-static void post_row_recv(gd_trainer *t, ps_state *s)
+static void post_row_recv(gd_step_ctx *ctx, ps_state *s)
 {
-    MPI_Irecv(&s->s.row, (int)sizeof s->s.row, MPI_BYTE, t->lead, PS_TAG_ROW, t->comm,
+    MPI_Irecv(&s->s.row, (int)sizeof s->s.row, MPI_BYTE, ctx->lead, PS_TAG_ROW, ctx->comm,
               &s->s.req[s->W]);
 }
 
-static void send_reply(gd_trainer *t, ps_state *s, int i, int with_params)
+static void send_reply(gd_step_ctx *ctx, ps_state *s, int i, int with_params)
 {
     ps_server *v = &s->s;
     const size_t lo = s->lo[s->me], len = with_params ? s->len[s->me] : 0;
@@ -155,87 +158,90 @@ static void send_reply(gd_trainer *t, ps_state *s, int i, int with_params)
     ps_msg *m = v->reply[i];
     m->h = (ps_header){.version = v->version, .clock = server_clock(s),
                        .flags = with_params ? PS_FETCH : 0, .stop = v->stop,
-                       .diverged = ps_diverged_code(t)};
-    memcpy(m->x, t->model.w + lo, len * sizeof(float));
-    MPI_Isend(m, (int)ps_msg_bytes(len), MPI_BYTE, t->nservers + i, PS_TAG_REPLY, t->comm, req);
+                       .diverged = (int32_t)ctx->diverged};
+    memcpy(m->x, ctx->model->w + lo, len * sizeof(float));
+    MPI_Isend(m, (int)ps_msg_bytes(len), MPI_BYTE, ctx->nservers + i, PS_TAG_REPLY, ctx->comm, req);
 }
 
 /* Answers the fetches held for the bound (SSP) whose clock has now come. */
-static void release_held(gd_trainer *t, ps_state *s)
+static void release_held(gd_step_ctx *ctx, ps_state *s)
 {
     const int64_t clock = server_clock(s);
     for (int i = 0; i < s->W; i++)
         if (s->s.need[i] >= 0 && s->s.need[i] <= clock) {
             s->s.need[i] = -1;
-            send_reply(t, s, i, 1);
+            send_reply(ctx, s, i, 1);
         }
 }
 
-static void diverged(gd_trainer *t, ps_state *s)
+static void diverged(gd_step_ctx *ctx, ps_state *s)
 {
     s->s.stop = GD_STOP_DIVERGED;
     gd_fail(GD_EDIVERGED, "training diverged at update %lld of server %d: non-finite %s (lower "
             "optimizer.lr or set train.clip_norm); model.h5 was not written, so an earlier one "
-            "is kept", (long long)s->s.version + 1, s->me, t->diverged);
+            "is kept", (long long)s->s.version + 1, s->me, gd_divergence_name(ctx->diverged));
 }
 
 /* Downpour: the push's mean gradient through the optimizer of this server's slice. */
-static int downpour_update(gd_trainer *t, ps_state *s, float *x, const ps_header *h,
+static gd_divergence downpour_update(gd_step_ctx *ctx, ps_state *s, float *x, const ps_header *h,
                            int64_t stale)
 {
     const size_t lo = s->lo[s->me], len = s->len[s->me];
     const float inv = 1.0f / (float)h->count;
     for (size_t k = 0; k < len; k++)
         x[k] *= inv;
-    gd_update_penalties(t, lo, len, x); /* their loss came with the push */
+    gd_update_penalties(ctx->update, ctx->model->w, lo, len, x); /* their loss came with the push */
     double sumsq = h->sumsq_other + gd_sumsq(x, len);
-    double lr = s->inverse_lr && stale > 1 ? t->lr / (double)stale : t->lr;
-    return gd_update_step(t, lo, len, x, sumsq, lr);
+    double lr = s->inverse_lr && stale > 1 ? ctx->lr / (double)stale : ctx->lr;
+    return gd_update_step(ctx->update, ctx->model->w, lo, len, x, ctx->step_loss, sumsq, lr,
+                          ctx->step);
 }
 
 /* Applies one worker's push to this server's slice, as it arrives. */
-static void apply_push(gd_trainer *t, ps_state *s, int i, const ps_header *h)
+static void apply_push(gd_step_ctx *ctx, ps_state *s, int i, const ps_header *h)
 {
     ps_server *v = &s->s;
     const size_t len = s->len[s->me];
     float *x = v->push[i]->x;
-    if (h->diverged && !t->diverged) { /* a worker that steps itself (easgd-async) diverged */
-        t->diverged = h->diverged == 1 ? "loss" : "gradient";
-        diverged(t, s);
+    if (h->diverged && !ctx->diverged) { /* a worker that steps itself (easgd-async) diverged */
+        ctx->diverged = (gd_divergence)h->diverged;
+        diverged(ctx, s);
     }
-    if (h->count <= 0 || t->diverged)
+    if (h->count <= 0 || ctx->diverged)
         return; /* an empty push moves nothing; after divergence nothing more is applied */
     ps_pair_add(&v->applied[i], x, len, h->count);
     const int64_t stale = v->version - h->version;
     ps_stale_add(&v->stale, stale);
     ps_stale_add(&v->lag, v->clock[i] - h->clock);
-    t->step_loss = h->loss;
-    t->step_count = h->count;
-    t->lr = gd_schedule_lr(&t->schedule, t->step);
+    ctx->step_loss = h->loss;
+    ctx->step_count = h->count;
+    ctx->lr = gd_schedule_lr(ctx->schedule, ctx->step);
     const double t0 = MPI_Wtime();
-    const int ok = (s->update ? s->update : downpour_update)(t, s, x, h, stale);
-    gd_trace_span("apply", t0, MPI_Wtime()); /* output.trace: the server's own phase */
-    if (!ok) {
-        diverged(t, s);
+    const gd_divergence d = (s->update ? s->update : downpour_update)(ctx, s, x, h, stale);
+    gd_step_span(ctx, "apply", t0, MPI_Wtime()); /* output.trace: the server's own phase */
+    if (d) {
+        ctx->diverged = d;
+        diverged(ctx, s);
         return;
     }
-    t->step = ++v->version;
-    gd_checkpoint_server_progress(t, 0); /* checkpoint_every = Ns, one server */
-    t->samples_seen += h->count;
+    ctx->step = ++v->version;
+    if (ctx->host && ctx->host->server_progress) /* checkpoint_every = Ns, one server */
+        ctx->host->server_progress(ctx, 0);
+    ctx->samples_seen += h->count;
     v->row_loss += h->loss;
     v->row_count += h->count;
-    if (t->cfg->train.max_steps && v->version >= t->cfg->train.max_steps && !v->stop)
+    if (ctx->cfg->train.max_steps && v->version >= ctx->cfg->train.max_steps && !v->stop)
         v->stop = GD_STOP_MAX_STEPS;
 }
 
 /* One message from worker i: apply it, then answer now or, for a fetch that the bound
  * holds back, once the clock has come. */
-static void take_push(gd_trainer *t, ps_state *s, int i)
+static void take_push(gd_step_ctx *ctx, ps_state *s, int i)
 {
     ps_server *v = &s->s;
     const ps_header h = v->push[i]->h;
     if (h.flags & PS_PUSH) {
-        apply_push(t, s, i, &h);
+        apply_push(ctx, s, i, &h);
         v->clock[i]++;
     }
     if (h.flags & PS_DONE) {
@@ -244,127 +250,130 @@ static void take_push(gd_trainer *t, ps_state *s, int i)
         if (i == 0)
             v->rows_expected = h.rows;
     } else {
-        post_push_recv(t, s, i); /* i sends again only after our reply */
+        post_push_recv(ctx, s, i); /* i sends again only after our reply */
     }
     if ((h.flags & PS_FETCH) && h.need > server_clock(s))
         v->need[i] = h.need;
     else
-        send_reply(t, s, i, h.flags & PS_FETCH);
+        send_reply(ctx, s, i, h.flags & PS_FETCH);
 }
 
 /* Rank 0: the lead worker's row, completed with the servers' figures. */
-static void take_row(gd_trainer *t, ps_state *s)
+static void take_row(gd_step_ctx *ctx, ps_state *s)
 {
     ps_server *v = &s->s;
     gd_metrics_row r = v->row;
     v->rows_got++;
-    r.wall = MPI_Wtime() - t->t_start;
+    r.wall = MPI_Wtime() - ctx->t_start;
     r.step = (long)v->version;
-    r.samples = t->samples_seen;
+    r.samples = ctx->samples_seen;
     r.train_loss = v->row_count > 0 ? v->row_loss / v->row_count : NAN;
-    r.lr = t->lr;
+    r.lr = ctx->lr;
     r.samples_per_s = r.wall > 0 ? r.samples / r.wall : 0;
     v->row_loss = v->row_count = 0;
-    gd_stop_reason why = gd_accept_row(t, &r);
-    gd_checkpoint_server_progress(t, 1); /* checkpoint_every = N, one server */
+    gd_stop_reason why = ctx->host->accept_row(ctx, &r);
+    if (ctx->host->server_progress) /* checkpoint_every = N, one server */
+        ctx->host->server_progress(ctx, 1);
     if (why != GD_STOP_NONE && !v->stop)
         v->stop = why;
     if (v->rows_expected < 0 || v->rows_got < v->rows_expected)
-        post_row_recv(t, s);
+        post_row_recv(ctx, s);
 }
 
-static int rows_pending(const gd_trainer *t, const ps_server *v)
+static int rows_pending(const gd_step_ctx *ctx, const ps_server *v)
 {
-    return t->rank == 0 && (v->rows_expected < 0 || v->rows_got < v->rows_expected);
+    return ctx->rank == 0 && (v->rows_expected < 0 || v->rows_got < v->rows_expected);
 }
 
 /* The server's whole run: blocked in MPI_Waitany (no busy polling beyond MPI's own), one
  * message at a time, until every worker is done and rank 0 has every row. */
-int ps_async_serve(gd_trainer *t)
+int ps_async_serve(gd_step_ctx *ctx)
 {
-    ps_state *s = t->strategy_state;
+    ps_state *s = ctx->state;
     ps_server *v = &s->s;
     v->rows_expected = -1;
     for (int i = 0; i < s->W; i++)
-        post_push_recv(t, s, i);
-    if (t->rank == 0)
-        post_row_recv(t, s);
+        post_push_recv(ctx, s, i);
+    if (ctx->rank == 0)
+        post_row_recv(ctx, s);
     double since = MPI_Wtime();
-    while (v->live > 0 || rows_pending(t, v)) {
+    while (v->live > 0 || rows_pending(ctx, v)) {
         int i = MPI_UNDEFINED;
         double start = since;
         gd_watchdog_enter("waiting for pushes", v->version);
         MPI_Waitany(s->W + 1, v->req, &i, MPI_STATUS_IGNORE);
         gd_watchdog_leave();
-        gd_timer_add(t, GD_T_WAIT, &since);
+        gd_step_time(ctx, GD_T_WAIT, &since);
         v->idle_s += since - start;
         if (i == MPI_UNDEFINED)
             break;
         if (i == s->W)
-            take_row(t, s);
+            take_row(ctx, s);
         else
-            take_push(t, s, i);
-        release_held(t, s);
-        if (!v->stop && gd_signal_pending()) /* SIGTERM / SIGINT: every worker stops */
+            take_push(ctx, s, i);
+        release_held(ctx, s);
+        if (!v->stop && ctx->host && ctx->host->signal_pending && ctx->host->signal_pending()) /* SIGTERM / SIGINT: every worker stops */
             v->stop = GD_STOP_SIGNAL;
-        gd_timer_add(t, GD_T_COMPUTE, &since);
+        gd_step_time(ctx, GD_T_COMPUTE, &since);
     }
     MPI_Waitall(s->W, v->req + s->W + 1, MPI_STATUSES_IGNORE);
     if (v->req[s->W] != MPI_REQUEST_NULL) { /* rank 0's row receive that no row will match */
         MPI_Cancel(&v->req[s->W]);
         MPI_Wait(&v->req[s->W], MPI_STATUS_IGNORE);
     }
-    gd_timer_add(t, GD_T_COMM, &since);
-    t->epoch = t->nrows;
-    t->stop_reason = (gd_stop_reason)v->stop;
-    return t->diverged ? GD_EDIVERGED : GD_OK;
+    gd_step_time(ctx, GD_T_COMM, &since);
+    ctx->stop = (gd_stop_reason)v->stop;
+    return ctx->diverged ? GD_EDIVERGED : GD_OK;
 }
 
 /* ---- both -------------------------------------------------------------------------- */
 
-static int async_setup(gd_trainer *t)
+static int async_setup(gd_step_ctx *ctx)
 {
-    int rc = ps_setup(t, 1);
-    ps_state *s = t->strategy_state;
-    long every = t->cfg->parallel.push_every;
+    int rc = ps_setup(ctx, 1);
+    ps_state *s = ctx->state;
+    long every = ctx->cfg->parallel.push_every;
     /* each update is one worker's gradient; an epoch of all workers is W pushes each */
-    t->workers_per_step = 1;
+    ctx->workers_per_step = 1;
     if (s)
-        t->updates_per_epoch = (long)s->W * ((t->steps_per_epoch + every - 1) / every);
+        ctx->updates_per_epoch = (long)s->W * ((ctx->steps_per_epoch + every - 1) / every);
     return rc;
 }
 
-/* After a resume (checkpoint.c): a server goes on from its checkpointed version (t->step);
+/* After a resume (checkpoint.c): a server goes on from its checkpointed version (ctx->step);
  * a worker reads every slice with its version before its first gradient, so that its first
  * push's staleness counts from the restored versions, not from 0. */
-static void async_resumed(gd_trainer *t)
+static int async_resumed(gd_step_ctx *ctx)
 {
-    ps_state *s = t->strategy_state;
-    if (t->serving) {
-        s->s.version = t->step;
-        return;
+    ps_state *s = ctx->state;
+    if (ctx->serving) {
+        s->s.version = ctx->step;
+        return GD_OK;
     }
-    round_trip(t, s, 0, 1, 0);
+    round_trip(ctx, s, 0, 1, 0);
     for (int j = 0; j < s->S; j++) {
         s->w.acc_version[j] = s->w.read_version[j];
         s->w.acc_clock[j] = s->w.read_clock[j];
     }
+    return GD_OK;
 }
 
 /* A worker's last push carries what it accumulated since the one before, so every
  * gradient computed is applied; then every rank meets in ps_finish. */
-static void async_finish(gd_trainer *t)
+static int async_finish(gd_step_ctx *ctx)
 {
-    ps_state *s = t->strategy_state;
-    if (!t->serving) {
-        round_trip(t, s, 1, 0, 1);
+    ps_state *s = ctx->state;
+    if (!ctx->serving) {
+        round_trip(ctx, s, 1, 0, 1);
         MPI_Wait(&s->w.row_req, MPI_STATUS_IGNORE);
     }
-    ps_finish(t);
+    ps_finish(ctx);
+    return GD_OK;
 }
 
 const gd_strategy_ops gd_strategy_ps_async = {
     .name = "ps-async",
+    .can_checkpoint = 1,
     .has_servers = 1,
     .async = 1,
     .check = ps_check,

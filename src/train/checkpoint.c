@@ -91,12 +91,6 @@ uint64_t gd_checkpoint_hash(const char *text)
 
 /* ---- setup and resume ------------------------------------------------------------------ */
 
-/* The strategies whose state checkpoint_file.c knows how to gather. */
-static int mode_can_checkpoint(const char *mode)
-{
-    return !strcmp(mode, "allreduce") || !strcmp(mode, "ps") || !strcmp(mode, "ps-async");
-}
-
 /* Collective. MPI counts are ints: the gathers of the parameters and the shard orders need
  * them. */
 static int sizes_fit(const gd_trainer *t, unsigned long long *rows)
@@ -109,7 +103,7 @@ static int sizes_fit(const gd_trainer *t, unsigned long long *rows)
 int gd_checkpoint_setup(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
-    int enabled = mode_can_checkpoint(c->parallel.mode);
+    int enabled = t->strategy->can_checkpoint;
     int asked = c->output.checkpoint_epochs || c->output.checkpoint_steps ||
                 strcmp(c->train.resume, "never");
     if (!enabled && asked)
@@ -164,15 +158,15 @@ static int resume_path(const gd_trainer *t, char *path, size_t len)
 static gd_stop_reason stop_at_resume(const gd_trainer *t)
 {
     const gd_config *c = t->cfg;
-    if (t->ckpt->pos > 0 || t->serving)
+    if (t->ckpt->pos > 0 || t->ctx.serving)
         return GD_STOP_NONE; /* in mid-epoch the epoch's end decides, as it did before */
-    if (t->epoch >= c->train.epochs)
+    if (t->ctx.epoch >= c->train.epochs)
         return GD_STOP_EPOCHS;
-    if (c->train.max_steps && t->step >= c->train.max_steps && !t->strategy->async)
+    if (c->train.max_steps && t->ctx.step >= c->train.max_steps && !t->strategy->async)
         return GD_STOP_MAX_STEPS;
-    if (t->early.patience > 0 && t->early.stale >= t->early.patience)
+    if (t->stopping.early.patience > 0 && t->stopping.early.stale >= t->stopping.early.patience)
         return GD_STOP_EARLY;
-    if (t->tol.tol > 0 && t->tol.calm >= t->tol.epochs)
+    if (t->stopping.tol.tol > 0 && t->stopping.tol.calm >= t->stopping.tol.epochs)
         return GD_STOP_TOL;
     return GD_STOP_NONE;
 }
@@ -183,9 +177,9 @@ static void say_resumed(const gd_trainer *t, const char *path)
         return;
     if (t->ckpt->pos > 0)
         printf("resuming from %s: epoch %ld, step %ld (%ld of the epoch's %ld steps done)\n", path,
-               t->epoch, t->step, t->ckpt->pos, t->steps_per_epoch);
+               t->ctx.epoch, t->ctx.step, t->ckpt->pos, t->ctx.steps_per_epoch);
     else
-        printf("resuming from %s: after epoch %ld, step %ld\n", path, t->epoch, t->step);
+        printf("resuming from %s: after epoch %ld, step %ld\n", path, t->ctx.epoch, t->ctx.step);
     fflush(stdout);
 }
 
@@ -193,7 +187,7 @@ static void say_resumed(const gd_trainer *t, const char *path)
  * their collectives would not meet (a damaged file). */
 static int same_position(const gd_trainer *t, const char *path)
 {
-    long v[4] = {t->epoch, t->step, -t->epoch, -t->step};
+    long v[4] = {t->ctx.epoch, t->ctx.step, -t->ctx.epoch, -t->ctx.step};
     MPI_Allreduce(MPI_IN_PLACE, v, 4, MPI_LONG, MPI_MAX, t->comm);
     if (v[0] == -v[2] && v[1] == -v[3])
         return GD_OK;
@@ -219,11 +213,10 @@ int gd_checkpoint_resume(gd_trainer *t)
     if (rc)
         return rc;
     snprintf(k->resumed_from, sizeof k->resumed_from, "%s", path);
-    t->stop_reason = stop_at_resume(t);
+    t->stopping.reason = stop_at_resume(t);
     say_resumed(t, path);
-    if (t->strategy->resumed)
-        t->strategy->resumed(t);
-    return GD_OK;
+    /* no agreement here: a ps-async worker's resumed() is a round trip with the servers */
+    return t->strategy->resumed ? t->strategy->resumed(&t->ctx) : GD_OK;
 }
 
 /* ---- during training ------------------------------------------------------------------- */
@@ -237,10 +230,10 @@ static int agreed_signal(gd_trainer *t)
     int sig = 0;
     if (k->steps_timed++ == 0)
         k->t0 = MPI_Wtime();
-    if (t->step % k->check_every)
+    if (t->ctx.step % k->check_every)
         return 0;
     if (k->req != MPI_REQUEST_NULL) {
-        gd_watchdog_enter("signal agreement", t->step);
+        gd_watchdog_enter("signal agreement", t->ctx.step);
         MPI_Wait(&k->req, MPI_STATUS_IGNORE);
         gd_watchdog_leave();
         sig = k->flag;
@@ -255,8 +248,8 @@ static int agreed_signal(gd_trainer *t)
 static void stop_on_signal(gd_trainer *t, int sig)
 {
     t->ckpt->signal = sig;
-    if (t->stop_reason == GD_STOP_NONE)
-        t->stop_reason = GD_STOP_SIGNAL;
+    if (t->stopping.reason == GD_STOP_NONE)
+        t->stopping.reason = GD_STOP_SIGNAL;
 }
 
 static int write_now(gd_trainer *t)
@@ -265,7 +258,7 @@ static int write_now(gd_trainer *t)
     int rc = ckpt_write(t);
     if (!rc) {
         k->written++;
-        k->written_step = t->step;
+        k->written_step = t->ctx.step;
     }
     return rc;
 }
@@ -285,9 +278,9 @@ int gd_checkpoint_after_step(gd_trainer *t, long s)
     int sig = agreed_signal(t);
     if (sig)
         stop_on_signal(t, sig);
-    int due = k->every_steps && t->step % k->every_steps == 0;
-    int cut = (k->every_steps || k->every_epochs) && s + 1 < t->steps_per_epoch &&
-              (t->stop_reason != GD_STOP_NONE || t->step >= t->step_limit);
+    int due = k->every_steps && t->ctx.step % k->every_steps == 0;
+    int cut = (k->every_steps || k->every_epochs) && s + 1 < t->ctx.steps_per_epoch &&
+              (t->stopping.reason != GD_STOP_NONE || t->ctx.step >= t->clock.step_limit);
     return due || sig || cut ? write_now(t) : GD_OK;
 }
 
@@ -301,7 +294,7 @@ static void plan_signal_checks(gd_trainer *t)
     gd_ckpt *k = t->ckpt;
     double per_step = k->steps_timed > 1 ? (MPI_Wtime() - k->t0) / (double)(k->steps_timed - 1)
                                          : 0;
-    gd_watchdog_enter("planning the signal checks", t->step);
+    gd_watchdog_enter("planning the signal checks", t->ctx.step);
     MPI_Allreduce(MPI_IN_PLACE, &per_step, 1, MPI_DOUBLE, MPI_MAX, t->comm);
     gd_watchdog_leave();
     double every = per_step > 0 ? SIGNAL_CHECK_S / per_step : 1;
@@ -316,29 +309,29 @@ int gd_checkpoint_after_epoch(gd_trainer *t)
         return GD_OK;
     if (!t->strategy->async)
         plan_signal_checks(t);
-    if (k->pos >= t->steps_per_epoch)
+    if (k->pos >= t->ctx.steps_per_epoch)
         k->pos = 0; /* the epoch is whole: a checkpoint now resumes at the next one */
-    if (t->strategy->async || k->pos > 0 || k->written_step == t->step)
+    if (t->strategy->async || k->pos > 0 || k->written_step == t->ctx.step)
         return GD_OK;
-    int due = k->every_epochs && t->epoch % k->every_epochs == 0;
-    int last = (k->every_epochs || k->every_steps) && t->stop_reason != GD_STOP_NONE &&
-               t->stop_reason != GD_STOP_DIVERGED;
+    int due = k->every_epochs && t->ctx.epoch % k->every_epochs == 0;
+    int last = (k->every_epochs || k->every_steps) && t->stopping.reason != GD_STOP_NONE &&
+               t->stopping.reason != GD_STOP_DIVERGED;
     return due || last ? write_now(t) : GD_OK;
 }
 
 void gd_checkpoint_server_progress(gd_trainer *t, int row)
 {
     gd_ckpt *k = t->ckpt;
-    if (!k || !k->enabled || t->rank != 0 || t->nservers != 1 || !t->strategy->async)
+    if (!k || !k->enabled || t->rank != 0 || t->ctx.nservers != 1 || !t->strategy->async)
         return;
-    int due = row ? k->every_epochs && t->nrows % k->every_epochs == 0
-                  : k->every_steps && t->step % k->every_steps == 0;
+    int due = row ? k->every_epochs && t->metrics.nrows % k->every_epochs == 0
+                  : k->every_steps && t->ctx.step % k->every_steps == 0;
     if (!due)
         return;
     if (ckpt_write_local(t))
         gd_abort(t->comm, GD_ERR);
     k->written++;
-    k->written_step = t->step;
+    k->written_step = t->ctx.step;
 }
 
 int gd_checkpoint_end(gd_trainer *t, int rc)
@@ -347,7 +340,7 @@ int gd_checkpoint_end(gd_trainer *t, int rc)
     if (!k || !k->enabled)
         return rc;
     if (k->req != MPI_REQUEST_NULL) { /* the reduction after the last check: too late to stop */
-        gd_watchdog_enter("signal agreement", t->step);
+        gd_watchdog_enter("signal agreement", t->ctx.step);
         MPI_Wait(&k->req, MPI_STATUS_IGNORE);
         gd_watchdog_leave();
     }
@@ -364,14 +357,14 @@ int gd_checkpoint_end(gd_trainer *t, int rc)
 int gd_checkpoint_exit_status(gd_trainer *t, int rc)
 {
     gd_ckpt *k = t->ckpt;
-    if (rc || !k || t->stop_reason != GD_STOP_SIGNAL)
+    if (rc || !k || t->stopping.reason != GD_STOP_SIGNAL)
         return rc;
     if (k->written == 0)
         return gd_fail(GD_EXIT_SIGNAL, "stopped by %s at epoch %ld, step %ld; no checkpoint was "
-                       "written", gd_signal_name(k->signal), t->epoch, t->step);
+                       "written", gd_signal_name(k->signal), t->ctx.epoch, t->ctx.step);
     return gd_fail(GD_EXIT_SIGNAL, "stopped by %s at epoch %ld, step %ld; checkpoint written to "
                    "%s (continue with --set train.resume=auto)", gd_signal_name(k->signal),
-                   t->epoch, t->step, k->path);
+                   t->ctx.epoch, t->ctx.step, k->path);
 }
 
 /* A JSON string, or null for "". */

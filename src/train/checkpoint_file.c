@@ -70,9 +70,9 @@ typedef struct ck_image {
 static void owned_slice(const gd_trainer *t, size_t *lo, size_t *len)
 {
     *lo = *len = 0;
-    if (t->nservers && t->serving)
-        gd_shard_range(t->model.nparams, t->nservers, t->rank, lo, len);
-    else if (!t->nservers && t->rank == 0)
+    if (t->ctx.nservers && t->ctx.serving)
+        gd_shard_range(t->model.nparams, t->ctx.nservers, t->rank, lo, len);
+    else if (!t->ctx.nservers && t->rank == 0)
         *len = t->model.nparams;
 }
 
@@ -95,17 +95,17 @@ static void fill_own(gd_trainer *t, ck_image *im)
     const gd_ckpt *k = t->ckpt;
     size_t lo, len;
     owned_slice(t, &lo, &len);
-    int64_t pos[P_N] = {t->epoch, t->step, k->pos, (int64_t)t->train.rows, t->optim.t,
+    int64_t pos[P_N] = {t->ctx.epoch, t->ctx.step, k->pos, (int64_t)t->train.rows, t->optim.t,
                         (int64_t)lo, (int64_t)len};
     memcpy(im->own_pos, pos, sizeof pos);
-    memcpy(im->own_rng + R_SHUFFLE, t->shuffle_rng.s, sizeof t->shuffle_rng.s);
+    memcpy(im->own_rng + R_SHUFFLE, t->batch.shuffle_rng.s, sizeof t->batch.shuffle_rng.s);
     gd_rng *mr = model_rng(t);
     if (mr)
         memcpy(im->own_rng + R_MODEL, mr->s, sizeof mr->s);
-    memcpy(im->own_rng + R_NOISE, t->noise_rng.s, sizeof t->noise_rng.s);
-    double sums[S_TIMERS] = {t->epoch_loss, t->epoch_count, t->samples_seen, t->lr};
+    memcpy(im->own_rng + R_NOISE, t->update.noise_rng.s, sizeof t->update.noise_rng.s);
+    double sums[S_TIMERS] = {t->ctx.epoch_loss, t->ctx.epoch_count, t->ctx.samples_seen, t->ctx.lr};
     memcpy(im->own_sums, sums, sizeof sums);
-    memcpy(im->own_sums + S_TIMERS, t->timers, sizeof t->timers);
+    memcpy(im->own_sums + S_TIMERS, t->ctx.timers, sizeof t->ctx.timers);
 }
 
 /* ---- gathering (collective) --------------------------------------------------------- */
@@ -131,7 +131,7 @@ static int alloc_data(const gd_trainer *t, ck_image *im)
     im->params = gd_alloc(n, sizeof(float), "checkpoint parameters");
     im->optim = gd_alloc(n, t->optim.ops->state_slots * sizeof(float),
                          "checkpoint optimizer state");
-    im->best = gd_alloc(t->best_w ? n : 0, sizeof(float), "checkpoint best parameters");
+    im->best = gd_alloc(t->stopping.best_w ? n : 0, sizeof(float), "checkpoint best parameters");
     im->state = gd_alloc(ranks, nstate * sizeof(float), "checkpoint model state");
     im->best_state = gd_alloc(ranks, nstate * sizeof(float), "checkpoint model state");
     im->order = gd_alloc(im->order_len, sizeof(uint64_t), "checkpoint shard orders");
@@ -181,8 +181,8 @@ static void gather_slices(gd_trainer *t, ck_image *im, int *counts, int *displs)
         MPI_Gatherv(mine, len, MPI_FLOAT, im->optim ? im->optim + k * n : NULL, counts, displs,
                     MPI_FLOAT, 0, t->comm);
     }
-    if (t->best_w)
-        MPI_Gatherv(t->best_w + lo, len, MPI_FLOAT, im->best, counts, displs, MPI_FLOAT, 0,
+    if (t->stopping.best_w)
+        MPI_Gatherv(t->stopping.best_w + lo, len, MPI_FLOAT, im->best, counts, displs, MPI_FLOAT, 0,
                     t->comm);
 }
 
@@ -192,13 +192,13 @@ static void gather_ranks(gd_trainer *t, ck_image *im, int *counts, int *displs)
     const int nstate = (int)t->model.nstate;
     if (t->rank == 0)
         counts_from(im, t->size, P_ROWS, -1, counts, displs);
-    MPI_Gatherv(t->order, (int)t->train.rows, MPI_UINT64_T, im->order, counts, displs,
+    MPI_Gatherv(t->batch.order, (int)t->train.rows, MPI_UINT64_T, im->order, counts, displs,
                 MPI_UINT64_T, 0, t->comm);
     if (!nstate)
         return;
     MPI_Gather(t->model.state, nstate, MPI_FLOAT, im->state, nstate, MPI_FLOAT, 0, t->comm);
-    if (t->best_w)
-        MPI_Gather(t->best_w + t->model.nparams, nstate, MPI_FLOAT, im->best_state, nstate,
+    if (t->stopping.best_w)
+        MPI_Gather(t->stopping.best_w + t->model.nparams, nstate, MPI_FLOAT, im->best_state, nstate,
                    MPI_FLOAT, 0, t->comm);
 }
 
@@ -248,7 +248,7 @@ static int write_identity(const gd_trainer *t, hid_t f)
     rc = rc ? rc : gd_h5_attr_string(f, "optimizer", t->optim.ops->name);
     rc = rc ? rc : gd_h5_attr_long(f, "state_slots", (long)t->optim.ops->state_slots);
     rc = rc ? rc : gd_h5_attr_long(f, "ranks", t->size);
-    rc = rc ? rc : gd_h5_attr_long(f, "servers", t->nservers);
+    rc = rc ? rc : gd_h5_attr_long(f, "servers", t->ctx.nservers);
     rc = rc ? rc : gd_h5_attr_string(f, "mode", t->cfg->parallel.mode);
     rc = rc ? rc : gd_h5_attr_string(f, "config", text);
     rc = rc ? rc : gd_h5_attr_string(f, "config_hash", hash);
@@ -259,12 +259,12 @@ static int write_identity(const gd_trainer *t, hid_t f)
 /* The stopping rules and the clock, from rank 0. */
 static int write_progress(const gd_trainer *t, const ck_image *im, hid_t f)
 {
-    int rc = attr_double(f, "tol_prev", t->tol.prev);
-    rc = rc ? rc : gd_h5_attr_long(f, "tol_calm", t->tol.calm);
-    rc = rc ? rc : attr_double(f, "early_best", t->early.best);
-    rc = rc ? rc : gd_h5_attr_long(f, "early_best_epoch", t->early.best_epoch);
-    rc = rc ? rc : gd_h5_attr_long(f, "early_stale", t->early.stale);
-    rc = rc ? rc : attr_double(f, "wall_s", MPI_Wtime() - t->t_start);
+    int rc = attr_double(f, "tol_prev", t->stopping.tol.prev);
+    rc = rc ? rc : gd_h5_attr_long(f, "tol_calm", t->stopping.tol.calm);
+    rc = rc ? rc : attr_double(f, "early_best", t->stopping.early.best);
+    rc = rc ? rc : gd_h5_attr_long(f, "early_best_epoch", t->stopping.early.best_epoch);
+    rc = rc ? rc : gd_h5_attr_long(f, "early_stale", t->stopping.early.stale);
+    rc = rc ? rc : attr_double(f, "wall_s", MPI_Wtime() - t->ctx.t_start);
     rc = rc ? rc : gd_h5_attr_long(f, "metrics_rows", im->nrows);
     return rc;
 }
@@ -293,7 +293,7 @@ static int write_metrics(const gd_trainer *t, const ck_image *im, hid_t f)
     if (!v)
         return GD_ERR;
     for (long i = 0; i < im->nrows; i++)
-        row_to_doubles(&t->rows[i], v + i * CK_METRICS_COLS);
+        row_to_doubles(&t->metrics.rows[i], v + i * CK_METRICS_COLS);
     int rc = gd_h5_write(f, "metrics", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, v, (size_t)im->nrows,
                          CK_METRICS_COLS);
     free(v);
@@ -307,7 +307,7 @@ static int write_global(const gd_trainer *t, const ck_image *im, hid_t f)
     if (!rc && slots)
         rc = gd_h5_write(f, "optimizer_state", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, im->optim, slots,
                          n);
-    if (!rc && t->best_w)
+    if (!rc && t->stopping.best_w)
         rc = gd_h5_write(f, "best_params", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, im->best, n, 0);
     return rc ? rc : write_metrics(t, im, f);
 }
@@ -325,7 +325,7 @@ static int write_ranks(const gd_trainer *t, const ck_image *im, hid_t f)
     if (!rc && nstate)
         rc = gd_h5_write(f, "rank_state", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, im->state, ranks,
                          nstate);
-    if (!rc && nstate && t->best_w)
+    if (!rc && nstate && t->stopping.best_w)
         rc = gd_h5_write(f, "rank_best_state", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, im->best_state,
                          ranks, nstate);
     return rc;
@@ -373,11 +373,11 @@ static int save_image(const gd_trainer *t, const ck_image *im)
  * the resumed run reports the whole epoch, so the checkpoint leaves the partial row out. */
 static long rows_to_save(const gd_trainer *t, const ck_image *im)
 {
-    long n = t->nrows;
+    long n = t->metrics.nrows;
     if (!t->strategy->async || n == 0)
         return n;
-    const int64_t *lead = im->pos + (size_t)t->lead * P_N;
-    return lead[P_POS] > 0 && t->rows[n - 1].epoch == lead[P_EPOCH] ? n - 1 : n;
+    const int64_t *lead = im->pos + (size_t)t->ctx.lead * P_N;
+    return lead[P_POS] > 0 && t->metrics.rows[n - 1].epoch == lead[P_EPOCH] ? n - 1 : n;
 }
 
 /* ps-async with one server, on rank 0 alone (no other rank takes part): the server's
@@ -400,7 +400,7 @@ int ckpt_write_local(gd_trainer *t)
     if (!rc) {
         memcpy(im.params, t->model.w, n * sizeof(float));
         memcpy(im.optim, t->optim.state, n * slots * sizeof(float));
-        im.nrows = t->nrows;
+        im.nrows = t->metrics.nrows;
         rc = save_image(t, &im);
     }
     free_image(&im);
@@ -416,7 +416,7 @@ int ckpt_write(gd_trainer *t)
         rc = save_image(t, &im);
     }
     free_image(&im);
-    gd_watchdog_enter_peer("waiting for the checkpoint's write", t->step, 0);
+    gd_watchdog_enter_peer("waiting for the checkpoint's write", t->ctx.step, 0);
     rc = gd_agree(t->comm, rc);
     gd_watchdog_leave();
     return rc;
@@ -541,7 +541,7 @@ static int check_identity(const gd_trainer *t, hid_t f)
     rc = rc ? rc : expect_long(f, "ranks", t->size, "the rank count differs (mpirun -np)");
     rc = rc ? rc : expect_string(f, "mode", t->cfg->parallel.mode,
                                  "the parallel mode differs (parallel.mode)");
-    rc = rc ? rc : expect_long(f, "servers", t->nservers,
+    rc = rc ? rc : expect_long(f, "servers", t->ctx.nservers,
                                "the server count differs (parallel.servers)");
     return rc ? rc : check_config(t, f);
 }
@@ -553,10 +553,10 @@ static int read_record(const gd_trainer *t, hid_t f, int64_t *pos, uint64_t *rng
     int rc = read_block(f, "rank_position", H5T_NATIVE_INT64, r, 0, P_N, pos);
     rc = rc ? rc : read_block(f, "rank_rng", H5T_NATIVE_UINT64, r, 0, R_N, rng);
     rc = rc ? rc : read_block(f, "rank_sums", H5T_NATIVE_DOUBLE, r, 0, S_N, sums);
-    if (!rc && pos[P_EPOCH] < 0 && t->strategy->async && !t->serving)
+    if (!rc && pos[P_EPOCH] < 0 && t->strategy->async && !t->ctx.serving)
         return GD_OK; /* a worker that a server's own checkpoint knows nothing of */
     if (!rc && (pos[P_EPOCH] < 0 || pos[P_STEP] < 0 || pos[P_POS] < 0 ||
-                pos[P_POS] > (int64_t)t->steps_per_epoch))
+                pos[P_POS] > (int64_t)t->ctx.steps_per_epoch))
         rc = gd_fail(GD_ERR, "rank %d's position (epoch %lld, step %lld, %lld steps into the "
                      "epoch) is impossible: the file is damaged", t->rank,
                      (long long)pos[P_EPOCH], (long long)pos[P_STEP], (long long)pos[P_POS]);
@@ -591,8 +591,8 @@ static int read_params(gd_trainer *t, hid_t f)
     for (size_t k = 0; !rc && k < t->optim.ops->state_slots; k++)
         rc = read_block(f, "optimizer_state", H5T_NATIVE_FLOAT, k, lo, t->optim.n,
                         t->optim.state + k * t->optim.n);
-    if (!rc && t->best_w)
-        rc = read_block(f, "best_params", H5T_NATIVE_FLOAT, 0, 0, n, t->best_w);
+    if (!rc && t->stopping.best_w)
+        rc = read_block(f, "best_params", H5T_NATIVE_FLOAT, 0, 0, n, t->stopping.best_w);
     return rc;
 }
 
@@ -603,25 +603,25 @@ static int read_rank_data(gd_trainer *t, hid_t f, const int64_t *pos)
     if (pos[P_EPOCH] < 0)
         return GD_OK; /* unknown: its order and model state stay as setup made them */
     int rc = order_offset(t, f, &off);
-    rc = rc ? rc : read_block(f, "rank_order", H5T_NATIVE_UINT64, 0, off, t->train.rows, t->order);
+    rc = rc ? rc : read_block(f, "rank_order", H5T_NATIVE_UINT64, 0, off, t->train.rows, t->batch.order);
     for (size_t i = 0; !rc && i < t->train.rows; i++) /* row indices: read unchecked they would
                                                          send the batch gather out of bounds */
-        if (t->order[i] >= t->train.rows)
+        if (t->batch.order[i] >= t->train.rows)
             rc = gd_fail(GD_ERR, "rank %d's shard order names row %llu of %zu: the file is "
-                         "damaged", t->rank, (unsigned long long)t->order[i], t->train.rows);
+                         "damaged", t->rank, (unsigned long long)t->batch.order[i], t->train.rows);
     rc = rc ? rc : read_block(f, "rank_state", H5T_NATIVE_FLOAT, r, 0, nstate, t->model.state);
-    if (!rc && t->best_w)
+    if (!rc && t->stopping.best_w)
         rc = read_block(f, "rank_best_state", H5T_NATIVE_FLOAT, r, 0, nstate,
-                        t->best_w + t->model.nparams);
+                        t->stopping.best_w + t->model.nparams);
     return rc;
 }
 
 static int read_progress(gd_trainer *t, hid_t f, double *wall)
 {
     long calm = 0, best_epoch = 0, stale = 0, nrows = 0;
-    int rc = read_attr_double(f, "tol_prev", &t->tol.prev);
+    int rc = read_attr_double(f, "tol_prev", &t->stopping.tol.prev);
     rc = rc ? rc : gd_h5_read_attr_long(f, "tol_calm", &calm);
-    rc = rc ? rc : read_attr_double(f, "early_best", &t->early.best);
+    rc = rc ? rc : read_attr_double(f, "early_best", &t->stopping.early.best);
     rc = rc ? rc : gd_h5_read_attr_long(f, "early_best_epoch", &best_epoch);
     rc = rc ? rc : gd_h5_read_attr_long(f, "early_stale", &stale);
     rc = rc ? rc : read_attr_double(f, "wall_s", wall);
@@ -637,12 +637,12 @@ static int read_progress(gd_trainer *t, hid_t f, double *wall)
         rc = read_block(f, "metrics", H5T_NATIVE_DOUBLE, (hsize_t)i, 0, CK_METRICS_COLS,
                         v + i * CK_METRICS_COLS);
     for (long i = 0; !rc && i < nrows; i++)
-        doubles_to_row(v + i * CK_METRICS_COLS, &t->rows[i]);
+        doubles_to_row(v + i * CK_METRICS_COLS, &t->metrics.rows[i]);
     free(v);
-    t->tol.calm = calm;
-    t->early.best_epoch = best_epoch;
-    t->early.stale = stale;
-    t->nrows = rc ? 0 : nrows;
+    t->stopping.tol.calm = calm;
+    t->stopping.early.best_epoch = best_epoch;
+    t->stopping.early.stale = stale;
+    t->metrics.nrows = rc ? 0 : nrows;
     return rc;
 }
 
@@ -651,23 +651,23 @@ static void restore_record(gd_trainer *t, const int64_t *pos, const uint64_t *rn
                            const double *sums, double wall)
 {
     gd_ckpt *k = t->ckpt;
-    t->epoch = (long)pos[P_EPOCH];
-    t->step = (long)pos[P_STEP];
+    t->ctx.epoch = (long)pos[P_EPOCH];
+    t->ctx.step = (long)pos[P_STEP];
     k->pos = (long)pos[P_POS];
-    t->first_epoch = k->pos ? t->epoch : t->epoch + 1;
+    t->first_epoch = k->pos ? t->ctx.epoch : t->ctx.epoch + 1;
     t->first_step = k->pos;
     t->optim.t = (long)pos[P_OPTIM_T];
-    memcpy(t->shuffle_rng.s, rng + R_SHUFFLE, sizeof t->shuffle_rng.s);
+    memcpy(t->batch.shuffle_rng.s, rng + R_SHUFFLE, sizeof t->batch.shuffle_rng.s);
     gd_rng *mr = model_rng(t);
     if (mr)
         memcpy(mr->s, rng + R_MODEL, sizeof mr->s);
-    memcpy(t->noise_rng.s, rng + R_NOISE, sizeof t->noise_rng.s);
-    t->epoch_loss = sums[S_EPOCH_LOSS];
-    t->epoch_count = sums[S_EPOCH_COUNT];
-    t->samples_seen = sums[S_SAMPLES];
-    t->lr = sums[S_LR];
-    memcpy(t->timers, sums + S_TIMERS, sizeof t->timers);
-    t->t_start -= wall; /* wall_s and the time per step go on from the checkpoint's */
+    memcpy(t->update.noise_rng.s, rng + R_NOISE, sizeof t->update.noise_rng.s);
+    t->ctx.epoch_loss = sums[S_EPOCH_LOSS];
+    t->ctx.epoch_count = sums[S_EPOCH_COUNT];
+    t->ctx.samples_seen = sums[S_SAMPLES];
+    t->ctx.lr = sums[S_LR];
+    memcpy(t->ctx.timers, sums + S_TIMERS, sizeof t->ctx.timers);
+    t->ctx.t_start -= wall; /* wall_s and the time per step go on from the checkpoint's */
 }
 
 /* A ps-async worker that the checkpoint does not describe (written by the lone server in
@@ -676,16 +676,16 @@ static void restore_record(gd_trainer *t, const int64_t *pos, const uint64_t *rn
  * orders of the epochs before. The servers' state is exact; the workers' is not. */
 static void fresh_record(gd_trainer *t, double wall)
 {
-    const uint64_t seed = (uint64_t)t->cfg->train.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)t->nrows;
+    const uint64_t seed = (uint64_t)t->cfg->train.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)t->metrics.nrows;
     gd_ckpt *k = t->ckpt;
-    t->epoch = t->nrows;
-    t->first_epoch = t->epoch + 1;
+    t->ctx.epoch = t->metrics.nrows;
+    t->first_epoch = t->ctx.epoch + 1;
     t->first_step = k->pos = 0;
-    gd_rng_seed(&t->shuffle_rng, seed, (uint64_t)t->data_rank, GD_RNG_SHUFFLE);
+    gd_rng_seed(&t->batch.shuffle_rng, seed, (uint64_t)t->data_rank, GD_RNG_SHUFFLE);
     gd_rng *mr = model_rng(t);
     if (mr)
         gd_rng_seed(mr, seed, (uint64_t)t->data_rank, GD_RNG_DROPOUT);
-    t->t_start -= wall;
+    t->ctx.t_start -= wall;
 }
 
 int ckpt_read(gd_trainer *t, const char *path)

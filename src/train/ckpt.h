@@ -3,7 +3,7 @@
 #ifndef GDMPI_TRAIN_CKPT_H
 #define GDMPI_TRAIN_CKPT_H
 
-#include "gdmpi/train.h"
+#include "trainer.h"
 
 typedef struct gd_ckpt {
     long every_epochs, every_steps; /* output.checkpoint_every (0: that cadence is off) */

@@ -4,7 +4,7 @@
 #include "gdmpi/error.h"
 #include "gdmpi/inject.h"
 #include "gdmpi/signals.h"
-#include "gdmpi/train.h"
+#include "trainer.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -101,8 +101,8 @@ int gd_write_metrics(const gd_trainer *t)
         return GD_ERR;
     fprintf(f, "epoch,step,wall_s,samples,train_loss,val_loss,val_acc,lr,samples_per_s,"
                "compute_frac,comm_frac,wait_frac\n");
-    for (long i = 0; i < t->nrows; i++) {
-        const gd_metrics_row *r = &t->rows[i];
+    for (long i = 0; i < t->metrics.nrows; i++) {
+        const gd_metrics_row *r = &t->metrics.rows[i];
         fprintf(f, "%ld,%ld,%.4f,%.0f", r->epoch, r->step, r->wall, r->samples);
         csv_num(f, r->train_loss, "%.8g");
         csv_num(f, r->val_loss, "%.8g");
@@ -177,8 +177,8 @@ static void json_config(FILE *f, const gd_config *c)
 static void json_final(FILE *f, const gd_trainer *t)
 {
     fprintf(f, "  \"final\": {");
-    if (t->nrows) {
-        const gd_metrics_row *r = &t->rows[t->nrows - 1];
+    if (t->metrics.nrows) {
+        const gd_metrics_row *r = &t->metrics.rows[t->metrics.nrows - 1];
         fprintf(f, "\"epoch\": %ld, \"step\": %ld, \"wall_s\": ", r->epoch, r->step);
         json_num(f, r->wall);
         fprintf(f, ", \"samples\": %.0f, \"train_loss\": ", r->samples);
@@ -245,14 +245,14 @@ static int write_summary_file(const gd_trainer *t, int status, const char *messa
     fprintf(f, ",\n  \"model\": {\"type\": \"%s\", \"features\": %zu, \"outputs\": %zu, "
                "\"parameters\": %zu},\n", t->model.ops ? t->model.ops->name : "",
             t->model.features, t->model.outputs, t->model.nparams);
-    fprintf(f, "  \"steps_per_epoch\": %ld,\n  \"train_s\": ", t->steps_per_epoch);
-    json_num(f, t->t_train);
+    fprintf(f, "  \"steps_per_epoch\": %ld,\n  \"train_s\": ", t->ctx.steps_per_epoch);
+    json_num(f, t->clock.t_train);
     fprintf(f, ",\n");
     json_final(f, t);
     gd_json_stopping(t, f);
     gd_checkpoint_json(t, f);
     if (t->strategy && t->strategy->summary)
-        t->strategy->summary(t, f);
+        t->strategy->summary(&t->ctx, f);
     json_config(f, t->cfg);
     json_ranks(f, timers, rows, t->size);
     json_versions(f);
@@ -272,7 +272,7 @@ int gd_write_summary(const gd_trainer *t, int status, const char *message)
     enum { PER_RANK = GD_T_COUNT + RANK_FIGURES }; /* the timers, then json_ranks' figures */
     gd_inject_totals inj = gd_inject_totals_get();
     double mine[PER_RANK];
-    memcpy(mine, t->timers, sizeof t->timers);
+    memcpy(mine, t->ctx.timers, sizeof t->ctx.timers);
     mine[GD_T_COUNT] = (double)t->train.rows;
     mine[GD_T_COUNT + 1] = peak_rss_mb();
     mine[GD_T_COUNT + 2] = inj.slow_s;
@@ -284,12 +284,12 @@ int gd_write_summary(const gd_trainer *t, int status, const char *message)
     MPI_Gather(mine, PER_RANK, MPI_DOUBLE, gathered, PER_RANK, MPI_DOUBLE, 0, t->comm);
     if (t->rank != 0)
         return GD_OK;
-    double *timers = gd_alloc((size_t)t->size, sizeof t->timers, "summary");
+    double *timers = gd_alloc((size_t)t->size, sizeof t->ctx.timers, "summary");
     double *rows = gd_alloc((size_t)t->size, RANK_FIGURES * sizeof(double), "summary");
     int rc = GD_ERR;
     if (timers && rows) {
         for (int r = 0; r < t->size; r++) {
-            memcpy(timers + r * GD_T_COUNT, gathered + r * PER_RANK, sizeof t->timers);
+            memcpy(timers + r * GD_T_COUNT, gathered + r * PER_RANK, sizeof t->ctx.timers);
             memcpy(rows + RANK_FIGURES * r, gathered + r * PER_RANK + GD_T_COUNT,
                    RANK_FIGURES * sizeof(double));
         }

@@ -5,6 +5,7 @@
 #include "gdmpi/trace.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/step.h"
 #include "gdmpi/train.h"
 
 #include <stdio.h>

@@ -2,7 +2,7 @@
  *   setup: load shards, check labels, build model, optimizer, strategy, schedule (agreed)
  *   per epoch: order the shard (shuffle, sequential or curriculum)
  *              -> for each step: lr from the schedule -> gather batch -> loss_grad
- *                 -> strategy step (which calls gd_apply_update) -> divergence check
+ *                 -> strategy step (which calls the update pipeline) -> divergence check
  *   per epoch: evaluate, log a line, rewrite metrics.csv, keep the best parameters,
  *              agree on whether to stop (epochs, max_steps, max_seconds, tol, patience)
  *   end: strategy finish, restore the best epoch (early stopping), model.h5, summary.json.
@@ -17,36 +17,66 @@
  * In ps-async the servers run the strategy's serve() instead, and the workers run the
  * epochs with no collective (agree_comm = MPI_COMM_SELF): each decides its own stop, and
  * the lead worker reports each epoch's row to rank 0. */
-#include "gdmpi/train.h"
+#include "trainer.h"
 
 #include "gdmpi/checkpoint.h"
 #include "gdmpi/error.h"
 #include "gdmpi/watchdog.h"
 #include "gdmpi/inject.h"
+#include "gdmpi/signals.h"
 #include "gdmpi/trace.h"
 
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void gd_timer_add(gd_trainer *t, gd_timer_kind k, double *since)
+gd_trainer *gd_trainer_of(gd_step_ctx *ctx)
 {
-    double now = MPI_Wtime();
-    t->timers[k] += now - *since;
-    gd_trace_timer((int)k, t->step, *since, now); /* output.trace: the span just timed */
-    *since = now;
+    return (gd_trainer *)((char *)ctx - offsetof(gd_trainer, ctx));
+}
+
+/* ---- the host services a strategy calls (gd_step_host) ---------------------------------- */
+
+/* output.trace: the span just timed, or a strategy's named phase */
+static void host_span(gd_step_ctx *ctx, int kind, const char *name, double t0, double t1)
+{
+    if (name)
+        gd_trace_span(name, t0, t1);
+    else
+        gd_trace_timer(kind, ctx->step, t0, t1);
+}
+
+static gd_stop_reason host_accept_row(gd_step_ctx *ctx, const gd_metrics_row *row)
+{
+    return gd_accept_row(gd_trainer_of(ctx), row);
+}
+
+static void host_server_progress(gd_step_ctx *ctx, int row)
+{
+    gd_checkpoint_server_progress(gd_trainer_of(ctx), row);
+}
+
+static const gd_step_host trainer_host = {.span = host_span,
+                                          .accept_row = host_accept_row,
+                                          .server_progress = host_server_progress,
+                                          .signal_pending = gd_signal_pending};
+
+static void timer_add(gd_trainer *t, gd_timer_kind k, double *since)
+{
+    gd_step_time(&t->ctx, k, since);
 }
 
 /* Who reads data.val: the workers, sharded as the training rows; in an asynchronous job
  * the lead worker alone reads all of it (it evaluates for everyone); servers read nothing. */
 static MPI_Comm val_readers(const gd_trainer *t)
 {
-    if (t->serving || (t->strategy->async && t->rank != t->lead))
+    if (t->ctx.serving || (t->strategy->async && t->rank != t->ctx.lead))
         return MPI_COMM_NULL;
-    return t->strategy->async ? MPI_COMM_SELF : t->role_comm;
+    return t->strategy->async ? MPI_COMM_SELF : t->ctx.role_comm;
 }
 
 /* Workers read their shards over role_comm (servers hold no rows); has_val says whether the
@@ -58,14 +88,14 @@ static int load_data(gd_trainer *t)
     MPI_Comm val_comm = val_readers(t);
     if (gd_model_is_testfn(c)) { /* no data: an epoch is GD_TESTFN_ROWS placeholder rows */
         t->has_val = 0;
-        return t->serving ? GD_OK : gd_data_placeholder(&t->train, GD_TESTFN_ROWS, t->role_comm);
+        return t->ctx.serving ? GD_OK : gd_data_placeholder(&t->train, GD_TESTFN_ROWS, t->ctx.role_comm);
     }
-    int rc = t->serving ? GD_OK
+    int rc = t->ctx.serving ? GD_OK
                         : gd_data_load(&t->train, c->data.train, c->data.features,
-                                       c->data.labels, c->data.scale, t->role_comm);
+                                       c->data.labels, c->data.scale, t->ctx.role_comm);
     t->has_val = c->data.val[0] != '\0';
     if (rc || !t->has_val || val_comm == MPI_COMM_NULL) {
-        gd_timer_add(t, GD_T_IO, &since);
+        timer_add(t, GD_T_IO, &since);
         return rc;
     }
     rc = gd_data_load(&t->val, c->data.val, c->data.features, c->data.labels, c->data.scale,
@@ -73,7 +103,7 @@ static int load_data(gd_trainer *t)
     if (!rc && t->val.cols != t->train.cols)
         rc = gd_fail(GD_ERR, "%s: %zu features, but the training data %s has %zu", t->val.path,
                      t->val.cols, t->train.path, t->train.cols);
-    gd_timer_add(t, GD_T_IO, &since);
+    timer_add(t, GD_T_IO, &since);
     return rc;
 }
 
@@ -123,14 +153,22 @@ static int build_model(gd_trainer *t)
     if (rc)
         return rc;
     /* servers never run the model on data: one row of scratch is enough */
-    size_t max_batch = t->batch_rows ? t->batch_rows : 1;
+    size_t max_batch = t->batch.rows ? t->batch.rows : 1;
     rc = gd_model_create(&t->model, c->model.type, t->train.cols, outputs, max_batch, c);
     if (rc)
         return rc;
     t->model.l2 = c->model.l2;
-    t->model.comm = t->role_comm; /* sync batch norm: over the ranks that hold data */
+    t->model.comm = t->ctx.role_comm; /* sync batch norm: over the ranks that hold data */
     gd_model_init(&t->model, c);
     gd_optim_hparams hp = optim_hparams(c);
+    t->update = (gd_update){.optim = &t->optim,
+                            .nparams = t->model.nparams,
+                            .nweights = t->model.ops->weight_count(&t->model),
+                            .l2 = t->model.l2,
+                            .l1 = c->model.l1,
+                            .clip_norm = c->train.clip_norm,
+                            .noise = c->train.grad_noise,
+                            .noise_gamma = c->train.grad_noise_gamma};
     return gd_optim_create(&t->optim, c->optimizer.type, &hp, t->model.nparams);
 }
 
@@ -149,27 +187,27 @@ static int plan_batches(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
     size_t rows = t->train.rows;
-    t->batch_rows = c->train.batch_size == 0 || (size_t)c->train.batch_size > rows
+    t->batch.rows = c->train.batch_size == 0 || (size_t)c->train.batch_size > rows
                         ? rows : (size_t)c->train.batch_size;
-    long plan[2] = {rows ? (long)((rows + t->batch_rows - 1) / t->batch_rows) : 0,
+    long plan[2] = {rows ? (long)((rows + t->batch.rows - 1) / t->batch.rows) : 0,
                     (long)t->train.cols};
     MPI_Allreduce(MPI_IN_PLACE, plan, 2, MPI_LONG, MPI_MAX, t->comm);
-    t->steps_per_epoch = t->updates_per_epoch = plan[0];
+    t->ctx.steps_per_epoch = t->ctx.updates_per_epoch = plan[0];
     t->train.cols = (size_t)plan[1];
-    t->order_kind = order_from_config(c);
-    if (t->serving)
+    t->batch.kind = order_from_config(c);
+    if (t->ctx.serving)
         return GD_OK;
-    t->order = gd_alloc(rows, sizeof(size_t), "shard order");
-    t->bx = gd_alloc(t->batch_rows, t->train.cols * sizeof(float), "batch features");
-    t->by = gd_alloc(t->batch_rows, sizeof(float), "batch labels");
-    if (!t->order || !t->bx || !t->by)
+    t->batch.order = gd_alloc(rows, sizeof(size_t), "shard order");
+    t->batch.bx = gd_alloc(t->batch.rows, t->train.cols * sizeof(float), "batch features");
+    t->batch.by = gd_alloc(t->batch.rows, sizeof(float), "batch labels");
+    if (!t->batch.order || !t->batch.bx || !t->batch.by)
         return GD_ERR;
-    if (t->order_kind == GD_ORDER_CURRICULUM &&
-        !(t->scores = gd_alloc(rows, sizeof *t->scores, "curriculum scores")))
+    if (t->batch.kind == GD_ORDER_CURRICULUM &&
+        !(t->batch.scores = gd_alloc(rows, sizeof *t->batch.scores, "curriculum scores")))
         return GD_ERR;
     for (size_t i = 0; i < rows; i++)
-        t->order[i] = i;
-    gd_rng_seed(&t->shuffle_rng, (uint64_t)c->train.seed, (uint64_t)t->data_rank,
+        t->batch.order[i] = i;
+    gd_rng_seed(&t->batch.shuffle_rng, (uint64_t)c->train.seed, (uint64_t)t->data_rank,
                 GD_RNG_SHUFFLE);
     return GD_OK;
 }
@@ -178,7 +216,7 @@ static int plan_batches(gd_trainer *t)
 static long planned_steps(const gd_trainer *t)
 {
     long max = t->cfg->train.max_steps;
-    long epochs = t->cfg->train.epochs, per_epoch = t->updates_per_epoch;
+    long epochs = t->cfg->train.epochs, per_epoch = t->ctx.updates_per_epoch;
     long steps = epochs > LONG_MAX / per_epoch ? LONG_MAX : epochs * per_epoch;
     return max && max < steps ? max : steps;
 }
@@ -192,17 +230,17 @@ static double base_lr(const gd_trainer *t)
 static int plan_schedule(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
-    double workers = c->schedule.scale_with_workers ? t->workers_per_step : 1; /* Goyal et al. */
+    double workers = c->schedule.scale_with_workers ? t->ctx.workers_per_step : 1; /* Goyal et al. */
     gd_schedule_params p = {.lr = base_lr(t) * workers,
                             .gamma = c->schedule.gamma,
                             .step_epochs = c->schedule.step_epochs,
                             .decay = c->schedule.decay,
                             .min_lr = c->schedule.min_lr * workers,
                             .warmup_epochs = c->schedule.warmup_epochs,
-                            .steps_per_epoch = t->updates_per_epoch,
+                            .steps_per_epoch = t->ctx.updates_per_epoch,
                             .total_steps = planned_steps(t)};
     t->optim.hp.lr = p.lr; /* AdamW's alpha: the lr that the schedule multiplies */
-    t->lr = p.lr;
+    t->ctx.lr = p.lr;
     return gd_schedule_create(&t->schedule, c->schedule.type, &p);
 }
 
@@ -218,12 +256,12 @@ static long step_cap(const gd_trainer *t)
 static int plan_stopping(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
-    gd_tol_init(&t->tol, c->train.tol, c->train.tol_epochs);
-    gd_early_stop_init(&t->early, c->train.patience);
-    t->step_limit = step_cap(t);
-    t->next_budget_check = 1;
-    gd_rng_seed(&t->noise_rng, (uint64_t)c->train.seed, 0, GD_RNG_NOISE);
-    if (c->train.patience > 0 && !(t->best_w = gd_alloc(t->model.nparams + t->model.nstate,
+    gd_tol_init(&t->stopping.tol, c->train.tol, c->train.tol_epochs);
+    gd_early_stop_init(&t->stopping.early, c->train.patience);
+    t->clock.step_limit = step_cap(t);
+    t->clock.next_budget_check = 1;
+    gd_rng_seed(&t->update.noise_rng, (uint64_t)c->train.seed, 0, GD_RNG_NOISE);
+    if (c->train.patience > 0 && !(t->stopping.best_w = gd_alloc(t->model.nparams + t->model.nstate,
                                                          sizeof(float), "best parameters")))
         return GD_ERR;
     return GD_OK;
@@ -255,13 +293,13 @@ static int plan_roles(gd_trainer *t)
         t->agree_comm = MPI_COMM_SELF; /* hogwild: no rank waits for another in training */
     if (rc || !t->strategy->has_servers)
         return rc;
-    t->nservers = (int)c->parallel.servers;
-    t->serving = t->rank < t->nservers;
-    t->lead = t->nservers;
-    MPI_Comm_split(t->comm, t->serving, t->rank, &t->role_comm);
-    MPI_Comm_rank(t->role_comm, &t->data_rank);
-    MPI_Comm_size(t->role_comm, &t->data_size);
-    if (t->strategy->async && !t->serving)
+    t->ctx.nservers = (int)c->parallel.servers;
+    t->ctx.serving = t->rank < t->ctx.nservers;
+    t->ctx.lead = t->ctx.nservers;
+    MPI_Comm_split(t->comm, t->ctx.serving, t->rank, &t->ctx.role_comm);
+    MPI_Comm_rank(t->ctx.role_comm, &t->data_rank);
+    MPI_Comm_size(t->ctx.role_comm, &t->data_size);
+    if (t->strategy->async && !t->ctx.serving)
         t->agree_comm = MPI_COMM_SELF;
     return GD_OK;
 }
@@ -280,8 +318,8 @@ static int setup(gd_trainer *t)
     if (!rc)
         rc = gd_agree(t->comm, build_model(t));
     if (!rc) {
-        t->workers_per_step = t->size - t->nservers;
-        rc = gd_agree(t->comm, t->strategy->setup(t));
+        t->ctx.workers_per_step = t->size - t->ctx.nservers;
+        rc = gd_agree(t->comm, t->strategy->setup(&t->ctx));
     }
     if (!rc)
         rc = gd_agree(t->comm, plan_schedule(t));
@@ -297,86 +335,43 @@ static int setup(gd_trainer *t)
  * Returns the row count. */
 static size_t gather_batch(gd_trainer *t, long s, const float **x, const float **y)
 {
-    const size_t cols = t->train.cols, start = (size_t)s * t->batch_rows;
+    const size_t cols = t->train.cols, start = (size_t)s * t->batch.rows;
     if (start >= t->train.rows)
         return 0;
-    size_t n = t->train.rows - start < t->batch_rows ? t->train.rows - start : t->batch_rows;
-    if (t->order_kind == GD_ORDER_SEQUENTIAL || n == t->train.rows) {
+    size_t n = t->train.rows - start < t->batch.rows ? t->train.rows - start : t->batch.rows;
+    if (t->batch.kind == GD_ORDER_SEQUENTIAL || n == t->train.rows) {
         *x = t->train.x + start * cols;
         *y = t->train.y + start;
         return n;
     }
     for (size_t i = 0; i < n; i++) {
-        size_t r = t->order[start + i];
-        memcpy(t->bx + i * cols, t->train.x + r * cols, cols * sizeof(float));
-        t->by[i] = t->train.y[r];
+        size_t r = t->batch.order[start + i];
+        memcpy(t->batch.bx + i * cols, t->train.x + r * cols, cols * sizeof(float));
+        t->batch.by[i] = t->train.y[r];
     }
-    *x = t->bx;
-    *y = t->by;
+    *x = t->batch.bx;
+    *y = t->batch.by;
     return n;
-}
-
-/* The l2 and l1 penalties on the weights (not the biases) among parameters [lo, lo + n). */
-double gd_update_penalties(gd_trainer *t, size_t lo, size_t n, float *g)
-{
-    size_t nw = t->model.ops->weight_count(&t->model);
-    size_t k = nw <= lo ? 0 : nw - lo < n ? nw - lo : n; /* the weights in the slice */
-    const float *w = t->model.w + lo;
-    return gd_l2_penalty(w, g, k, t->model.l2) + gd_l1_penalty(w, g, k, t->cfg->model.l1);
-}
-
-/* Gradient noise for parameters [lo, lo + n): the shared stream draws one number per
- * parameter in order, so a slice skips the draws of the parameters before and after it and
- * every slice gets what the whole vector would. */
-static void add_noise(gd_trainer *t, size_t lo, size_t n, float *g)
-{
-    const gd_config *c = t->cfg;
-    double sd = gd_grad_noise_stddev(c->train.grad_noise, c->train.grad_noise_gamma, t->step);
-    for (size_t i = 0; i < lo; i++)
-        gd_rng_normal(&t->noise_rng);
-    gd_add_grad_noise(g, n, sd, &t->noise_rng);
-    for (size_t i = lo + n; i < t->model.nparams; i++)
-        gd_rng_normal(&t->noise_rng);
-}
-
-int gd_update_step(gd_trainer *t, size_t lo, size_t n, float *g, double sumsq, double lr)
-{
-    const gd_config *c = t->cfg;
-    if (!isfinite(t->step_loss) || !isfinite(sumsq)) {
-        t->diverged = isfinite(t->step_loss) ? "gradient" : "loss";
-        return 0; /* w stays as it was: the last finite parameters */
-    }
-    if (c->train.clip_norm > 0)
-        gd_clip_by_norm(g, n, sqrt(sumsq), c->train.clip_norm);
-    if (c->train.grad_noise > 0)
-        add_noise(t, lo, n, g);
-    gd_optim_step(&t->optim, t->model.w + lo, g, (float)lr);
-    return 1;
-}
-
-void gd_apply_update_slice(gd_trainer *t, size_t lo, size_t n, float *g, MPI_Comm peers)
-{
-    double sums[2] = {gd_update_penalties(t, lo, n, g), 0};
-    sums[1] = gd_sumsq(g, n); /* after the penalties: the norm of what the step uses */
-    if (peers != MPI_COMM_NULL)
-        MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, peers);
-    t->step_loss += t->step_count * sums[0];
-    gd_update_step(t, lo, n, g, sums[1], t->lr);
-}
-
-void gd_apply_update(gd_trainer *t, float *g)
-{
-    gd_apply_update_slice(t, 0, t->model.nparams, g, MPI_COMM_NULL);
 }
 
 static int check_finite_step(gd_trainer *t)
 {
-    if (!t->diverged && isfinite(t->step_loss))
+    if (!t->ctx.diverged && isfinite(t->ctx.step_loss))
         return GD_OK;
-    t->stop_reason = GD_STOP_DIVERGED;
+    t->stopping.reason = GD_STOP_DIVERGED;
     return gd_fail(GD_EDIVERGED, "training diverged at epoch %ld, step %ld: non-finite %s "
                    "(lower optimizer.lr or set train.clip_norm); model.h5 was not written, so "
-                   "an earlier one is kept", t->epoch, t->step, t->diverged ? t->diverged : "loss");
+                   "an earlier one is kept", t->ctx.epoch, t->ctx.step,
+                   t->ctx.diverged ? gd_divergence_name(t->ctx.diverged) : "loss");
+}
+
+/* 1 when the loop may end after the step about to be taken: the epoch's last step, the
+ * step limit, or a time-budget check (whose agreement may lower the limit). */
+static int may_stop_after(const gd_trainer *t)
+{
+    const long next = t->ctx.step + 1;
+    return next % t->ctx.steps_per_epoch == 0 || next >= t->clock.step_limit ||
+           (t->cfg->train.max_seconds > 0 && next >= t->clock.next_budget_check);
 }
 
 /* One optimizer step. Returns GD_EDIVERGED when the loss or gradient is not finite. */
@@ -385,20 +380,24 @@ static int train_step(gd_trainer *t, long s)
     double since = MPI_Wtime();
     const float *x = NULL, *y = NULL;
     size_t n = gather_batch(t, s, &x, &y);
-    t->lr = gd_schedule_lr(&t->schedule, t->step);
+    t->ctx.lr = gd_schedule_lr(&t->schedule, t->ctx.step);
     memset(t->model.g, 0, (t->model.nparams + GD_GRAD_EXTRA) * sizeof(float));
     /* lockstep models communicate inside loss_grad, so every worker calls it every step */
-    t->batch_loss = n || (t->model.ops->lockstep && !t->serving)
+    t->ctx.batch_loss = n || (t->model.ops->lockstep && !t->ctx.serving)
                         ? t->model.ops->loss_grad(&t->model, x, y, n, t->model.g, NULL) : 0;
-    t->batch_count = (double)n;
+    t->ctx.batch_count = (double)n;
     gd_inject_slow(MPI_Wtime() - since); /* parallel.slow_ranks: compute slow_factor x slower */
-    gd_timer_add(t, GD_T_COMPUTE, &since);
-    t->strategy->step(t);
-    t->step++;
+    timer_add(t, GD_T_COMPUTE, &since);
+    t->ctx.may_stop = may_stop_after(t);
+    int rc = t->strategy->step(&t->ctx);
+    gd_take_stop(t);
+    if (rc)
+        return rc;
+    t->ctx.step++;
     gd_trajectory_record(t);
-    t->epoch_loss += t->step_loss;
-    t->epoch_count += t->step_count;
-    t->samples_seen += t->step_count;
+    t->ctx.epoch_loss += t->ctx.step_loss;
+    t->ctx.epoch_count += t->ctx.step_count;
+    t->ctx.samples_seen += t->ctx.step_count;
     return check_finite_step(t);
 }
 
@@ -409,32 +408,32 @@ static void agree_deadline(gd_trainer *t)
     const gd_config *c = t->cfg;
     double now = MPI_Wtime();
     /* elapsed, seconds per step (10% headroom), reserve: 5% of the budget + 2 epoch ends */
-    double f[3] = {now - t->t_job, 1.1 * (now - t->t_start) / (double)(t->step ? t->step : 1),
-                   0.05 * c->train.max_seconds + 2 * t->epoch_end_s};
-    gd_watchdog_enter("agreeing on the time budget", t->step);
+    double f[3] = {now - t->clock.t_job, 1.1 * (now - t->ctx.t_start) / (double)(t->ctx.step ? t->ctx.step : 1),
+                   0.05 * c->train.max_seconds + 2 * t->clock.epoch_end_s};
+    gd_watchdog_enter("agreeing on the time budget", t->ctx.step);
     MPI_Allreduce(MPI_IN_PLACE, f, 3, MPI_DOUBLE, MPI_MAX, t->agree_comm);
     gd_watchdog_leave();
-    long limit = gd_deadline_step(c->train.max_seconds, f[0], t->step ? f[1] : 0, f[2], t->step);
+    long limit = gd_deadline_step(c->train.max_seconds, f[0], t->ctx.step ? f[1] : 0, f[2], t->ctx.step);
     long max_steps = step_cap(t);
-    t->step_limit = limit < max_steps ? limit : max_steps;
+    t->clock.step_limit = limit < max_steps ? limit : max_steps;
 }
 
 /* Looks at the time budget at steps 1, 2, 4, 8, ...: the same steps on every rank, so the
  * collective in agree_deadline matches up, and only log2(steps) of them. */
 static void check_time_budget(gd_trainer *t)
 {
-    if (t->cfg->train.max_seconds <= 0 || t->step < t->next_budget_check)
+    if (t->cfg->train.max_seconds <= 0 || t->ctx.step < t->clock.next_budget_check)
         return;
-    t->next_budget_check = 2 * t->step;
+    t->clock.next_budget_check = 2 * t->ctx.step;
     agree_deadline(t);
 }
 
 static void log_progress(const gd_trainer *t, long s)
 {
     long every = t->cfg->train.log_every;
-    if (t->rank == 0 && every && t->step % every == 0)
-        printf("  epoch %ld step %ld/%ld  loss %.6f\n", t->epoch, s + 1, t->steps_per_epoch,
-               t->epoch_count ? t->epoch_loss / t->epoch_count : 0.0);
+    if (t->rank == 0 && every && t->ctx.step % every == 0)
+        printf("  epoch %ld step %ld/%ld  loss %.6f\n", t->ctx.epoch, s + 1, t->ctx.steps_per_epoch,
+               t->ctx.epoch_count ? t->ctx.epoch_loss / t->ctx.epoch_count : 0.0);
 }
 
 static int by_score(const void *a, const void *b)
@@ -455,23 +454,23 @@ static void order_by_loss(gd_trainer *t)
     for (size_t r = 0; r < t->train.rows; r++) {
         double loss = t->model.ops->loss_grad(&t->model, t->train.x + r * cols, t->train.y + r, 1,
                                               NULL, NULL);
-        t->scores[r] = (gd_scored_row){.score = (float)loss, .row = r};
+        t->batch.scores[r] = (gd_scored_row){.score = (float)loss, .row = r};
     }
-    qsort(t->scores, t->train.rows, sizeof *t->scores, by_score);
+    qsort(t->batch.scores, t->train.rows, sizeof *t->batch.scores, by_score);
     for (size_t r = 0; r < t->train.rows; r++)
-        t->order[r] = t->scores[r].row;
+        t->batch.order[r] = t->batch.scores[r].row;
 }
 
 static void order_epoch(gd_trainer *t)
 {
     double since = MPI_Wtime();
-    if (t->batch_rows >= t->train.rows)
+    if (t->batch.rows >= t->train.rows)
         return; /* one batch holds the whole shard: the order changes nothing */
-    if (t->order_kind == GD_ORDER_SHUFFLE)
-        gd_rng_permute(&t->shuffle_rng, t->order, t->train.rows);
-    else if (t->order_kind == GD_ORDER_CURRICULUM)
+    if (t->batch.kind == GD_ORDER_SHUFFLE)
+        gd_rng_permute(&t->batch.shuffle_rng, t->batch.order, t->train.rows);
+    else if (t->batch.kind == GD_ORDER_CURRICULUM)
         order_by_loss(t);
-    gd_timer_add(t, GD_T_COMPUTE, &since);
+    timer_add(t, GD_T_COMPUTE, &since);
 }
 
 static int run_epoch(gd_trainer *t)
@@ -480,11 +479,11 @@ static int run_epoch(gd_trainer *t)
     t->first_step = 0;
     if (!first) {
         order_epoch(t);
-        t->epoch_loss = t->epoch_count = 0;
+        t->ctx.epoch_loss = t->ctx.epoch_count = 0;
     }
     /* stop_reason: an asynchronous worker's servers may say stop in the middle of an epoch */
-    for (long s = first; s < t->steps_per_epoch && t->step < t->step_limit &&
-                         t->stop_reason == GD_STOP_NONE; s++) {
+    for (long s = first; s < t->ctx.steps_per_epoch && t->ctx.step < t->clock.step_limit &&
+                         t->stopping.reason == GD_STOP_NONE; s++) {
         int rc = train_step(t, s);
         if (rc)
             return rc;
@@ -505,42 +504,41 @@ static void evaluate(gd_trainer *t, double *loss, double *acc)
         size_t correct = 0;
         double sums[3] = {gd_model_evaluate(&t->model, t->val.x, t->val.y, t->val.rows, &correct),
                           (double)correct, (double)t->val.rows};
-        gd_watchdog_enter("validation sums", t->step);
+        gd_watchdog_enter("validation sums", t->ctx.step);
         MPI_Allreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, t->agree_comm);
         gd_watchdog_leave();
         *loss = sums[0] / sums[2];
         if (t->model.ops->task != GD_TASK_REGRESSION)
             *acc = sums[1] / sums[2];
     }
-    gd_timer_add(t, GD_T_EVAL, &since);
+    timer_add(t, GD_T_EVAL, &since);
 }
 
 /* The timers behind metrics.csv's fractions: the lead worker's (a server's would show only
  * its waiting for pushes), broadcast in a synchronous job with servers. */
 static void lead_timers(const gd_trainer *t, double *timers)
 {
-    memcpy(timers, t->timers, sizeof t->timers);
-    if (t->nservers && !t->strategy->async) {
-        gd_watchdog_enter("sharing the epoch's timers", t->step);
-        MPI_Bcast(timers, GD_T_COUNT, MPI_DOUBLE, t->lead, t->comm);
+    memcpy(timers, t->ctx.timers, sizeof t->ctx.timers);
+    if (t->ctx.nservers && !t->strategy->async) {
+        gd_watchdog_enter("sharing the epoch's timers", t->ctx.step);
+        MPI_Bcast(timers, GD_T_COUNT, MPI_DOUBLE, t->ctx.lead, t->comm);
         gd_watchdog_leave();
     }
 }
 
-static void record_epoch(gd_trainer *t)
+static void record_epoch(gd_trainer *t, gd_metrics_row *r)
 {
-    gd_metrics_row *r = &t->rows[t->nrows++];
-    double wall = MPI_Wtime() - t->t_start, timers[GD_T_COUNT];
+    double wall = MPI_Wtime() - t->ctx.t_start, timers[GD_T_COUNT];
     lead_timers(t, timers);
     double busy = timers[GD_T_COMPUTE] + timers[GD_T_COMM] + timers[GD_T_WAIT];
-    r->epoch = t->epoch;
-    r->step = t->step;
+    r->epoch = t->ctx.epoch;
+    r->step = t->ctx.step;
     r->wall = wall;
-    r->samples = t->samples_seen;
-    r->train_loss = t->epoch_count ? t->epoch_loss / t->epoch_count : NAN;
+    r->samples = t->ctx.samples_seen;
+    r->train_loss = t->ctx.epoch_count ? t->ctx.epoch_loss / t->ctx.epoch_count : NAN;
     evaluate(t, &r->val_loss, &r->val_acc);
-    r->lr = t->lr;
-    r->samples_per_s = t->samples_seen / (busy > 0 ? busy : 1e-9);
+    r->lr = t->ctx.lr;
+    r->samples_per_s = t->ctx.samples_seen / (busy > 0 ? busy : 1e-9);
     r->compute_frac = busy > 0 ? timers[GD_T_COMPUTE] / busy : 0;
     r->comm_frac = busy > 0 ? timers[GD_T_COMM] / busy : 0;
     r->wait_frac = busy > 0 ? timers[GD_T_WAIT] / busy : 0;
@@ -548,7 +546,7 @@ static void record_epoch(gd_trainer *t)
 
 static void print_epoch(const gd_trainer *t)
 {
-    const gd_metrics_row *r = &t->rows[t->nrows - 1];
+    const gd_metrics_row *r = &t->metrics.rows[t->metrics.nrows - 1];
     if (t->rank != 0)
         return;
     printf("epoch %3ld  step %7ld  train_loss %.6f", r->epoch, r->step, r->train_loss);
@@ -566,17 +564,17 @@ static void print_epoch(const gd_trainer *t)
 static void keep_best(gd_trainer *t)
 {
     const gd_model *m = &t->model;
-    memcpy(t->best_w, m->w, m->nparams * sizeof(float));
+    memcpy(t->stopping.best_w, m->w, m->nparams * sizeof(float));
     if (m->nstate)
-        memcpy(t->best_w + m->nparams, m->state, m->nstate * sizeof(float));
+        memcpy(t->stopping.best_w + m->nparams, m->state, m->nstate * sizeof(float));
 }
 
 static void restore_best(gd_trainer *t)
 {
     gd_model *m = &t->model;
-    memcpy(m->w, t->best_w, m->nparams * sizeof(float));
+    memcpy(m->w, t->stopping.best_w, m->nparams * sizeof(float));
     if (m->nstate)
-        memcpy(m->state, t->best_w + m->nparams, m->nstate * sizeof(float));
+        memcpy(m->state, t->stopping.best_w + m->nparams, m->nstate * sizeof(float));
 }
 
 /* Feeds the epoch's validation loss to early stopping and keeps the best parameters. */
@@ -584,8 +582,8 @@ static int early_stop_says_stop(gd_trainer *t, double val_loss)
 {
     if (!t->has_val)
         return 0;
-    gd_early_verdict v = gd_early_stop_update(&t->early, t->epoch, val_loss);
-    if (v == GD_ES_BETTER && t->best_w)
+    gd_early_verdict v = gd_early_stop_update(&t->stopping.early, t->ctx.epoch, val_loss);
+    if (v == GD_ES_BETTER && t->stopping.best_w)
         keep_best(t);
     return v == GD_ES_STOP;
 }
@@ -594,20 +592,20 @@ static int early_stop_says_stop(gd_trainer *t, double val_loss)
 static gd_stop_reason stop_verdict(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
-    const gd_metrics_row *r = &t->rows[t->nrows - 1];
+    const gd_metrics_row *r = &t->metrics.rows[t->metrics.nrows - 1];
     int early = early_stop_says_stop(t, r->val_loss); /* always fed: it tracks the best epoch */
-    int calm = gd_tol_update(&t->tol, r->train_loss);
-    if (t->stop_reason == GD_STOP_SIGNAL) /* agreed by every rank in mid-epoch */
+    int calm = gd_tol_update(&t->stopping.tol, r->train_loss);
+    if (t->stopping.reason == GD_STOP_SIGNAL) /* agreed by every rank in mid-epoch */
         return GD_STOP_SIGNAL;
-    if (c->train.max_steps && t->step >= c->train.max_steps)
+    if (c->train.max_steps && t->ctx.step >= c->train.max_steps)
         return GD_STOP_MAX_STEPS;
-    if (t->step >= t->step_limit)
+    if (t->ctx.step >= t->clock.step_limit)
         return GD_STOP_MAX_SECONDS;
     if (early)
         return GD_STOP_EARLY;
     if (calm)
         return GD_STOP_TOL;
-    return t->epoch >= c->train.epochs ? GD_STOP_EPOCHS : GD_STOP_NONE;
+    return t->ctx.epoch >= c->train.epochs ? GD_STOP_EPOCHS : GD_STOP_NONE;
 }
 
 /* Collective: the rows, the metrics file, and one verdict every rank shares (a strategy
@@ -615,22 +613,22 @@ static gd_stop_reason stop_verdict(gd_trainer *t)
 static void end_epoch(gd_trainer *t)
 {
     double since = MPI_Wtime();
-    if (t->strategy->epoch_row)
-        t->strategy->epoch_row(t, 1); /* one model and global sums for the row */
-    record_epoch(t);
+    if (t->strategy->epoch_row && t->strategy->epoch_row(&t->ctx, 1)) /* global sums, one model */
+        gd_abort(t->comm, GD_ERR);
+    record_epoch(t, &t->metrics.rows[t->metrics.nrows++]);
     print_epoch(t);
     if (t->rank == 0 && gd_write_metrics(t))
         gd_abort(t->comm, GD_ERR);
     if (t->cfg->train.max_seconds > 0)
         agree_deadline(t);
     int reason = (int)stop_verdict(t);
-    gd_watchdog_enter("the end-of-epoch verdict", t->step);
+    gd_watchdog_enter("the end-of-epoch verdict", t->ctx.step);
     MPI_Allreduce(MPI_IN_PLACE, &reason, 1, MPI_INT, MPI_MAX, t->comm);
     gd_watchdog_leave();
-    t->stop_reason = (gd_stop_reason)reason;
-    if (t->strategy->epoch_row)
-        t->strategy->epoch_row(t, 0); /* back to the parameters this rank trains */
-    t->epoch_end_s = fmax(t->epoch_end_s, MPI_Wtime() - since);
+    t->stopping.reason = (gd_stop_reason)reason;
+    if (t->strategy->epoch_row && t->strategy->epoch_row(&t->ctx, 0)) /* back to its own */
+        gd_abort(t->comm, GD_ERR);
+    t->clock.epoch_end_s = fmax(t->clock.epoch_end_s, MPI_Wtime() - since);
 }
 
 /* An asynchronous worker's epoch end, with no collective: the lead worker evaluates the
@@ -639,38 +637,41 @@ static void end_epoch(gd_trainer *t)
 static void end_epoch_async(gd_trainer *t)
 {
     double since = MPI_Wtime();
-    if (t->rank == t->lead) {
-        if (t->has_val)
-            t->strategy->refresh(t);
-        record_epoch(t);
-        t->strategy->report(t, &t->rows[t->nrows - 1]);
+    if (t->rank == t->ctx.lead) {
+        gd_metrics_row row;
+        if (t->has_val && t->strategy->refresh(&t->ctx))
+            gd_abort(t->comm, GD_ERR);
+        record_epoch(t, &row); /* rank 0 keeps it once the strategy has completed it */
+        if (t->strategy->report(&t->ctx, &row))
+            gd_abort(t->comm, GD_ERR);
+        gd_take_stop(t);
     }
     if (t->cfg->train.max_seconds > 0)
         agree_deadline(t); /* over MPI_COMM_SELF: this worker's own budget */
-    if (t->stop_reason == GD_STOP_NONE && t->step >= t->step_limit)
-        t->stop_reason = GD_STOP_MAX_SECONDS;
-    else if (t->stop_reason == GD_STOP_NONE && t->epoch >= t->cfg->train.epochs)
-        t->stop_reason = GD_STOP_EPOCHS;
-    t->epoch_end_s = fmax(t->epoch_end_s, MPI_Wtime() - since);
+    if (t->stopping.reason == GD_STOP_NONE && t->ctx.step >= t->clock.step_limit)
+        t->stopping.reason = GD_STOP_MAX_SECONDS;
+    else if (t->stopping.reason == GD_STOP_NONE && t->ctx.epoch >= t->cfg->train.epochs)
+        t->stopping.reason = GD_STOP_EPOCHS;
+    t->clock.epoch_end_s = fmax(t->clock.epoch_end_s, MPI_Wtime() - since);
 }
 
 gd_stop_reason gd_accept_row(gd_trainer *t, const gd_metrics_row *row)
 {
-    if (t->nrows >= t->cfg->train.epochs)
+    if (t->metrics.nrows >= t->cfg->train.epochs)
         return GD_STOP_NONE;
-    t->rows[t->nrows++] = *row;
-    t->epoch = row->epoch;
+    t->metrics.rows[t->metrics.nrows++] = *row;
+    t->ctx.epoch = row->epoch;
     print_epoch(t);
     if (gd_write_metrics(t))
         gd_abort(t->comm, GD_ERR);
-    return gd_tol_update(&t->tol, row->train_loss) ? GD_STOP_TOL : GD_STOP_NONE;
+    return gd_tol_update(&t->stopping.tol, row->train_loss) ? GD_STOP_TOL : GD_STOP_NONE;
 }
 
 /* The epochs of every rank that trains (all but an asynchronous job's servers). */
 static int run_epochs(gd_trainer *t)
 {
-    for (t->epoch = t->first_epoch > 0 ? t->first_epoch : 1; t->stop_reason == GD_STOP_NONE;
-         t->epoch++) {
+    for (t->ctx.epoch = t->first_epoch > 0 ? t->first_epoch : 1; t->stopping.reason == GD_STOP_NONE;
+         t->ctx.epoch++) {
         int rc = run_epoch(t);
         if (rc)
             return rc;
@@ -681,8 +682,17 @@ static int run_epochs(gd_trainer *t)
         if ((rc = gd_checkpoint_after_epoch(t))) /* checkpoint_every = N */
             return rc;
     }
-    t->epoch--;
+    t->ctx.epoch--;
     return GD_OK;
+}
+
+/* An asynchronous server's whole run; the row count is its epoch (rank 0 accepted them). */
+static int serve(gd_trainer *t)
+{
+    int rc = t->strategy->serve(&t->ctx);
+    t->ctx.epoch = t->metrics.nrows;
+    t->stopping.reason = t->ctx.stop;
+    return rc;
 }
 
 /* With servers or asynchronous workers, ranks learn how the run ended at different moments
@@ -690,18 +700,18 @@ static int run_epochs(gd_trainer *t)
  * the status. */
 static int agree_end(gd_trainer *t, int rc)
 {
-    int reason = (int)t->stop_reason;
+    int reason = (int)t->stopping.reason;
     MPI_Allreduce(MPI_IN_PLACE, &reason, 1, MPI_INT, MPI_MAX, t->comm);
-    t->stop_reason = (gd_stop_reason)reason;
+    t->stopping.reason = (gd_stop_reason)reason;
     return gd_agree(t->comm, rc);
 }
 
 static int train_loop(gd_trainer *t)
 {
-    t->rows = gd_alloc((size_t)t->cfg->train.epochs, sizeof(gd_metrics_row), "metrics");
-    if (gd_agree(t->comm, t->rows ? GD_OK : GD_ERR))
+    t->metrics.rows = gd_alloc((size_t)t->cfg->train.epochs, sizeof(gd_metrics_row), "metrics");
+    if (gd_agree(t->comm, t->metrics.rows ? GD_OK : GD_ERR))
         return GD_ERR;
-    t->t_start = MPI_Wtime();
+    t->ctx.t_start = MPI_Wtime();
     int rc = gd_checkpoint_resume(t); /* train.resume */
     if (rc)
         return rc;
@@ -710,18 +720,21 @@ static int train_loop(gd_trainer *t)
      * its epochs waits in finish): the watchdog watches only its bracketed calls until the
      * ranks have agreed on the end. */
     gd_watchdog_watch_calls(!t->strategy->async);
-    rc = t->serving && t->strategy->serve ? t->strategy->serve(t) : run_epochs(t);
+    rc = t->ctx.serving && t->strategy->serve ? serve(t) : run_epochs(t);
     /* model.h5 gets the best epoch's parameters; restored before finish, which gathers a
      * parameter server's slice */
-    if (!rc && t->best_w && t->early.best_epoch > 0)
+    t->ctx.best_kept = t->stopping.best_w && t->stopping.early.best_epoch > 0;
+    if (!rc && t->ctx.best_kept)
         restore_best(t);
-    t->strategy->finish(t); /* collective: every rank gets here, also after divergence */
+    int finish_rc = t->strategy->finish(&t->ctx); /* collective: every rank gets here */
+    gd_take_stop(t);
+    rc = rc ? rc : finish_rc;
     gd_inject_arm(0);
-    if (t->nservers || t->strategy->async)
+    if (t->ctx.nservers || t->strategy->async)
         rc = agree_end(t, rc);
     gd_watchdog_watch_calls(1);
     rc = gd_checkpoint_end(t, rc); /* ps-async: the servers' final state */
-    t->t_train = MPI_Wtime() - t->t_start;
+    t->clock.t_train = MPI_Wtime() - t->ctx.t_start;
     return rc;
 }
 
@@ -747,29 +760,31 @@ static int save_model(gd_trainer *t)
 static void teardown(gd_trainer *t)
 {
     if (t->strategy && t->strategy->destroy)
-        t->strategy->destroy(t);
+        t->strategy->destroy(&t->ctx);
     gd_optim_destroy(&t->optim);
     gd_model_destroy(&t->model);
     gd_data_free(&t->train);
     gd_data_free(&t->val);
-    free(t->order);
-    free(t->scores);
-    free(t->bx);
-    free(t->by);
-    free(t->best_w);
-    free(t->rows);
+    free(t->batch.order);
+    free(t->batch.scores);
+    free(t->batch.bx);
+    free(t->batch.by);
+    free(t->stopping.best_w);
+    free(t->metrics.rows);
     gd_checkpoint_destroy(t);
-    if (t->role_comm != t->comm && t->role_comm != MPI_COMM_NULL)
-        MPI_Comm_free(&t->role_comm);
+    if (t->ctx.role_comm != t->comm && t->ctx.role_comm != MPI_COMM_NULL)
+        MPI_Comm_free(&t->ctx.role_comm);
     gd_trace_close();
 }
 
 int gd_train(const gd_config *cfg, MPI_Comm comm)
 {
-    gd_trainer t = {.cfg = cfg, .comm = comm, .role_comm = comm, .agree_comm = comm,
-                    .t_job = MPI_Wtime()};
+    gd_trainer t = {.cfg = cfg, .comm = comm, .agree_comm = comm, .clock.t_job = MPI_Wtime()};
     MPI_Comm_rank(comm, &t.rank);
     MPI_Comm_size(comm, &t.size);
+    t.ctx = (gd_step_ctx){.cfg = cfg, .comm = comm, .rank = t.rank, .size = t.size,
+                          .role_comm = comm, .model = &t.model, .optim = &t.optim,
+                          .update = &t.update, .schedule = &t.schedule, .host = &trainer_host};
     t.data_rank = t.rank; /* plan_roles changes these when there are servers */
     t.data_size = t.size;
     openblas_set_num_threads((int)cfg->train.threads);

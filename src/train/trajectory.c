@@ -11,7 +11,7 @@
 #include "ckpt.h"
 
 #include "gdmpi/error.h"
-#include "gdmpi/train.h"
+#include "trainer.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -87,7 +87,7 @@ int gd_trajectory_open(gd_trainer *t)
 {
     t->trajectory = NULL;
     start_row.pending = 0;
-    if (t->rank != 0 || t->serving || !gd_model_is_testfn(t->cfg))
+    if (t->rank != 0 || t->ctx.serving || !gd_model_is_testfn(t->cfg))
         return GD_OK;
     char tmp[GD_PATH_MAX + 32], path[GD_PATH_MAX + 32];
     t->trajectory = gd_open_tmp(t->cfg->output.dir, "trajectory.csv", tmp, path, sizeof tmp);
@@ -106,8 +106,8 @@ void gd_trajectory_record(gd_trainer *t)
     if (!t->trajectory)
         return;
     if (start_row.pending)
-        write_start(t, t->step - 1); /* once: the step this run started from */
-    fprintf(t->trajectory, "%ld,%.9g,%.9g,%.9g\n", t->step, t->model.w[0], t->model.w[1],
+        write_start(t, t->ctx.step - 1); /* once: the step this run started from */
+    fprintf(t->trajectory, "%ld,%.9g,%.9g,%.9g\n", t->ctx.step, t->model.w[0], t->model.w[1],
             objective(t));
 }
 
@@ -126,7 +126,7 @@ int gd_trajectory_close(gd_trainer *t, int failed)
         return GD_OK;
     }
     if (start_row.pending)
-        write_start(t, t->step); /* no step taken: a resume with nothing left to do */
+        write_start(t, t->ctx.step); /* no step taken: a resume with nothing left to do */
     int rc = gd_close_and_commit(t->trajectory, tmp, path);
     t->trajectory = NULL;
     return rc;

@@ -2,7 +2,7 @@
  * budget's step arithmetic. */
 #include "unit.h"
 
-#include "gdmpi/train.h"
+#include "gdmpi/stopping.h"
 
 #include <limits.h>
 #include <math.h>

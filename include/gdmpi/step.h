@@ -1,0 +1,152 @@
+/* The step context: everything a parallel strategy sees of a training run, and the only
+ * header of the training layer that a strategy includes (docs/design.md, "Layers").
+ *
+ * The trainer owns one gd_step_ctx per rank. Each field says who writes it: the trainer
+ * (before the strategy's setup, or before each step), or the strategy (in setup, in step,
+ * or at an epoch's end). A strategy never sees the trainer itself; what it needs from the
+ * trainer beyond these fields (metrics rows, checkpoint progress, trace spans, signals) it
+ * asks through x->host. A strategy keeps its own state in x->state, and where it trains
+ * parameters of its own (a shared window, a local copy, the center variable) it points the
+ * model at them with gd_model_use_params(). */
+#ifndef GDMPI_STEP_H
+#define GDMPI_STEP_H
+
+#include "gdmpi/config.h"
+#include "gdmpi/model.h"
+#include "gdmpi/optim.h"
+#include "gdmpi/schedule.h"
+#include "gdmpi/update.h"
+
+#include <mpi.h>
+
+/* Where each rank's time goes; the fractions in metrics.csv are of the training time. */
+typedef enum { GD_T_COMPUTE, GD_T_COMM, GD_T_WAIT, GD_T_IO, GD_T_EVAL, GD_T_COUNT } gd_timer_kind;
+
+typedef struct gd_metrics_row {
+    long epoch, step;
+    double wall, samples, train_loss, val_loss, val_acc, lr, samples_per_s;
+    double compute_frac, comm_frac, wait_frac;
+} gd_metrics_row;
+
+/* Why a run ended: summary.json's stop_reason. */
+typedef enum {
+    GD_STOP_NONE,        /* still running */
+    GD_STOP_EPOCHS,      /* train.epochs done */
+    GD_STOP_MAX_STEPS,   /* train.max_steps reached */
+    GD_STOP_MAX_SECONDS, /* train.max_seconds would run out before the next step */
+    GD_STOP_TOL,         /* the training loss stopped changing (train.tol) */
+    GD_STOP_EARLY,       /* train.patience epochs without a better validation loss */
+    GD_STOP_SIGNAL,      /* SIGTERM or SIGINT: checkpoint, outputs, exit status 5 */
+    GD_STOP_DIVERGED,    /* non-finite loss or gradient (the highest: ranks agree by MAX) */
+    GD_STOP_COUNT
+} gd_stop_reason;
+
+typedef struct gd_step_ctx gd_step_ctx;
+
+/* The trainer's services. Every member may be NULL (a test driving a strategy alone). */
+typedef struct gd_step_host {
+    /* output.trace: a span of timer kind k, or a named phase (name != NULL). */
+    void (*span)(gd_step_ctx *x, int kind, const char *name, double t0, double t1);
+    /* Rank 0 of an asynchronous job: appends a row that the lead worker measured and the
+     * servers completed, prints it, rewrites metrics.csv; GD_STOP_TOL when train.tol says
+     * stop, else GD_STOP_NONE. Sets x->epoch to the row's epoch. */
+    gd_stop_reason (*accept_row)(gd_step_ctx *x, const gd_metrics_row *row);
+    /* ps-async, rank 0 as the only server: after each update it applied (row = 0) and each
+     * row it accepted (row = 1), for output.checkpoint_every. */
+    void (*server_progress)(gd_step_ctx *x, int row);
+    /* 1 once SIGTERM, SIGINT or SIGUSR1 arrived on this rank. */
+    int (*signal_pending)(void);
+} gd_step_host;
+
+struct gd_step_ctx {
+    /* ---- the run: written by the trainer before setup ---- */
+    const gd_config *cfg;
+    MPI_Comm comm;          /* every rank of the job */
+    int rank, size;
+    /* Roles. With parameter servers (gd_strategy_ops.has_servers), ranks 0..nservers-1
+     * serve and hold no data; the others are workers. Without, every rank is a worker. */
+    int nservers, serving;
+    int lead;               /* the first worker: its timers give metrics.csv's fractions,
+                               and in an asynchronous job it evaluates */
+    MPI_Comm role_comm;     /* the ranks of this rank's role (comm without servers) */
+    long steps_per_epoch;   /* the same on every rank */
+    gd_model *model;        /* w, g (nparams + GD_GRAD_EXTRA floats), state */
+    gd_optim *optim;        /* a strategy may recreate it for its slice (servers) */
+    gd_update *update;      /* the update pipeline; update->optim is optim */
+    const gd_schedule *schedule;
+    const gd_step_host *host;
+    double t_start;         /* MPI_Wtime() when training started */
+
+    /* ---- written by the strategy's setup (the trainer's defaults are in brackets) ---- */
+    void *state;            /* the strategy's own */
+    int workers_per_step;   /* ranks whose gradients make one step: the linear scaling
+                               rule's factor [size - nservers] */
+    long updates_per_epoch; /* optimizer steps per epoch, for the schedule [steps_per_epoch] */
+
+    /* ---- each step: written by the trainer before step() ---- */
+    long epoch, step;       /* epoch from 1; optimizer steps taken before this one */
+    double lr;              /* from the schedule */
+    double batch_loss, batch_count; /* this rank's sums; its gradient sums are in model->g */
+    int may_stop;           /* 1: the loop may end after this step (the epoch's last step,
+                               a step limit, or a time-budget check), so a strategy whose
+                               ranks hold divergence news of their own must share it now */
+
+    /* ---- each step: written by the strategy ---- */
+    double step_loss, step_count;   /* the sums the step used (global when synchronous) */
+    gd_divergence diverged;         /* the step was refused: not finite */
+    gd_stop_reason stop;            /* a stop decided elsewhere (servers, the group) */
+    double samples_seen;            /* global samples that made steps: the trainer adds
+                                       step_count; an asynchronous server counts its own */
+
+    /* ---- each epoch's end (epoch_row): the trainer's sums, which a strategy whose ranks
+     * count only their own samples replaces with the global ones ---- */
+    double epoch_loss, epoch_count;
+    int best_kept;          /* before finish: early stopping kept a best epoch, restored
+                               into the model */
+    long rows;              /* rank 0: metrics rows accepted so far */
+
+    double timers[GD_T_COUNT];
+};
+
+/* Adds the seconds since *since to timer k and resets *since to now. */
+static inline void gd_step_time(gd_step_ctx *x, gd_timer_kind k, double *since)
+{
+    double now = MPI_Wtime();
+    x->timers[k] += now - *since;
+    if (x->host && x->host->span)
+        x->host->span(x, (int)k, NULL, *since, now);
+    *since = now;
+}
+
+/* output.trace: a named phase of this rank (a server's "apply"). */
+static inline void gd_step_span(gd_step_ctx *x, const char *name, double t0, double t1)
+{
+    if (x->host && x->host->span)
+        x->host->span(x, -1, name, t0, t1);
+}
+
+/* Records a divergence (the first one sticks). */
+static inline void gd_step_diverge(gd_step_ctx *x, gd_divergence d)
+{
+    if (x->diverged == GD_DIV_NONE)
+        x->diverged = d;
+}
+
+/* Records a stop decided elsewhere (the first one sticks). */
+static inline void gd_step_stop(gd_step_ctx *x, gd_stop_reason why)
+{
+    if (x->stop == GD_STOP_NONE)
+        x->stop = why;
+}
+
+/* The whole pipeline on the full vector: x->model->w, mean gradient g, x->step_loss (the
+ * penalties' loss is added), x->lr and x->step. Records a divergence. */
+static inline void gd_step_update(gd_step_ctx *x, float *g)
+{
+    double loss = x->step_loss;
+    gd_step_diverge(x, gd_update_apply(x->update, x->model->w, 0, x->model->nparams, g, &loss,
+                                       x->step_count, x->lr, x->step, MPI_COMM_NULL));
+    x->step_loss = loss;
+}
+
+#endif

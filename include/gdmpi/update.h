@@ -1,0 +1,54 @@
+/* The update pipeline: what happens to a combined mean gradient before and during the
+ * optimizer step (docs/optimizers.md, "What happens to the gradient before the step"):
+ *
+ *   penalties (l2, l1 on the weights) -> divergence check (loss, squared norm)
+ *     -> clipping by the global norm -> gradient noise -> optimizer step
+ *
+ * It knows flat vectors, the optimizer and a handful of numbers from the config; never the
+ * model, the trainer or the strategy. Every strategy calls it on the slice it updates: the
+ * whole vector (allreduce, local-sgd, hogwild, easgd) or a parameter server's slice. */
+#ifndef GDMPI_UPDATE_H
+#define GDMPI_UPDATE_H
+
+#include "gdmpi/optim.h"
+#include "gdmpi/rng.h"
+
+#include <mpi.h>
+#include <stddef.h>
+
+/* Why a step was refused: its loss or its gradient was not finite. */
+typedef enum { GD_DIV_NONE, GD_DIV_LOSS, GD_DIV_GRADIENT } gd_divergence;
+
+/* "loss" or "gradient" (NULL for none): the words of the divergence message. */
+const char *gd_divergence_name(gd_divergence d);
+
+typedef struct gd_update {
+    gd_optim *optim;       /* the optimizer that steps (a parameter server's: its slice's) */
+    size_t nparams;        /* the whole vector's length: slices skip the others' noise draws */
+    size_t nweights;       /* the penalised prefix (the model's weights; the rest are biases) */
+    double l2, l1;         /* model.l2, model.l1 */
+    double clip_norm;      /* train.clip_norm (0: off) */
+    double noise, noise_gamma; /* train.grad_noise eta and gamma (eta 0: off) */
+    gd_rng noise_rng;      /* the noise stream: (seed, 0, GD_RNG_NOISE) on every rank */
+} gd_update;
+
+/* Adds the l2 and l1 gradient of the weights among parameters [lo, lo + n) of w to g
+ * (unless g is NULL); returns their loss per sample. w is the whole vector. */
+double gd_update_penalties(const gd_update *u, const float *w, size_t lo, size_t n, float *g);
+
+/* Checks that loss (the step's loss sum) and sumsq (the squared norm of the whole mean
+ * gradient) are finite, else returns the divergence and leaves w alone; then clips g by
+ * the norm, adds this slice's share of the gradient noise for step `step` (0-based: the
+ * optimizer steps taken before this one) and takes the optimizer step on w[lo, lo + n). */
+gd_divergence gd_update_step(gd_update *u, float *w, size_t lo, size_t n, float *g,
+                             double loss, double sumsq, double lr, long step);
+
+/* The whole pipeline on [lo, lo + n), g holding that slice of the mean gradient and *loss
+ * the step's loss sum over count samples: adds the penalties (their loss, times count, to
+ * *loss), and steps. The penalty loss and the squared norm are summed over `peers`, the
+ * owners of the other slices (MPI_COMM_NULL: there are none), so that clipping and the
+ * divergence check see the whole gradient. */
+gd_divergence gd_update_apply(gd_update *u, float *w, size_t lo, size_t n, float *g,
+                              double *loss, double count, double lr, long step, MPI_Comm peers);
+
+#endif

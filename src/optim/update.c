@@ -1,0 +1,54 @@
+/* The update pipeline (gdmpi/update.h): penalties, divergence check, clipping, gradient
+ * noise and the optimizer step, on the slice of the flat vector that the caller updates. */
+#include "gdmpi/update.h"
+
+#include <math.h>
+
+const char *gd_divergence_name(gd_divergence d)
+{
+    return d == GD_DIV_LOSS ? "loss" : d == GD_DIV_GRADIENT ? "gradient" : NULL;
+}
+
+double gd_update_penalties(const gd_update *u, const float *w, size_t lo, size_t n, float *g)
+{
+    size_t nw = u->nweights;
+    size_t k = nw <= lo ? 0 : nw - lo < n ? nw - lo : n; /* the weights in the slice */
+    return gd_l2_penalty(w + lo, g, k, u->l2) + gd_l1_penalty(w + lo, g, k, u->l1);
+}
+
+/* Gradient noise for parameters [lo, lo + n): the shared stream draws one number per
+ * parameter in order, so a slice skips the draws of the parameters before and after it and
+ * every slice gets what the whole vector would. */
+static void add_noise(gd_update *u, size_t lo, size_t n, float *g, long step)
+{
+    double sd = gd_grad_noise_stddev(u->noise, u->noise_gamma, step);
+    for (size_t i = 0; i < lo; i++)
+        gd_rng_normal(&u->noise_rng);
+    gd_add_grad_noise(g, n, sd, &u->noise_rng);
+    for (size_t i = lo + n; i < u->nparams; i++)
+        gd_rng_normal(&u->noise_rng);
+}
+
+gd_divergence gd_update_step(gd_update *u, float *w, size_t lo, size_t n, float *g,
+                             double loss, double sumsq, double lr, long step)
+{
+    if (!isfinite(loss) || !isfinite(sumsq))
+        return isfinite(loss) ? GD_DIV_GRADIENT : GD_DIV_LOSS; /* w keeps its last finite values */
+    if (u->clip_norm > 0)
+        gd_clip_by_norm(g, n, sqrt(sumsq), u->clip_norm);
+    if (u->noise > 0)
+        add_noise(u, lo, n, g, step);
+    gd_optim_step(u->optim, w + lo, g, (float)lr);
+    return GD_DIV_NONE;
+}
+
+gd_divergence gd_update_apply(gd_update *u, float *w, size_t lo, size_t n, float *g,
+                              double *loss, double count, double lr, long step, MPI_Comm peers)
+{
+    double sums[2] = {gd_update_penalties(u, w, lo, n, g), 0};
+    sums[1] = gd_sumsq(g, n); /* after the penalties: the norm of what the step uses */
+    if (peers != MPI_COMM_NULL)
+        MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, peers);
+    *loss += count * sums[0];
+    return gd_update_step(u, w, lo, n, g, *loss, sums[1], lr, step);
+}

@@ -1,0 +1,130 @@
+/* The trainer, private to src/train/: one struct per concern, each used by the file that
+ * owns that concern (train.c: the loop and batches; stopping.c; output.c: metrics and
+ * summary; checkpoint*.c; trajectory.c). What the strategy sees is the step context ctx;
+ * every field the strategy reads or writes lives there and nowhere else. */
+#ifndef GDMPI_TRAIN_TRAINER_H
+#define GDMPI_TRAIN_TRAINER_H
+
+#include "gdmpi/config.h"
+#include "gdmpi/data.h"
+#include "gdmpi/model.h"
+#include "gdmpi/optim.h"
+#include "gdmpi/parallel.h"
+#include "gdmpi/rng.h"
+#include "gdmpi/schedule.h"
+#include "gdmpi/step.h"
+#include "gdmpi/stopping.h"
+#include "gdmpi/train.h"
+#include "gdmpi/update.h"
+
+#include <mpi.h>
+#include <stdio.h>
+
+typedef struct gd_trainer gd_trainer;
+
+/* How each rank walks its shard every epoch (data.order). */
+typedef enum { GD_ORDER_SHUFFLE, GD_ORDER_SEQUENTIAL, GD_ORDER_CURRICULUM } gd_order;
+
+/* A row and its curriculum score: the row's loss under the model at the epoch's start. */
+typedef struct gd_scored_row {
+    float score;
+    size_t row;
+} gd_scored_row;
+
+/* model.type = testfn has no data; each rank gets this many placeholder rows per epoch. */
+#define GD_TESTFN_ROWS 100
+
+/* The batcher: how this rank walks its shard. */
+typedef struct gd_batcher {
+    size_t rows;           /* rows per step on this rank (the shard for full batch) */
+    size_t *order;         /* this rank's permutation of its shard */
+    float *bx, *by;        /* the gathered batch */
+    gd_rng shuffle_rng;
+    gd_order kind;
+    gd_scored_row *scores; /* curriculum only: rows by increasing loss */
+} gd_batcher;
+
+/* The clock: wall time, the time budget and the step limits. */
+typedef struct gd_clock {
+    double t_job, t_train;          /* job start, training seconds (ctx.t_start: training start) */
+    double epoch_end_s;             /* the longest evaluate + metrics write so far */
+    long step_limit;                /* stop at this step: max_steps or the time budget */
+    long next_budget_check;         /* the step of the next time-budget agreement */
+} gd_clock;
+
+/* The stopping rules' state and the verdict. */
+typedef struct gd_stopping {
+    gd_tol_rule tol;
+    gd_early_stop early;
+    float *best_w;                  /* the best epoch's parameters and model state (patience) */
+    gd_stop_reason reason;
+} gd_stopping;
+
+/* metrics.csv's rows so far (rank 0 writes them). */
+typedef struct gd_metrics {
+    gd_metrics_row *rows;
+    long nrows;
+} gd_metrics;
+
+struct gd_trainer {
+    const gd_config *cfg;
+    MPI_Comm comm;
+    int rank, size;
+    gd_step_ctx ctx;       /* what the strategy sees: roles, model, optimizer, the step */
+    int data_rank, data_size; /* this worker's place among the workers (its shard, its
+                              shuffle stream, `{rank}` in file names) */
+    MPI_Comm agree_comm;   /* the ranks that take each training decision together (time
+                              budget, stop, validation sums): comm, or MPI_COMM_SELF for an
+                              asynchronous worker, which meets nobody */
+    gd_dataset train, val;
+    int has_val;
+    gd_model model;
+    gd_optim optim;
+    gd_update update;
+    gd_schedule schedule;
+    const gd_strategy_ops *strategy;
+    FILE *trajectory;      /* testfn on rank 0: trajectory.csv being written (else NULL) */
+
+    gd_batcher batch;
+    gd_clock clock;
+    gd_stopping stopping;
+    gd_metrics metrics;
+
+    /* Checkpoints (checkpoint.c). After a resume the loop starts in first_epoch (0: 1), of
+     * which the checkpoint had taken first_step steps (0: a fresh epoch, else its order and
+     * sums are restored, not redrawn). */
+    long first_epoch, first_step;
+    struct gd_ckpt *ckpt;
+};
+
+/* The trainer that holds step context ctx (the host callbacks get only ctx). */
+gd_trainer *gd_trainer_of(gd_step_ctx *x);
+
+/* A stop the strategy decided (ctx.stop) becomes the run's, unless it has one already. */
+static inline void gd_take_stop(gd_trainer *t)
+{
+    if (t->ctx.stop != GD_STOP_NONE && t->stopping.reason == GD_STOP_NONE)
+        t->stopping.reason = t->ctx.stop;
+}
+
+/* Rank 0 of an asynchronous job: appends a row that the lead worker measured and the
+ * servers completed, prints it, rewrites metrics.csv; returns GD_STOP_TOL when train.tol
+ * says stop, else GD_STOP_NONE. */
+gd_stop_reason gd_accept_row(gd_trainer *t, const gd_metrics_row *row);
+
+/* Writes summary.json's stopping members: stop_reason, best_epoch and best_val_loss (the
+ * lowest validation loss and its epoch; null without validation data) and restored_best
+ * (model.h5 holds that epoch's parameters: early stopping), each line `  "name": value,`. */
+void gd_json_stopping(const gd_trainer *t, FILE *f);
+
+/* trajectory.csv for testfn runs (rank 0): step, x, y, f after every step. */
+int gd_trajectory_open(gd_trainer *t);
+void gd_trajectory_record(gd_trainer *t);
+/* Commits it; with `failed` set and no step recorded, drops it instead (the earlier file stays). */
+int gd_trajectory_close(gd_trainer *t, int failed);
+
+/* Outputs (rank 0 writes; every file goes to a temporary name, then rename). */
+int gd_write_metrics(const gd_trainer *t);
+int gd_write_summary(const gd_trainer *t, int status, const char *message);
+
+#endif
