@@ -144,13 +144,15 @@ fuzz: deps
 	@scripts/install-deps.sh clang libclang-rt-14-dev
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
-# Regenerates the config reference in README.md from the key table.
+# Regenerates docs/configuration.md's config reference and the man page docs/gdmpi.1
+# from the key table.
 docs: gdmpi
-	@scripts/update-readme-reference.sh
+	@scripts/update-docs.sh
 
 install: gdmpi
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 gdmpi $(DESTDIR)$(PREFIX)/bin/gdmpi
+	install -m 644 docs/gdmpi.1 $(DESTDIR)$(PREFIX)/share/man/man1/gdmpi.1
 
 clean:
 	rm -rf build gdmpi

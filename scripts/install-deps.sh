@@ -3,7 +3,7 @@
 # Extra package names given as arguments are installed too (make fuzz adds clang).
 set -eu
 PKGS="build-essential pkg-config libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-openmpi-dev
-      hdf5-tools libcmocka-dev libinih-dev zlib1g-dev dataset-fashion-mnist valgrind
+      hdf5-tools libcmocka-dev libinih-dev zlib1g-dev dataset-fashion-mnist valgrind groff-base
       python3-h5py python3-numpy python3-matplotlib $*"
 missing=""
 for p in $PKGS; do

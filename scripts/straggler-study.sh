@@ -1,5 +1,5 @@
 #!/bin/sh
-# The README's straggler study: every config of configs/architectures/ at np = NP, with and
+# The study of docs/parallel-modes.md: every config of configs/architectures/ at np = NP, with and
 # without one straggler (the last rank, parallel.slow_factor = 3), REPEATS times each; prints
 # a markdown table of the wall-clock seconds each mode needs to reach val_loss <= TARGET
 # (from metrics.csv: the first epoch row at or below it) and of the seconds per epoch. Each

@@ -9,7 +9,7 @@
  * running statistics) and its timers. With it, allreduce and ps resume bit for bit: the
  * same model.h5 as a run that was never stopped. It is written by rank 0 to a temporary
  * name, fsynced and renamed, so a crash leaves the previous checkpoint whole. The layout
- * and what is exact in each mode: README, "Checkpoints, resume and faults".
+ * and what is exact in each mode: docs/outputs.md (layout) and docs/checkpoints.md.
  *
  * The trainer calls the hooks below; every one is collective over t->comm except where
  * said. A strategy other than allreduce, ps and ps-async cannot checkpoint: asking for it

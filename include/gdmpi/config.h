@@ -1,5 +1,5 @@
 /* The config: one declarative key table drives parsing, validation, --set
- * overrides, `gdmpi config` and the README reference (DESIGN rule 8). */
+ * overrides, `gdmpi config` and the docs/ reference and man page (DESIGN rule 8). */
 #ifndef GDMPI_CONFIG_H
 #define GDMPI_CONFIG_H
 
@@ -123,7 +123,7 @@ int gd_config_from_args(gd_config *c, const char *path, int nset, char **sets);
 
 /* Prints the resolved config as INI, each key with its default in a comment. */
 void gd_config_print(const gd_config *c, FILE *out);
-/* Prints the README reference table (markdown). */
+/* Prints the config reference table (markdown) of docs/configuration.md. */
 void gd_config_print_reference(FILE *out);
 /* The value of one key as text, as `gdmpi config` prints it. */
 void gd_config_format(const gd_config *c, const gd_key *k, char *buf, size_t len);

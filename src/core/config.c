@@ -139,7 +139,7 @@ const gd_key gd_keys[] = {
      "gradient noise decay exponent gamma"},
     {"train", "resume", GD_KEY_STRING, F(train.resume), "never", 0, 0, NULL,
      "continue from a checkpoint: auto (output.dir/checkpoint.h5 if there is one), never, or a "
-     "checkpoint's path; it must match the config (see \"Checkpoints, resume and faults\")"},
+     "checkpoint's path; it must match the config (see docs/checkpoints.md)"},
 
     {"parallel", "mode", GD_KEY_STRING, F(parallel.mode), "allreduce", 0, 0, gd_strategy_names,
      "how gradients are combined across ranks"},

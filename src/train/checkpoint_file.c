@@ -1,5 +1,5 @@
 /* checkpoint.h5: gathering the run's state to rank 0, writing it, and reading it back on
- * every rank. Layout (h5dump shows it; README, "Checkpoints, resume and faults"):
+ * every rank. Layout (h5dump shows it; docs/outputs.md and docs/checkpoints.md):
  *
  *   attributes       format = "gdmpi-checkpoint", version, model_type, features, outputs,
  *                    nparams, nstate, optimizer, state_slots, ranks, servers, mode,
@@ -505,7 +505,7 @@ static int config_difference(const char *theirs, const char *ours)
         size_t a = strcspn(theirs, "\n"), b = strcspn(ours, "\n");
         if (a != b || strncmp(theirs, ours, a))
             return gd_fail(GD_ECONFIG, "the config differs: '%.*s' there, '%.*s' here (only the "
-                           "keys listed in the README may change on resume)", (int)a, theirs,
+                           "keys in docs/checkpoints.md may change on resume)", (int)a, theirs,
                            (int)b, ours);
         theirs += a + (theirs[a] == '\n');
         ours += b + (ours[b] == '\n');

@@ -165,7 +165,7 @@ else
 fi
 
 # Host 3 is cut off entirely (a dead host). mpirun's daemons then cannot reach it either;
-# TCP keepalive on their connections (oob_tcp_keepalive_*, as README recommends) makes
+# TCP keepalive on their connections (oob_tcp_keepalive_*, as docs/cluster.md recommends) makes
 # mpirun notice and end the job, naming the host, before the watchdog's timeout.
 netns_down
 netns_up 3 || { notok "3 namespace hosts come up again"; exit 1; }
