@@ -25,6 +25,9 @@ typedef struct gd_strategy_ops {
     /* 1: every worker holds the same parameters after each step and all of them take part
      * in every step (model.sync_bn's reductions then line up). */
     int lockstep;
+    /* 1: model.sync_bn works: the model's batch-norm reductions over the workers line up
+     * with every step (allreduce). */
+    int sync_bn;
     /* Optional: checks that need only the config and the rank count, before any data is
      * read (GD_ECONFIG with a message). */
     int (*check)(const gd_config *c, int size);

@@ -3,7 +3,7 @@
  * ("ph": "X") per timed interval: compute, comm, wait, io, eval, and whatever names
  * strategies add with gd_trace_span (a parameter server's "apply").
  *
- * There is one timeline per process: gd_train opens it, every gd_timer_add feeds it (the
+ * There is one timeline per process: gd_train opens it, every gd_step_time feeds it (the
  * single place where a timed interval ends), and gd_train writes it next to summary.json.
  * With output.trace = false every call below returns at once.
  *
@@ -31,7 +31,7 @@ void gd_trace_open(const gd_config *cfg, MPI_Comm comm);
  *     double t0 = MPI_Wtime(); apply(...); gd_trace_span("apply", t0, MPI_Wtime()); */
 void gd_trace_span(const char *name, double t0, double t1);
 
-/* gd_timer_add's hook: a span of timer `kind` (gd_timer_kind) that ended at step `step`. */
+/* gd_step_time's hook: a span of timer `kind` (gd_timer_kind) that ended at step `step`. */
 void gd_trace_timer(int kind, long step, double t0, double t1);
 
 /* Collective: rank 0 writes dir/trace.json (temporary name, fsync, rename) with every

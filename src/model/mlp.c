@@ -89,9 +89,6 @@ static int read_config(gd_model *m, mlp *p, size_t *hidden, size_t *nhidden, int
                        c->model.activation, gd_mlp_activations());
     if (c->model.sync_bn && !c->model.batchnorm)
         return gd_fail(GD_ECONFIG, "model.sync_bn = true needs model.batchnorm = true");
-    if (c->model.sync_bn && m->cfg && strcmp(c->parallel.mode, "allreduce"))
-        return gd_fail(GD_ECONFIG, "model.sync_bn = true needs parallel.mode = allreduce "
-                       "(the batch statistics are reduced inside every step)");
     p->act = (mlp_activation)act;
     p->sync_bn = c->model.sync_bn;
     p->dropout = c->model.dropout;

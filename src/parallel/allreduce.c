@@ -228,6 +228,7 @@ const gd_strategy_ops gd_strategy_allreduce = {
     .name = "allreduce",
     .can_checkpoint = 1,
     .lockstep = 1,
+    .sync_bn = 1,
     .setup = allreduce_setup,
     .step = allreduce_step,
     .finish = allreduce_finish,

@@ -218,7 +218,7 @@ static int async_check(const gd_config *c, int size)
     if (c->parallel.fetch_every != 1 || c->parallel.push_every != 1 || c->parallel.staleness != -1)
         return gd_fail(GD_ECONFIG, "parallel.fetch_every, push_every and staleness apply to "
                        "ps-async; easgd-async exchanges with the servers every parallel.tau steps");
-    return ps_check(c, size);
+    return ps_check(c, size, 1);
 }
 
 /* Server: the elastic move of its slice of the center toward the worker's x (in place). */

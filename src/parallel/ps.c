@@ -30,7 +30,7 @@
  * ps (synchronous). Servers and workers run the trainer's loop step for step. At each step
  * every worker sends its gradient sums, loss and sample count to every server and waits. A
  * server waits for all W pushes, adds them in worker order (reproducible), divides by the
- * global count and runs gd_apply_update's steps on its slice; the penalty loss and the
+ * global count and runs the update pipeline (gd_update_apply) on its slice; the penalty loss and the
  * squared gradient norm are summed over the servers (one MPI_Allreduce on the servers'
  * communicator, S > 1 only), so clipping uses the global norm and all servers agree on
  * divergence. It answers each worker with its new slice and the global sums. This is the
@@ -84,9 +84,8 @@
 size_t ps_msg_bytes(size_t floats) { return sizeof(ps_msg) + floats * sizeof(float); }
 
 /* Checks that need only the config and the rank count (the same verdict on every rank). */
-int ps_check(const gd_config *c, int size)
+int ps_check(const gd_config *c, int size, int async)
 {
-    const int async = !strcmp(c->parallel.mode, "ps-async");
     if (c->parallel.servers >= size)
         return gd_fail(GD_ECONFIG, "parallel.servers = %ld: %s needs at least one worker besides "
                        "the servers, so at least %ld ranks (this job has %d)", c->parallel.servers,

@@ -123,7 +123,7 @@ struct ps_state {
 };
 
 /* ps.c: the parts both modes share. */
-int ps_check(const gd_config *c, int size);
+int ps_check(const gd_config *c, int size, int async);
 int ps_setup(gd_step_ctx *ctx, int async);
 int ps_finish(gd_step_ctx *ctx);
 void ps_summary(const gd_step_ctx *ctx, FILE *f);

@@ -328,6 +328,8 @@ int ps_async_serve(gd_step_ctx *ctx)
 
 /* ---- both -------------------------------------------------------------------------- */
 
+static int async_check(const gd_config *c, int size) { return ps_check(c, size, 1); }
+
 static int async_setup(gd_step_ctx *ctx)
 {
     int rc = ps_setup(ctx, 1);
@@ -376,7 +378,7 @@ const gd_strategy_ops gd_strategy_ps_async = {
     .can_checkpoint = 1,
     .has_servers = 1,
     .async = 1,
-    .check = ps_check,
+    .check = async_check,
     .setup = async_setup,
     .step = async_step,
     .serve = ps_async_serve,

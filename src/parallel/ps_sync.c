@@ -104,6 +104,8 @@ static void server_step(gd_step_ctx *ctx, ps_state *s)
     gd_step_time(ctx, GD_T_COMM, &since);
 }
 
+static int sync_check(const gd_config *c, int size) { return ps_check(c, size, 0); }
+
 static int sync_setup(gd_step_ctx *ctx) { return ps_setup(ctx, 0); }
 
 static int sync_step(gd_step_ctx *ctx)
@@ -121,7 +123,7 @@ const gd_strategy_ops gd_strategy_ps = {
     .can_checkpoint = 1,
     .lockstep = 1,
     .has_servers = 1,
-    .check = ps_check,
+    .check = sync_check,
     .setup = sync_setup,
     .step = sync_step,
     .finish = ps_finish,

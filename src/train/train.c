@@ -157,6 +157,9 @@ static int build_model(gd_trainer *t)
     rc = gd_model_create(&t->model, c->model.type, t->train.cols, outputs, max_batch, c);
     if (rc)
         return rc;
+    if (c->model.sync_bn && t->model.ops->lockstep && !t->strategy->sync_bn)
+        return gd_fail(GD_ECONFIG, "model.sync_bn = true needs parallel.mode = allreduce "
+                       "(the batch statistics are reduced inside every step)");
     t->model.l2 = c->model.l2;
     t->model.comm = t->ctx.role_comm; /* sync batch norm: over the ranks that hold data */
     gd_model_init(&t->model, c);
