@@ -1,8 +1,7 @@
 /* Run under mpirun: the allreduce strategy must give every rank the same parameters,
  * equal to one serial SGD step on the global mean gradient, even when the ranks hold
  * different sample counts (including an empty batch). Rank 0 prints ok/not ok. */
-#include "gdmpi/error.h"
-#include "gdmpi/train.h"
+#include "ctx.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,49 +19,46 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     gd_config cfg;
     gd_config_defaults(&cfg);
-    gd_trainer t = {.cfg = &cfg, .comm = MPI_COMM_WORLD, .lr = 0.5};
-    MPI_Comm_rank(MPI_COMM_WORLD, &t.rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &t.size);
-    gd_model_create(&t.model, "linreg", NPARAMS - 1, 1, 1, &cfg);
     gd_optim_hparams hp = {0};
-    gd_optim_create(&t.optim, "sgd", &hp, t.model.nparams);
-    t.strategy = gd_strategy_find("allreduce");
-    t.strategy->setup(&t);
+    test_run run;
+    test_run_init(&run, &cfg, MPI_COMM_WORLD, "linreg", NPARAMS - 1, 1, 1, &hp, 0.5);
+    gd_step_ctx *x = &run.x;
+    gd_model *m = x->model;
+    run.ops = gd_strategy_find("allreduce");
+    if (run.ops->setup(x))
+        gd_abort(MPI_COMM_WORLD, GD_ERR);
 
     double total = 0;
-    for (int r = 0; r < t.size; r++)
+    for (int r = 0; r < x->size; r++)
         total += count_of(r);
     for (size_t i = 0; i < NPARAMS; i++) {
-        t.model.w[i] = 1.0f;
-        t.model.g[i] = t.rank ? grad_of(t.rank, i) : 0.0f;
+        m->w[i] = 1.0f;
+        m->g[i] = x->rank ? grad_of(x->rank, i) : 0.0f;
     }
-    t.batch_loss = t.rank;
-    t.batch_count = count_of(t.rank);
-    t.strategy->step(&t);
+    x->batch_loss = x->rank;
+    x->batch_count = count_of(x->rank);
+    run.ops->step(x);
 
     int good = 1;
     for (size_t i = 0; i < NPARAMS; i++) {
         double sum = 0;
-        for (int r = 1; r < t.size; r++)
+        for (int r = 1; r < x->size; r++)
             sum += grad_of(r, i);
         double expect = total ? 1.0 - 0.5 * sum / total : 1.0;
-        good &= fabs(t.model.w[i] - expect) < 1e-6;
+        good &= fabs(m->w[i] - expect) < 1e-6;
     }
-    good &= fabs(t.step_count - total) < 1e-9;
-    float *all = malloc(sizeof(float) * NPARAMS * (size_t)t.size);
-    MPI_Gather(t.model.w, NPARAMS, MPI_FLOAT, all, NPARAMS, MPI_FLOAT, 0, MPI_COMM_WORLD);
-    if (t.rank == 0)
-        for (int r = 1; r < t.size; r++)
+    good &= fabs(x->step_count - total) < 1e-9;
+    float *all = malloc(sizeof(float) * NPARAMS * (size_t)x->size);
+    MPI_Gather(m->w, NPARAMS, MPI_FLOAT, all, NPARAMS, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    if (x->rank == 0)
+        for (int r = 1; r < x->size; r++)
             good &= memcmp(all, all + r * NPARAMS, NPARAMS * sizeof(float)) == 0;
     MPI_Allreduce(MPI_IN_PLACE, &good, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (t.rank == 0)
+    if (x->rank == 0)
         printf("%s - allreduce: one global-mean step, identical parameters on all ranks (np=%d)\n",
-               good ? "ok" : "not ok", t.size);
+               good ? "ok" : "not ok", x->size);
     free(all);
-    if (t.strategy->destroy)
-        t.strategy->destroy(&t);
-    gd_optim_destroy(&t.optim);
-    gd_model_destroy(&t.model);
+    test_run_free(&run);
     MPI_Finalize();
     return 0;
 }

@@ -8,11 +8,7 @@
  *                         statistics and evaluation, over a few SGD steps.
  *
  * Prints what it compared on rank 0 and exits non-zero on a mismatch. */
-#include "gdmpi/config.h"
-#include "gdmpi/error.h"
-#include "gdmpi/model.h"
-#include "gdmpi/rng.h"
-#include "gdmpi/train.h"
+#include "ctx.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -57,39 +53,27 @@ static size_t rows_at(long step)
 }
 
 /* Trains STEPS steps through the allreduce strategy, as the training loop drives it. */
-static void run_strategy(gd_trainer *t, const gd_config *c)
+static void run_strategy(test_run *run, const gd_config *c)
 {
-    memset(t, 0, sizeof *t);
-    t->cfg = c;
-    t->comm = MPI_COMM_WORLD;
-    t->rank = rank;
-    t->size = size;
-    t->lr = 0.2;
-    if (gd_model_create(&t->model, "mlp", FEATURES, CLASSES, MAX_ROWS, c))
-        gd_abort(MPI_COMM_WORLD, GD_ERR);
-    t->model.comm = MPI_COMM_WORLD;
-    gd_model_init(&t->model, c);
     gd_optim_hparams hp = {0};
-    t->strategy = gd_strategy_find("allreduce");
-    if (gd_optim_create(&t->optim, "sgd", &hp, t->model.nparams) || t->strategy->setup(t))
+    test_run_init(run, c, MPI_COMM_WORLD, "mlp", FEATURES, CLASSES, MAX_ROWS, &hp, 0.2);
+    gd_step_ctx *x = &run->x;
+    gd_model *m = x->model;
+    m->comm = MPI_COMM_WORLD;
+    gd_model_init(m, c);
+    run->ops = gd_strategy_find("allreduce");
+    if (run->ops->setup(x))
         gd_abort(MPI_COMM_WORLD, GD_ERR);
-    float x[MAX_ROWS * FEATURES], y[MAX_ROWS];
-    for (t->step = 0; t->step < STEPS; t->step++) {
-        size_t n = rows_at(t->step);
-        make_rows((uint64_t)t->step, (uint64_t)rank, n, x, y);
-        memset(t->model.g, 0, (t->model.nparams + GD_GRAD_EXTRA) * sizeof(float));
-        t->batch_loss = t->model.ops->loss_grad(&t->model, x, y, n, t->model.g, NULL);
-        t->batch_count = (double)n;
-        t->strategy->step(t);
+    float xs[MAX_ROWS * FEATURES], y[MAX_ROWS];
+    for (x->step = 0; x->step < STEPS; x->step++) {
+        size_t n = rows_at(x->step);
+        make_rows((uint64_t)x->step, (uint64_t)rank, n, xs, y);
+        memset(m->g, 0, (m->nparams + GD_GRAD_EXTRA) * sizeof(float));
+        x->batch_loss = m->ops->loss_grad(m, xs, y, n, m->g, NULL);
+        x->batch_count = (double)n;
+        run->ops->step(x);
     }
-    t->strategy->finish(t);
-}
-
-static void free_run(gd_trainer *t)
-{
-    t->strategy->destroy(t);
-    gd_optim_destroy(&t->optim);
-    gd_model_destroy(&t->model);
+    run->ops->finish(x);
 }
 
 static double max_diff(const float *a, const float *b, size_t n)
@@ -113,12 +97,12 @@ static double replica_spread(const float *w, size_t n)
 }
 
 /* The strategy's summary.json member: it must show the overlap on, in several buckets. */
-static int summary_shows_buckets(const gd_trainer *t)
+static int summary_shows_buckets(const test_run *run)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    t->strategy->summary(t, f);
+    run->ops->summary(&run->x, f);
     fclose(f);
     const char *b = strstr(text, "\"buckets\": ");
     int ok = strstr(text, "\"overlap\": true") && strstr(text, "\"comm_hidden_s\"") && b &&
@@ -131,7 +115,7 @@ static int summary_shows_buckets(const gd_trainer *t)
 
 static int compare_overlap(const char *label, gd_config c)
 {
-    gd_trainer plain, overlapped;
+    test_run plain, overlapped;
     snprintf(c.parallel.overlap, sizeof c.parallel.overlap, "false");
     run_strategy(&plain, &c);
     snprintf(c.parallel.overlap, sizeof c.parallel.overlap, "true");
@@ -144,8 +128,8 @@ static int compare_overlap(const char *label, gd_config c)
     if (rank == 0)
         printf("%s - overlap %s np=%d: %zu params, max |w_overlap - w_plain| = %.3g, "
                "replica spread %.3g\n", ok ? "ok" : "not ok", label, size, n, d, spread);
-    free_run(&plain);
-    free_run(&overlapped);
+    test_run_free(&plain);
+    test_run_free(&overlapped);
     return ok ? 0 : 1;
 }
 

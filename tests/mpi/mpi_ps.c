@@ -1,11 +1,11 @@
 /* Run under mpirun as `mpi_ps S`: the synchronous parameter server with S servers. Two
  * steps, with workers holding different sample counts (worker 2 none: an exhausted shard)
- * and l1, l2, clipping, gradient noise and Adam all on, must equal the same two steps of
- * gd_apply_update on one rank with the global mean gradient; every worker must hold those
- * parameters, rank 0 the assembled model after finish, and summary.json's "ps" member must
- * say that every gradient pushed was applied. Rank 0 prints ok/not ok. */
-#include "gdmpi/error.h"
-#include "gdmpi/train.h"
+ * and l1, l2, clipping, gradient noise and Adam all on, must equal the same two steps taken
+ * serially on the global mean gradient by a reference written out in this file (not the
+ * update pipeline that the servers run); every worker must hold those parameters, rank 0
+ * the assembled model after finish, and summary.json's "ps" member must say that every
+ * gradient pushed was applied. Rank 0 prints ok/not ok. */
+#include "ctx.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 
 enum { FEATURES = 8, NPARAMS = FEATURES + 1, STEPS = 2 };
+static const double LR = 0.05, BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8; /* Adam */
 
 static float grad_of(int worker, int step, size_t i)
 {
@@ -24,65 +25,88 @@ static void configure(gd_config *c)
 {
     gd_config_defaults(c);
     c->model.l1 = 0.01;
+    c->model.l2 = 0.1;
     c->train.clip_norm = 1.0;
     c->train.grad_noise = 0.1;
     snprintf(c->optimizer.type, sizeof c->optimizer.type, "adam");
     snprintf(c->parallel.mode, sizeof c->parallel.mode, "ps");
 }
 
-/* A trainer as gd_train sets one up for training, without data. */
-static void make_trainer(gd_trainer *t, const gd_config *c, MPI_Comm comm, int servers)
+static float w0(size_t i) { return 1.0f + 0.1f * (float)i; }
+
+/* A step context as gd_train sets one up for training, without data. */
+static void make_run(test_run *r, const gd_config *c, int servers)
 {
-    *t = (gd_trainer){.cfg = c, .comm = comm, .role_comm = comm, .agree_comm = comm, .lr = 0.05};
-    MPI_Comm_rank(comm, &t->rank);
-    MPI_Comm_size(comm, &t->size);
-    gd_model_create(&t->model, "linreg", FEATURES, 1, 1, c);
-    t->model.l2 = 0.1;
+    gd_optim_hparams hp = {.lr = LR, .beta1 = BETA1, .beta2 = BETA2, .eps = EPS};
+    test_run_init(r, c, MPI_COMM_WORLD, "linreg", FEATURES, 1, 1, &hp, LR);
+    test_run_servers(r, servers);
     for (size_t i = 0; i < NPARAMS; i++)
-        t->model.w[i] = 1.0f + 0.1f * (float)i;
-    gd_optim_hparams hp = {.lr = 0.05, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
-    gd_optim_create(&t->optim, "adam", &hp, NPARAMS);
-    gd_rng_seed(&t->noise_rng, 42, 0, GD_RNG_NOISE);
-    if (servers) {
-        t->nservers = servers;
-        t->serving = t->rank < servers;
-        t->lead = servers;
-        MPI_Comm_split(comm, t->serving, t->rank, &t->role_comm);
-    }
+        r->model.w[i] = w0(i);
 }
 
-/* The serial reference: STEPS steps of gd_apply_update on the global mean gradient. */
-static void reference(const gd_config *c, int workers, float *w, double *loss)
+/* The serial reference, written out here in double rather than run through the update
+ * pipeline the servers use (gdmpi/update.h): STEPS steps on the global mean gradient of
+ *   penalties   g_i += l2 w_i + l1 sign(w_i) on the weights (not the bias); the step's loss
+ *               gains count (l2/2 |W|^2 + l1 |W|_1)
+ *   clipping    g <- g clip / |g| when |g| > clip
+ *   noise       g_i += sqrt(eta / (1 + t)^gamma) N(0,1), one draw per parameter in order from
+ *               the stream (train.seed = 42, 0, GD_RNG_NOISE), t = steps taken before
+ *   Adam        m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2,
+ *               w <- w - lr (m / (1 - b1^s)) / (sqrt(v / (1 - b2^s)) + eps),  s = t + 1
+ * The arithmetic is in double; w is rounded to float after each step, because the model
+ * holds its parameters in floats and the last step's penalty loss (checked to 1e-9) is
+ * taken on them. The last step's loss sum goes to *loss (each worker reports 1). */
+static void reference(const gd_config *c, int workers, float *out, double *loss)
 {
-    gd_trainer r;
-    make_trainer(&r, c, MPI_COMM_SELF, 0);
+    const double l1 = c->model.l1, l2 = c->model.l2, clip = c->train.clip_norm;
+    const double eta = c->train.grad_noise, gamma = c->train.grad_noise_gamma;
+    double w[NPARAMS], g[NPARAMS], m[NPARAMS] = {0}, v[NPARAMS] = {0};
+    gd_rng noise;
+    gd_rng_seed(&noise, 42, 0, GD_RNG_NOISE);
+    for (size_t i = 0; i < NPARAMS; i++)
+        w[i] = w0(i);
     double total = 0;
     for (int k = 0; k < workers; k++)
         total += count_of(k);
-    for (int step = 0; step < STEPS; step++, r.step++) {
+    for (int t = 0; t < STEPS; t++) {
+        double sq = 0, absum = 0, norm = 0;
         for (size_t i = 0; i < NPARAMS; i++) {
             double sum = 0;
             for (int k = 0; k < workers; k++)
-                sum += count_of(k) ? grad_of(k, step, i) : 0;
-            r.model.g[i] = (float)(sum / total);
+                sum += count_of(k) ? grad_of(k, t, i) : 0;
+            g[i] = sum / total;
+            if (i < FEATURES) { /* a weight */
+                g[i] += l2 * w[i] + l1 * (w[i] > 0 ? 1 : w[i] < 0 ? -1 : 0);
+                sq += w[i] * w[i];
+                absum += fabs(w[i]);
+            }
+            norm += g[i] * g[i];
         }
-        r.step_loss = workers;
-        r.step_count = total;
-        gd_apply_update(&r, r.model.g);
+        *loss = workers + total * (0.5 * l2 * sq + l1 * absum);
+        norm = sqrt(norm);
+        const double sd = sqrt(eta / pow(1.0 + t, gamma));
+        for (size_t i = 0; i < NPARAMS; i++) {
+            if (clip > 0 && norm > clip)
+                g[i] *= clip / norm;
+            g[i] += sd * gd_rng_normal(&noise);
+            m[i] = BETA1 * m[i] + (1 - BETA1) * g[i];
+            v[i] = BETA2 * v[i] + (1 - BETA2) * g[i] * g[i];
+            const double mhat = m[i] / (1 - pow(BETA1, t + 1));
+            const double vhat = v[i] / (1 - pow(BETA2, t + 1));
+            w[i] = (float)(w[i] - LR * mhat / (sqrt(vhat) + EPS));
+        }
     }
-    memcpy(w, r.model.w, sizeof(float) * NPARAMS);
-    *loss = r.step_loss;
-    gd_optim_destroy(&r.optim);
-    gd_model_destroy(&r.model);
+    for (size_t i = 0; i < NPARAMS; i++)
+        out[i] = (float)w[i];
 }
 
 /* summary.json's "ps" member, as rank 0 would write it. */
-static int conserved(gd_trainer *t)
+static int conserved(const test_run *run)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    t->strategy->summary(t, f);
+    run->ops->summary(&run->x, f);
     fclose(f);
     int ok = text && strstr(text, "\"conservation\": {\"ok\": true") != NULL;
     free(text);
@@ -103,36 +127,35 @@ int main(int argc, char **argv)
     int servers = argc > 1 ? atoi(argv[1]) : 1;
     gd_config cfg;
     configure(&cfg);
-    gd_trainer t;
-    make_trainer(&t, &cfg, MPI_COMM_WORLD, servers);
-    const int workers = t.size - servers, me = t.rank - servers;
-    t.strategy = gd_strategy_find("ps");
-    int good = t.strategy->check(&cfg, t.size) == GD_OK && t.strategy->setup(&t) == GD_OK;
-    for (int step = 0; good && step < STEPS; step++, t.step++) {
-        memset(t.model.g, 0, sizeof(float) * (NPARAMS + GD_GRAD_EXTRA));
-        for (size_t i = 0; !t.serving && count_of(me) && i < NPARAMS; i++)
-            t.model.g[i] = grad_of(me, step, i);
-        t.batch_loss = t.serving ? 0 : 1;
-        t.batch_count = t.serving ? 0 : count_of(me);
-        t.strategy->step(&t);
+    test_run run;
+    make_run(&run, &cfg, servers);
+    gd_step_ctx *x = &run.x;
+    gd_model *m = x->model;
+    const int workers = x->size - servers, me = x->rank - servers;
+    run.ops = gd_strategy_find("ps");
+    int good = run.ops->check(&cfg, x->size) == GD_OK && run.ops->setup(x) == GD_OK;
+    for (int step = 0; good && step < STEPS; step++, x->step++) {
+        memset(m->g, 0, sizeof(float) * (NPARAMS + GD_GRAD_EXTRA));
+        for (size_t i = 0; !x->serving && count_of(me) && i < NPARAMS; i++)
+            m->g[i] = grad_of(me, step, i);
+        x->batch_loss = x->serving ? 0 : 1;
+        x->batch_count = x->serving ? 0 : count_of(me);
+        run.ops->step(x);
     }
     float expect[NPARAMS];
     double loss;
     reference(&cfg, workers, expect, &loss);
-    if (!t.serving)
-        good &= close_to(t.model.w, expect) && fabs(t.step_loss - loss) < 1e-9 * fabs(loss);
-    t.strategy->finish(&t);
-    if (t.rank == 0)
-        good &= close_to(t.model.w, expect) && conserved(&t);
+    if (!x->serving)
+        good &= close_to(m->w, expect) && fabs(x->step_loss - loss) < 1e-9 * fabs(loss);
+    run.ops->finish(x);
+    if (x->rank == 0)
+        good &= close_to(m->w, expect) && conserved(&run);
     MPI_Allreduce(MPI_IN_PLACE, &good, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (t.rank == 0)
+    if (x->rank == 0)
         printf("%s - ps: %d steps on %d server(s) equal serial steps on the global mean; every "
                "worker holds them, rank 0 assembles them, pushes = applied (np=%d)\n",
-               good ? "ok" : "not ok", STEPS, servers, t.size);
-    t.strategy->destroy(&t);
-    MPI_Comm_free(&t.role_comm);
-    gd_optim_destroy(&t.optim);
-    gd_model_destroy(&t.model);
+               good ? "ok" : "not ok", STEPS, servers, x->size);
+    test_run_free(&run);
     MPI_Finalize();
     return 0;
 }
