@@ -131,12 +131,12 @@ same_metrics() {
               if (m) print "metrics.csv columns " s }'
 }
 
-# gdmpi BIN CFG NP OUT ARGS...: one run, 120 s at most; its output in OUT.log.
-gdmpi() {
-    bin=$1 cfgf=$2 np=$3 out=$4
+# run_gdmpi BIN CFG NP OUT ARGS...: one run, 120 s at most; its output in OUT.log.
+run_gdmpi() {
+    g_bin=$1 g_cfg=$2 g_np=$3 g_out=$4
     shift 4
-    (cd "$W" && timeout -k 5 120 nice mpirun --oversubscribe -np "$np" "$bin" "$cfgf" \
-        --set output.dir="$out" "$@" >"$out.log" 2>&1)
+    (cd "$W" && timeout -k 5 120 nice mpirun --oversubscribe -np "$g_np" "$g_bin" "$g_cfg" \
+        --set output.dir="$g_out" "$@" >"$g_out.log" 2>&1)
 }
 
 start=$(date +%s)
@@ -150,9 +150,9 @@ for cfgf in $(find configs -name '*.cfg' | sort); do
     set -- --set train.epochs=2
     case $(key "$cfgf" model type) in testfn) np=1 && set -- --set train.epochs=3 ;; esac
     case $(key "$cfgf" data train) in *fmnist*) set -- "$@" --set train.max_steps=40 ;; esac
-    gdmpi "$REF" "$REPO/$cfgf" "$np" "$W/ref-$name" "$@"
+    run_gdmpi "$REF" "$REPO/$cfgf" "$np" "$W/ref-$name" "$@"
     rs=$?
-    gdmpi "$NEW" "$REPO/$cfgf" "$np" "$W/new-$name" "$@"
+    run_gdmpi "$NEW" "$REPO/$cfgf" "$np" "$W/new-$name" "$@"
     ns=$?
     what="" note=""
     if [ $rs -ne 0 ] || [ $ns -ne 0 ] || [ ! -f "$W/ref-$name/model.h5" ] || [ ! -f "$W/new-$name/model.h5" ]; then
