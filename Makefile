@@ -1,12 +1,20 @@
 # gdmpi: distributed data-parallel SGD on Open MPI, OpenBLAS and HDF5.
-# Targets: all (default), test, test-cluster, run, bench, study, deps, install, clean, docs.
+# Targets: all (default), test, test-cluster, run, bench, study, deps, install, clean, docs,
+# compare.
+#   make test                      every suite: unit, mpi, e2e
+#   make test SUITE=unit|mpi|e2e   one kind of suite
+#   make test SUITE=test_optim     one suite, by basename or path fragment (also e.g.
+#                                  SUITE=checkpoint, SUITE=e2e/checkpoint, SUITE=mpi/ps)
+#   make compare REF=<git rev>     tests/compare-outputs.sh: model.h5 and metrics.csv of
+#                                  every configs/**/*.cfg, REF's build against this tree's
+# Objects depend on the headers they include (-MMD -MP, the .d files next to them).
 
 CC       := mpicc
 PKGS     := hdf5-openmpi openblas inih zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude $(PKG_CFLAGS)
+CFLAGS   += -MMD -MP -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm
 
 # make test SANITIZE=address,undefined builds everything with the sanitizers.
@@ -46,7 +54,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 # The binary; helpers building side by side use BUILD=build/x BIN=build/x/gdmpi.
 BIN     ?= gdmpi
 
-.PHONY: all deps test test-cluster run bench study memcheck fuzz install clean docs data-fmnist data-gen test-bins
+.PHONY: all deps test compare test-cluster run bench study memcheck fuzz install clean docs data-fmnist data-gen test-bins
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -59,12 +67,12 @@ $(BUILD)/libgdmpi.a: $(LIB_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
 
-$(BUILD)/%.o: %.c $(wildcard include/gdmpi/*.h) $(wildcard src/*/*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgdmpi.a tests/unit/unit.h
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgdmpi.a
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
 	@$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS) $(shell pkg-config --libs cmocka)
@@ -80,6 +88,9 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libgdmpi.a
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS)
 
 test-bins: $(BIN) $(UNIT_BINS) $(MPI_BINS)
+
+# The .d files -MMD writes beside each object and binary: which headers each includes.
+-include $(wildcard $(BUILD)/src/*.d $(BUILD)/src/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
 
 deps:
 	@scripts/install-deps.sh
@@ -114,7 +125,12 @@ run: deps
 
 test: deps
 	$(MAKE) test-bins
-	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) tests/run-all.sh
+	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) tests/run-all.sh $(SUITE)
+
+# tests/compare-outputs.sh --rev $(REF): not part of `test` (builds REF, a few minutes).
+REF ?= HEAD
+compare: $(BIN)
+	@tests/compare-outputs.sh --rev $(REF) $(abspath $(BIN))
 
 # Multi-host runs over TCP on network-namespace hosts, and gdmpi.sbatch on a real local
 # Slurm (installed and started by scripts/slurm/local-cluster.sh). Needs root; not in `test`.

@@ -1,23 +1,47 @@
 #!/bin/sh
-# Runs every test: CMocka unit suites, MPI tests, end-to-end tests. Each reports
-# TAP-style "ok" / "not ok" lines; this script counts them and ends with one line
-# "N passed, N failed". A suite that exits non-zero without reporting a failure
-# (a crash) counts as one failure.
+# Runs the tests: CMocka unit suites, MPI tests, end-to-end tests. Each reports TAP-style
+# "ok" / "not ok" lines; "ok ... # SKIP reason" (a feature probe that found the feature or
+# a tool absent) counts as skipped, not passed. This script counts them and ends with one
+# line "N passed, N failed, N skipped"; it exits non-zero when anything failed. A suite
+# that exits non-zero without reporting a failure (a crash) counts as one failure.
+#
+# Usage: tests/run-all.sh [SUITE]     (make test [SUITE=...])
+#   no SUITE           every suite
+#   unit | mpi | e2e   every suite of that kind
+#   anything else      the suites whose name contains it: test_optim, checkpoint (both
+#                      unit/test_checkpoint and tests/e2e/checkpoint.sh), e2e/checkpoint
+# Suite names: unit/test_NAME (the CMocka binaries), tests/mpi/NAME.sh, tests/e2e/NAME.sh.
 set -u
 BUILD=${BUILD:-build}
 GDMPI=${GDMPI:-$(pwd)/gdmpi}
+SUITE=${1:-}
 export BUILD GDMPI CMOCKA_MESSAGE_OUTPUT=TAP
 log=$(mktemp)
 passed=0
 failed=0
+skipped=0
+ran=0
+
+# wanted NAME: NAME is one of the suites SUITE selects.
+wanted() {
+    case $SUITE in
+    "") return 0 ;;
+    unit | mpi | e2e) case $1 in "$SUITE"/* | tests/"$SUITE"/*) return 0 ;; esac ;;
+    *) case $1 in *"$SUITE"*) return 0 ;; esac ;;
+    esac
+    return 1
+}
 
 run_suite() {
     name=$1
     shift
+    wanted "$name" || return 0
+    ran=$((ran + 1))
     start=$(date +%s)
     "$@" >"$log" 2>&1
     status=$?
-    p=$(grep -c '^ok ' "$log")
+    s=$(grep -c '^ok .*# *SKIP' "$log")
+    p=$(($(grep -c '^ok ' "$log") - s))
     f=$(grep -c '^not ok ' "$log")
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
         f=1
@@ -25,18 +49,25 @@ run_suite() {
     fi
     passed=$((passed + p))
     failed=$((failed + f))
-    echo "$name: $p passed, $f failed ($(($(date +%s) - start)) s)"
+    skipped=$((skipped + s))
+    echo "$name: $p passed, $f failed, $s skipped ($(($(date +%s) - start)) s)"
     if [ "$f" -ne 0 ]; then
         grep -v '^ok ' "$log" | tail -n 40 | sed 's/^/    /'
     fi
+    grep '^ok .*# *SKIP' "$log" | sed 's/^/    /'
 }
 
 for t in "$BUILD"/tests/test_*; do
+    case $t in *.d) continue ;; esac
     [ -x "$t" ] && run_suite "unit/$(basename "$t")" "$t"
 done
 for t in tests/mpi/*.sh tests/e2e/*.sh; do
     [ -f "$t" ] && run_suite "$t" sh "$t"
 done
 rm -f "$log"
-echo "$passed passed, $failed failed"
+if [ "$ran" -eq 0 ]; then
+    echo "no suite matches SUITE=$SUITE"
+    failed=1
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -3,19 +3,8 @@
 . tests/lib.sh
 PY=/usr/bin/python3
 
-gen --task softmax --rows 4000 --features 10 --classes 4 --noise 0.1 --seed 5 -o "$TMP/d.h5" \
-    --val "$TMP/v.h5" --val-rows 1000
-cat >"$TMP/job.cfg" <<CFG
-[data]
-train = $TMP/d.h5
-val = $TMP/v.h5
-[optimizer]
-type = sgd
-lr = 0.5
-[train]
-epochs = 4
-batch_size = 32
-CFG
+fixture d softmax rows=4000 features=10 classes=4 noise=0.1 seed=5 val_rows=1000
+cfg job d optimizer.type=sgd optimizer.lr=0.5 train.epochs=4 train.batch_size=32
 
 
 
@@ -62,7 +51,7 @@ check "hogwild train.max_steps=50 stops the shared vector at about 50 updates" \
 header=$(head -n 1 "$TMP/hw2/metrics.csv" 2>/dev/null)
 for cfg in configs/architectures/*.cfg; do
     arch=$(basename "$cfg" .cfg) # not $name: check sets that
-    mpi 3 "$cfg" --set data.train="$TMP/d.h5" --set data.val="$TMP/v.h5" --set train.epochs=1 \
+    mpi 3 "$cfg" --set data.train="$TMP/d.h5" --set data.val="$TMP/d-val.h5" --set train.epochs=1 \
         --set output.dir="$TMP/cfg-$arch"
     status=$?
     cfg_runs() {
@@ -89,7 +78,7 @@ expect slow-ranks-syntax 2 "parallel.slow_ranks = '1;2': not a comma-separated l
 expect slow-ranks-range 2 "rank 2 does not exist (this job has ranks 0..1)" 2 \
     --set parallel.slow_ranks=0,2
 
-gen --task linreg --rows 1000 --features 5 --seed 3 -o "$TMP/lin.h5"
+fixture lin linreg rows=1000 features=5 seed=3
 for mode in hogwild easgd easgd-async local-sgd; do
     expect "diverge-$mode" 3 "training diverged" 3 --set data.train="$TMP/lin.h5" \
         --set data.val= --set model.type=linreg --set optimizer.lr=50 --set parallel.mode=$mode
@@ -99,19 +88,8 @@ done
 # One rank diverges alone (local-sgd, easgd: each rank steps its own parameters): every rank
 # still ends with the divergence outcome, status 3, no model.h5, instead of mismatched
 # collectives (MPI_ERR_TRUNCATE) or a stall. Self-contained: its own data and config.
-gen --task linreg --rows 1000 --features 5 --seed 3 -o "$TMP/lone.h5"
-cat >"$TMP/lone.cfg" <<CFG
-[data]
-train = $TMP/lone.h5
-[model]
-type = linreg
-[optimizer]
-type = sgd
-lr = 4.5
-[train]
-epochs = 20
-batch_size = 32
-CFG
+fixture lone linreg rows=1000 features=5 seed=3
+cfg lone lone model.type=linreg optimizer.type=sgd optimizer.lr=4.5 train.epochs=20 train.batch_size=32
 lone_diverges() {
     dir=$1
     shift

@@ -2,7 +2,7 @@
 # "# expect: MESSAGE". At np=2 and np=4 every case must end within 10 s with a non-zero
 # status and that message, dump no core, and leave nothing in output.dir claiming success.
 . tests/lib.sh
-gen --task softmax --rows 300 --features 4 --classes 3 --seed 1 -o "$TMP/good.h5"
+fixture good softmax rows=300 features=4 classes=3 seed=1
 cd "$TMP" || exit 1
 ulimit -c unlimited 2>/dev/null
 for np in 2 4; do

@@ -4,7 +4,7 @@
 . tests/lib.sh
 PY=/usr/bin/python3
 
-gen --task softmax --rows 200 --features 4 --classes 3 --seed 1 -o "$TMP/good.h5"
+fixture good softmax rows=200 features=4 classes=3 seed=1
 $PY - "$TMP" <<'PYEOF'
 import sys, h5py, numpy as np
 d = sys.argv[1]
@@ -32,7 +32,7 @@ PYEOF
 printf 'not hdf5 at all\n' >"$TMP/text.h5"
 head -c 3000 "$TMP/good.h5" >"$TMP/trunc.h5"
 
-cfg() { # cfg NAME TRAIN [VAL]: a config that trains softmax on TRAIN
+bad_cfg() { # bad_cfg NAME TRAIN [VAL]: a config that trains softmax on TRAIN
     printf '[data]\ntrain = %s\nval = %s\n[train]\nepochs = 1\n[output]\ndir = %s/out-%s\n' \
         "$2" "${3:-}" "$TMP" "$1" >"$TMP/$1.cfg"
 }
@@ -60,10 +60,10 @@ expect() {
 }
 
 for c in missing text trunc nolabels flat cube short range nan inf tiny strings empty; do
-    cfg $c "$TMP/$c.h5"
+    bad_cfg $c "$TMP/$c.h5"
 done
-cfg wide "$TMP/good.h5" "$TMP/wide.h5"
-cfg valrange "$TMP/good.h5" "$TMP/range.h5"
+bad_cfg wide "$TMP/good.h5" "$TMP/wide.h5"
+bad_cfg valrange "$TMP/good.h5" "$TMP/range.h5"
 
 expect missing "$TMP/missing.h5: no such file" "$TMP/missing.cfg"
 expect text "$TMP/text.h5: not an HDF5 file" "$TMP/text.cfg"

@@ -6,20 +6,9 @@
 . tests/lib.sh
 . tests/e2e/lib/checkpoint.sh
 
-gen --task softmax --rows 1200 --features 8 --classes 3 --noise 0.5 --seed 5 \
-    -o "$TMP/train.h5" --val "$TMP/val.h5" --val-rows 200
-gen --task softmax --rows 1200 --features 9 --classes 3 --seed 5 -o "$TMP/wide.h5"
-cat >"$TMP/job.cfg" <<EOF
-[data]
-train = $TMP/train.h5
-val = $TMP/val.h5
-[optimizer]
-type = adam
-lr = 0.01
-[train]
-epochs = 4
-batch_size = 32
-EOF
+fixture train softmax rows=1200 features=8 classes=3 noise=0.5 seed=5 val_rows=200
+fixture wide softmax rows=1200 features=9 classes=3 seed=5
+cfg job train optimizer.type=adam optimizer.lr=0.01 train.epochs=4 train.batch_size=32
 # An mlp with every kind of state: batch norm (per-rank running statistics), dropout (a
 # per-rank stream), momentum, gradient noise (the shared stream), clipping, a cosine
 # schedule and early stopping's best copy.

@@ -4,16 +4,8 @@
 . tests/lib.sh
 PY=/usr/bin/python3
 
-gen --task softmax --rows 1000 --features 8 --classes 3 --noise 0.1 --seed 7 \
-    -o "$TMP/sm.h5" --val "$TMP/smv.h5" --val-rows 300
-cat >"$TMP/sgd.cfg" <<CFG
-[data]
-train = $TMP/sm.h5
-val = $TMP/smv.h5
-[train]
-epochs = 3
-batch_size = 32
-CFG
+fixture sm softmax rows=1000 features=8 classes=3 noise=0.1 seed=7 val_rows=300
+cfg sgd sm train.epochs=3 train.batch_size=32
 mpi 2 "$TMP/sgd.cfg" --set optimizer.type=adam --set output.dir="$TMP/adam"
 check "the adam run exits 0" [ $? -eq 0 ]
 

@@ -3,20 +3,8 @@
 PY=/usr/bin/python3
 
 # linreg recovers w_true and b_true within 0.05 at noise 0.1.
-gen --task linreg --rows 4000 --features 8 --noise 0.1 --seed 3 -o "$TMP/lin.h5"
-cat >"$TMP/lin.cfg" <<CFG
-[data]
-train = $TMP/lin.h5
-[model]
-type = linreg
-[train]
-epochs = 15
-batch_size = 32
-[optimizer]
-lr = 0.05
-[output]
-dir = $TMP/lin
-CFG
+fixture lin linreg rows=4000 features=8 noise=0.1 seed=3
+cfg lin lin model.type=linreg train.epochs=15 train.batch_size=32 optimizer.lr=0.05 output.dir="$TMP/lin"
 mpi 2 "$TMP/lin.cfg"
 check "linreg run at np=2 exits 0" [ $? -eq 0 ]
 recovered() {
@@ -30,24 +18,12 @@ PYEOF
 check "linreg recovers the true weights within 0.05 at noise 0.1" recovered
 
 # logreg and softmax reach > 0.95 validation accuracy.
-gen --task logreg --rows 4000 --features 10 --noise 0.1 --seed 4 -o "$TMP/log.h5" --val "$TMP/logv.h5" --val-rows 1000
-gen --task softmax --rows 6000 --features 10 --classes 4 --noise 0.1 --seed 5 -o "$TMP/sm.h5" --val "$TMP/smv.h5" --val-rows 1000
+fixture log logreg rows=4000 features=10 noise=0.1 seed=4 val_rows=1000
+fixture sm softmax rows=6000 features=10 classes=4 noise=0.1 seed=5 val_rows=1000
 for model in logreg softmax; do
     short=$( [ $model = logreg ] && echo log || echo sm )
-    cat >"$TMP/$model.cfg" <<CFG
-[data]
-train = $TMP/$short.h5
-val = $TMP/${short}v.h5
-[model]
-type = $model
-[train]
-epochs = 10
-batch_size = 32
-[optimizer]
-lr = 0.5
-[output]
-dir = $TMP/$model
-CFG
+    cfg $model $short model.type=$model train.epochs=10 train.batch_size=32 optimizer.lr=0.5 \
+        output.dir="$TMP/$model"
     mpi 2 "$TMP/$model.cfg"
     check "$model reaches > 0.95 validation accuracy at np=2" gt "$(csv_last val_acc "$TMP/$model/metrics.csv")" 0.95
 done
@@ -79,7 +55,7 @@ eval_agrees() {
     awk -v a="$acc" -v b="$(csv_last val_acc "$TMP/softmax/metrics.csv")" 'BEGIN{d=a-b; exit !(d < 1e-3 && d > -1e-3)}'
 }
 check "gdmpi eval CONFIG reproduces the final validation accuracy" eval_agrees
-"$GDMPI" eval --model "$TMP/softmax/model.h5" --data "$TMP/smv.h5" >"$TMP/eval2.out" 2>&1
+"$GDMPI" eval --model "$TMP/softmax/model.h5" --data "$TMP/sm-val.h5" >"$TMP/eval2.out" 2>&1
 check "gdmpi eval --model --data prints loss and accuracy" grep -q '^accuracy 0\.9' "$TMP/eval2.out"
 
 # gdmpi config prints every key, resolved, with --set applied.
@@ -88,7 +64,7 @@ check "gdmpi config prints the resolved config with overrides" grep -q '^lr = 0.
 check "gdmpi --version names Open MPI, OpenBLAS and HDF5" sh -c "'$GDMPI' --version | grep -q 'hdf5: 1\.'"
 
 # The generator is reproducible: same seed, same file contents.
-gen --task softmax --rows 50 --features 3 --classes 3 --seed 9 -o "$TMP/a.h5"
-gen --task softmax --rows 50 --features 3 --classes 3 --seed 9 -o "$TMP/b.h5"
+fixture a softmax rows=50 features=3 classes=3 seed=9
+fixture b softmax rows=50 features=3 classes=3 seed=9
 same_data() { [ "$(h5dump -d X "$TMP/a.h5" | tail -n +2)" = "$(h5dump -d X "$TMP/b.h5" | tail -n +2)" ]; }
 check "data gen with the same seed writes the same data" same_data

@@ -7,19 +7,8 @@
 . tests/lib.sh
 . tests/e2e/lib/checkpoint.sh
 
-gen --task softmax --rows 2400 --features 8 --classes 3 --noise 0.5 --seed 6 \
-    -o "$TMP/train.h5" --val "$TMP/val.h5" --val-rows 200
-cat >"$TMP/job.cfg" <<EOF
-[data]
-train = $TMP/train.h5
-val = $TMP/val.h5
-[optimizer]
-type = momentum
-lr = 0.01
-[train]
-epochs = 4
-batch_size = 16
-EOF
+fixture train softmax rows=2400 features=8 classes=3 noise=0.5 seed=6 val_rows=200
+cfg job train optimizer.type=momentum optimizer.lr=0.01 train.epochs=4 train.batch_size=16
 LONG="--set train.epochs=1000000"
 
 # ck_steps DIR: the step of every rank in DIR/checkpoint.h5, one line.

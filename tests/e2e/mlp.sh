@@ -32,21 +32,8 @@ PYEOF
 job() {
     name=$1
     shift
-    cat >"$TMP/$name.cfg" <<CFG
-[data]
-train = $TMP/$name.h5
-val = $TMP/$name-val.h5
-[model]
-type = mlp
-hidden = 32,32
-[optimizer]
-lr = 0.1
-[train]
-epochs = 20
-batch_size = 32
-[output]
-dir = $TMP/$name-run
-CFG
+    cfg "$name" "$name" model.type=mlp model.hidden=32,32 optimizer.lr=0.1 train.epochs=20 \
+        train.batch_size=32 output.dir="$TMP/$name-run"
     sets=""
     for kv in "$@"; do sets="$sets --set $kv"; done
     # shellcheck disable=SC2086

@@ -3,28 +3,20 @@
 . tests/lib.sh
 PY=/usr/bin/python3
 
-gen --task softmax --rows 2000 --features 10 --classes 4 --noise 0.1 --seed 5 \
-    -o "$TMP/sm.h5" --val "$TMP/smv.h5" --val-rows 500
-gen --task linreg --rows 1000 --features 5 --noise 0.1 --seed 3 -o "$TMP/lin.h5"
+fixture sm softmax rows=2000 features=10 classes=4 noise=0.1 seed=5 val_rows=500
+fixture lin linreg rows=1000 features=5 noise=0.1 seed=3
 
-# softmax_cfg NAME [EXTRA INI LINES FOR [train]]: a softmax job writing to $TMP/NAME.
+# softmax_cfg NAME [section.key=value ...]: a softmax job writing to $TMP/NAME.
 softmax_cfg() {
-    cat >"$TMP/$1.cfg" <<CFG
-[data]
-train = $TMP/sm.h5
-val = $TMP/smv.h5
-[train]
-$2
-[output]
-dir = $TMP/$1
-CFG
+    name=$1
+    shift
+    cfg "$name" sm "$@" output.dir="$TMP/$name"
 }
 
 # Every optimizer, with its default hyper-parameters (optimizer.lr unset: its own
 # default), reaches > 0.9 validation accuracy in the same budget: 40 epochs of
 # batch 4 per rank at np=2 (10000 steps).
-softmax_cfg budget "epochs = 40
-batch_size = 4"
+softmax_cfg budget train.epochs=40 train.batch_size=4
 for opt in sgd momentum nesterov adagrad adadelta rmsprop adam adamax nadam amsgrad adamw; do
     mpi 2 "$TMP/budget.cfg" --set optimizer.type=$opt --set output.dir="$TMP/opt-$opt"
     acc=$(csv_last val_acc "$TMP/opt-$opt/metrics.csv" 2>/dev/null)
@@ -54,8 +46,7 @@ check "configs/optimizers/ has all 11 optimizers, differing only in [optimizer]"
 
 # Early stopping: a noisy lr makes the validation loss go up and down; the run stops
 # after `patience` worse epochs and model.h5 holds the best epoch's parameters.
-softmax_cfg early "epochs = 30
-patience = 2"
+softmax_cfg early train.epochs=30 train.patience=2
 mpi 2 "$TMP/early.cfg" --set optimizer.lr=5
 check "early stopping run exits 0" [ $? -eq 0 ]
 best_epoch_restored() {
@@ -80,16 +71,7 @@ check "early stopping stops after patience epochs; model.h5 is the best epoch (s
 
 # Divergence: a huge lr on linreg overflows. The run exits 3 with a message naming the
 # epoch and step, and the earlier model.h5 in the same output.dir stays byte-identical.
-cat >"$TMP/lin.cfg" <<CFG
-[data]
-train = $TMP/lin.h5
-[model]
-type = linreg
-[train]
-epochs = 3
-[output]
-dir = $TMP/lin
-CFG
+cfg lin lin model.type=linreg train.epochs=3 output.dir="$TMP/lin"
 mpi 2 "$TMP/lin.cfg"
 check "linreg run before the divergence exits 0" [ $? -eq 0 ]
 cp "$TMP/lin/model.h5" "$TMP/model-before.h5"
@@ -101,9 +83,7 @@ check "the earlier model.h5 stays byte-identical" cmp -s "$TMP/model-before.h5" 
 check "summary.json says diverged" grep -q '"stop_reason": "diverged"' "$TMP/lin/summary.json"
 
 # train.tol: the loss flattens out and the run ends long before its 200 epochs.
-softmax_cfg tol "epochs = 200
-tol = 0.02
-tol_epochs = 2"
+softmax_cfg tol train.epochs=200 train.tol=0.02 train.tol_epochs=2
 mpi 2 "$TMP/tol.cfg"
 stopped_by() { grep -q "\"stop_reason\": \"$1\"" "$2/summary.json"; }
 check "train.tol stops the run when the loss stops changing" stopped_by tol "$TMP/tol"
@@ -111,9 +91,7 @@ check "... long before train.epochs" [ "$(csv_last epoch "$TMP/tol/metrics.csv")
 
 # train.max_seconds: a run far too long for its budget stops by itself and writes all
 # of its outputs (how close to the budget is a timing, not asserted).
-softmax_cfg budget-time "epochs = 1000000
-batch_size = 1
-max_seconds = 0.5"
+softmax_cfg budget-time train.epochs=1000000 train.batch_size=1 train.max_seconds=0.5
 mpi 2 "$TMP/budget-time.cfg"
 check "train.max_seconds stops a long run with exit 0" [ $? -eq 0 ]
 check "... with stop_reason max_seconds" stopped_by max_seconds "$TMP/budget-time"
@@ -122,7 +100,7 @@ check "... and metrics.csv" [ -f "$TMP/budget-time/metrics.csv" ]
 
 # Schedules: the lr column shows the lr in force (step: halve every 2 epochs; with the
 # linear scaling rule at np=2 the base lr is 2 x 0.1).
-softmax_cfg sched "epochs = 5"
+softmax_cfg sched train.epochs=5
 mpi 2 "$TMP/sched.cfg" --set schedule.type=step --set schedule.step_epochs=2 \
     --set schedule.gamma=0.5 --set schedule.scale_with_workers=true
 lrs=$(awk -F, 'NR > 1 {printf "%s ", $8}' "$TMP/sched/metrics.csv")
@@ -131,9 +109,7 @@ mpi 2 "$TMP/sched.cfg" --set schedule.type=cosine --set schedule.min_lr=0.01
 check "cosine ends at min_lr" gt 0.0101 "$(csv_last lr "$TMP/sched/metrics.csv")"
 
 # Curriculum order, clipping, gradient noise and l1 together still train, reproducibly.
-softmax_cfg ctl "epochs = 5
-clip_norm = 0.5
-grad_noise = 0.01"
+softmax_cfg ctl train.epochs=5 train.clip_norm=0.5 train.grad_noise=0.01
 for run in a b; do
     mpi 2 "$TMP/ctl.cfg" --set data.order=curriculum --set model.l1=0.0001 \
         --set output.dir="$TMP/ctl-$run"

@@ -5,8 +5,7 @@ PY=/usr/bin/python3
 DIR=configs/architectures
 
 # The data the configs' header says to make (fewer rows: a test, not a study).
-gen --task softmax --rows 6000 --features 20 --classes 5 --noise 0.1 --seed 7 \
-    -o "$TMP/arch-train.h5" --val "$TMP/arch-val.h5" --val-rows 1000
+fixture arch softmax rows=6000 features=20 classes=5 noise=0.1 seed=7 val_rows=1000
 
 only_parallel_differs() {
     for mode in ps ps-async; do
@@ -19,7 +18,7 @@ only_parallel_differs() {
 check "configs/architectures/: the files differ only in [parallel]" only_parallel_differs
 
 for mode in allreduce ps ps-async; do
-    mpi 3 "$DIR/$mode.cfg" --set data.train="$TMP/arch-train.h5" --set data.val="$TMP/arch-val.h5" \
+    mpi 3 "$DIR/$mode.cfg" --set data.train="$TMP/arch.h5" --set data.val="$TMP/arch-val.h5" \
         --set train.epochs=3 --set output.dir="$TMP/$mode"
     check "$DIR/$mode.cfg at np=3 exits 0" [ $? -eq 0 ]
     acc=$(csv_last val_acc "$TMP/$mode/metrics.csv" 2>/dev/null)

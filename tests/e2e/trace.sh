@@ -4,20 +4,8 @@
 . tests/lib.sh
 PY=/usr/bin/python3
 
-gen --task softmax --rows 2000 --features 10 --classes 4 --noise 0.1 --seed 5 \
-    -o "$TMP/sm.h5" --val "$TMP/smv.h5" --val-rows 500
-cat >"$TMP/tr.cfg" <<CFG
-[data]
-train = $TMP/sm.h5
-val = $TMP/smv.h5
-[train]
-epochs = 3
-batch_size = 32
-[output]
-dir = $TMP/tr
-trace = true
-trace_steps = 5
-CFG
+fixture sm softmax rows=2000 features=10 classes=4 noise=0.1 seed=5 val_rows=500
+cfg tr sm train.epochs=3 train.batch_size=32 output.dir="$TMP/tr" output.trace=true output.trace_steps=5
 
 # check_trace FILE RANKS STEPS: valid JSON; every rank has its named track and compute,
 # comm, io and eval spans; no compute or comm span after step STEPS - 1; later spans

@@ -11,21 +11,8 @@ mpitest 4 "$BUILD/tests/mpi_hogwild" 2
 
 # 1204 rows over 3 ranks, batch 50: shards of 402, 401, 401 rows, so the last batches are
 # uneven (2, 1, 1 rows) and the sample weights of the average matter.
-gen --task softmax --rows 1204 --features 10 --classes 4 --noise 0.1 --seed 5 -o "$TMP/d.h5" \
-    --val "$TMP/v.h5" --val-rows 400
-cat >"$TMP/job.cfg" <<CFG
-[data]
-train = $TMP/d.h5
-val = $TMP/v.h5
-[model]
-l2 = 0.001
-[optimizer]
-type = sgd
-lr = 0.3
-[train]
-epochs = 4
-batch_size = 50
-CFG
+fixture d softmax rows=1204 features=10 classes=4 noise=0.1 seed=5 val_rows=400
+cfg job d model.l2=0.001 optimizer.type=sgd optimizer.lr=0.3 train.epochs=4 train.batch_size=50
 
 
 

@@ -1,9 +1,9 @@
 # MPI tests of the core trainer at np = 1, 2, 3 (uneven shards) and 4.
 . tests/lib.sh
 
-gen --task softmax --rows 1003 --features 6 --classes 3 --seed 5 -o "$TMP/d.h5"
+fixture d softmax rows=1003 features=6 classes=3 seed=5
 for r in 0 1 2 3; do
-    gen --task softmax --rows $((50 + 7 * r)) --features 6 --classes 3 --seed $((10 + r)) -o "$TMP/part-$r.h5"
+    fixture part-$r softmax rows=$((50 + 7 * r)) features=6 classes=3 seed=$((10 + r))
 done
 
 for np in 1 2 3 4; do
@@ -14,15 +14,7 @@ done
 
 # Full-batch gradient descent is the same computation at any rank count: the loss
 # trajectories of np=1 and np=4 agree to float rounding.
-cat >"$TMP/full.cfg" <<CFG
-[data]
-train = $TMP/d.h5
-[train]
-epochs = 15
-batch_size = full
-[optimizer]
-lr = 0.5
-CFG
+cfg full d train.epochs=15 train.batch_size=full optimizer.lr=0.5
 mpi 1 "$TMP/full.cfg" --set output.dir="$TMP/np1"
 mpi 4 "$TMP/full.cfg" --set output.dir="$TMP/np4"
 same_trajectory() {

@@ -11,21 +11,9 @@ done
 mpitest 2 "$BUILD/tests/mpi_overlap" syncbn
 
 # Whole runs: the same job with parallel.overlap = true and false ends with the same model.
-gen --task softmax --rows 1203 --features 20 --classes 4 --seed 9 -o "$TMP/d.h5"
-cat >"$TMP/mlp.cfg" <<CFG
-[data]
-train = $TMP/d.h5
-[model]
-type = mlp
-hidden = 48,24
-[optimizer]
-lr = 0.1
-[train]
-epochs = 2
-batch_size = 50
-[parallel]
-bucket_kb = 2
-CFG
+fixture d softmax rows=1203 features=20 classes=4 seed=9
+cfg mlp d model.type=mlp model.hidden=48,24 optimizer.lr=0.1 train.epochs=2 train.batch_size=50 \
+    parallel.bucket_kb=2
 same_models() {
     $PY - "$1" "$2" <<'PYEOF'
 import sys, h5py, numpy as np
@@ -58,7 +46,7 @@ check "parallel.overlap = auto turns overlap on for mlp" overlap_auto
 
 # 1202 rows over 3 ranks (401, 401, 400) in batches of 200: rank 2 has no rows at the third
 # step but must still take part in sync_bn's reductions and the buckets: no hang, same model.
-gen --task softmax --rows 1202 --features 20 --classes 4 --seed 9 -o "$TMP/d2.h5"
+fixture d2 softmax rows=1202 features=20 classes=4 seed=9
 mpi 3 "$TMP/mlp.cfg" --set data.train="$TMP/d2.h5" --set model.batchnorm=true \
     --set model.sync_bn=true --set train.batch_size=200 --set output.dir="$TMP/sync3"
 check "sync_bn with uneven shards at np=3 completes" grep -q '"status": "ok"' "$TMP/sync3/summary.json"

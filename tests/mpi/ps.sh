@@ -8,22 +8,9 @@ for c in $CASES; do
     mpitest "${c%:*}" "$BUILD/tests/mpi_ps" "${c#*:}"
 done
 
-gen --task softmax --rows 1203 --features 10 --classes 4 --noise 0.1 --seed 5 -o "$TMP/d.h5" \
-    --val "$TMP/v.h5" --val-rows 400
-cat >"$TMP/job.cfg" <<CFG
-[data]
-train = $TMP/d.h5
-val = $TMP/v.h5
-[model]
-l2 = 0.001
-[optimizer]
-type = adam
-lr = 0.02
-[train]
-epochs = 4
-batch_size = 50
-clip_norm = 2
-CFG
+fixture d softmax rows=1203 features=10 classes=4 noise=0.1 seed=5 val_rows=400
+cfg job d model.l2=0.001 optimizer.type=adam optimizer.lr=0.02 train.epochs=4 train.batch_size=50 \
+    train.clip_norm=2
 
 
 
@@ -43,10 +30,9 @@ CONSERVED='p["conservation"]["ok"] and p["conservation"]["pushes_sent"] > 0 and
 
 # ps-async learns, applies every gradient pushed, and reports the same metrics.csv columns
 # (on more rows: stale gradients learn less per step).
-gen --task softmax --rows 4000 --features 10 --classes 4 --noise 0.1 --seed 5 -o "$TMP/d4.h5" \
-    --val "$TMP/v4.h5" --val-rows 1000
+fixture d4 softmax rows=4000 features=10 classes=4 noise=0.1 seed=5 val_rows=1000
 ASYNC="--set parallel.mode=ps-async --set optimizer.type=sgd --set optimizer.lr=0.5
-    --set data.train=$TMP/d4.h5 --set data.val=$TMP/v4.h5 --set train.batch_size=32"
+    --set data.train=$TMP/d4.h5 --set data.val=$TMP/d4-val.h5 --set train.batch_size=32"
 for c in $CASES; do
     np=${c%:*} s=${c#*:}
     run async$np-$s "$np" $ASYNC --set parallel.servers=$s
@@ -88,7 +74,7 @@ check "ps-async train.max_steps=40: the servers stop the workers (<= 42 updates 
 
 # Per-worker files: {rank} counts the workers, servers hold no rows.
 for r in 0 1 2; do
-    gen --task softmax --rows $((100 + 10 * r)) --features 10 --classes 4 --seed 5 -o "$TMP/part-$r.h5"
+    fixture part-$r softmax rows=$((100 + 10 * r)) features=10 classes=4 seed=5
 done
 run parts 4 $ASYNC --set data.train="$TMP/part-{rank}.h5"
 check "ps-async with data.train = part-{rank}.h5: worker k reads part-k, servers nothing" \
@@ -111,7 +97,7 @@ expect sync-periods 2 "parallel.fetch_every and parallel.push_every apply to ps-
 expect async-patience 2 "early stopping needs a synchronous mode" 3 \
     --set parallel.mode=ps-async --set train.patience=2
 
-gen --task linreg --rows 1000 --features 5 --seed 3 -o "$TMP/lin.h5"
+fixture lin linreg rows=1000 features=5 seed=3
 for mode in ps ps-async; do
     expect "diverge-$mode" 3 "training diverged" 4 --set data.train="$TMP/lin.h5" --set data.val= \
         --set model.type=linreg --set optimizer.type=sgd --set optimizer.lr=50 --set train.clip_norm=0 \

@@ -9,24 +9,16 @@
 wired() { grep -rqs 'gd_watchdog_start' src --include='*.c' --exclude=watchdog.c; }
 printf '[data]\ntrain = x.h5\n' >"$TMP/probe.cfg"
 if ! "$GDMPI" config "$TMP/probe.cfg" --set parallel.stall_timeout=2 >/dev/null 2>&1; then
-    echo "ok - stall watchdog # SKIP this gdmpi has no parallel.stall_timeout"
+    skip "stall watchdog" "this gdmpi has no parallel.stall_timeout"
     exit 0
 fi
 if ! wired; then
-    echo "ok - stall watchdog # SKIP not wired into training yet (no gd_watchdog_start in src/)"
+    skip "stall watchdog" "not wired into training yet (no gd_watchdog_start in src/)"
     exit 0
 fi
 
-gen --task softmax --rows 3000 --features 8 --classes 3 --seed 3 -o "$TMP/d.h5"
-cat >"$TMP/long.cfg" <<CFG
-[data]
-train = $TMP/d.h5
-[train]
-epochs = 100000
-batch_size = 16
-[parallel]
-stall_timeout = 2
-CFG
+fixture d softmax rows=3000 features=8 classes=3 seed=3
+cfg long d train.epochs=100000 train.batch_size=16 parallel.stall_timeout=2
 
 : >"$TMP/out"
 timeout -k 5 60 mpirun --oversubscribe -np 3 "$GDMPI" "$TMP/long.cfg" \
@@ -87,21 +79,9 @@ mpitest 2 "$BUILD/tests/mpi_watchdog" MPI_Barrier off
 
 # An asynchronous worker that has done its epochs waits for a straggler (slow_factor 100)
 # in the run's last collectives for seconds: no stall, even at stall_timeout = 1.
-gen --task softmax --rows 3000 --features 8 --classes 3 --seed 3 -o "$TMP/w.h5"
-cat >"$TMP/job.cfg" <<CFG
-[data]
-train = $TMP/w.h5
-[model]
-type = mlp
-hidden = 256
-[train]
-epochs = 5
-batch_size = 16
-[parallel]
-stall_timeout = 1
-slow_ranks = 2
-slow_factor = 100
-CFG
+fixture w softmax rows=3000 features=8 classes=3 seed=3
+cfg job w model.type=mlp model.hidden=256 train.epochs=5 train.batch_size=16 parallel.stall_timeout=1 \
+    parallel.slow_ranks=2 parallel.slow_factor=100
 for mode in ps-async easgd-async hogwild; do
     run "wait-$mode" 3 --set parallel.mode=$mode
     status=$?
