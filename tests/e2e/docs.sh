@@ -52,3 +52,11 @@ if [ -s "$TMP/broken" ]; then
 else
     ok "every relative link in README.md and docs/*.md points to a file"
 fi
+
+# docs/design.md's worked strategy compiles against the real headers, as printed.
+awk '/^## Writing a strategy/{on=1} on&&/^```c/{c=1;next} c&&/^```/{exit} c' docs/design.md >"$TMP/plain.c"
+compiles() {
+    [ -s "$TMP/plain.c" ] && mpicc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude \
+        $(pkg-config --cflags hdf5-openmpi openblas 2>/dev/null) -c "$TMP/plain.c" -o "$TMP/plain.o"
+}
+check "the worked strategy in docs/design.md compiles with -Wall -Wextra -Werror" compiles

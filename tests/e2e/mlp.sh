@@ -89,5 +89,8 @@ msg="model.hidden = '32,x'"
 check "model.hidden = 32,x is reported" bad --set model.hidden=32,x
 msg="model.sync_bn = true needs model.batchnorm = true"
 check "sync_bn without batchnorm is reported" bad --set model.sync_bn=true
+msg="model.sync_bn = true needs parallel.mode = allreduce"
+check "sync_bn in a mode without the sync_bn capability (local-sgd) is reported" bad \
+    --set model.batchnorm=true --set model.sync_bn=true --set parallel.mode=local-sgd
 msg="known: relu|tanh|sigmoid"
 check "an unknown activation lists the known ones" bad --set model.activation=gelu
