@@ -1,5 +1,6 @@
 #include "gdmpi/model.h"
 
+#include "gdmpi/config.h"
 #include "gdmpi/error.h"
 #include "gdmpi/registry.h"
 #include "gdmpi/rng.h"

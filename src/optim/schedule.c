@@ -1,5 +1,5 @@
 /* The learning-rate schedules and their registry. Each type is one short formula, so
- * they share this file; a new type is one function and one registry line. */
+ * they share this file; a new type is one function and its entry in the registry. */
 #include "gdmpi/schedule.h"
 
 #include "gdmpi/config.h"

@@ -1,5 +1,6 @@
 #include "gdmpi/parallel.h"
 
+#include "gdmpi/config.h"
 #include "gdmpi/registry.h"
 
 extern const gd_strategy_ops gd_strategy_allreduce, gd_strategy_ps, gd_strategy_ps_async;
