@@ -42,8 +42,16 @@ export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 MPIRUN  := mpirun --oversubscribe
 
-LIB_SRCS  := $(shell find src -name '*.c' ! -name main.c | sort)
+LIB_SRCS  := $(shell find src -name '*.c' ! -name main.c ! -path 'src/pmpi/*' | sort)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# The profiling layer (src/pmpi/wrap.c: gdmpi's MPI_Send, MPI_Allreduce, ... around their
+# PMPI_ twins, for the stall watchdog and the injected network delay). It is not in the
+# archive: its objects go on every link line, before libgdmpi.a, like main.o. An object on
+# the link line is always linked, while an archive member is linked only if it resolves a
+# symbol still undefined when the archive is scanned, so the wrappers no longer depend on
+# some earlier object happening to call a wrapped function (nor on -lmpi coming after the
+# archive). Being the executable's own definitions, they come ahead of libmpi.so's.
+PMPI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/pmpi/*.c)))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 MPI_SRCS  := $(wildcard tests/mpi/mpi_*.c)
@@ -59,7 +67,7 @@ BIN     ?= gdmpi
 
 all: $(BIN)
 
-$(BIN): $(BUILD)/src/main.o $(BUILD)/libgdmpi.a
+$(BIN): $(BUILD)/src/main.o $(PMPI_OBJS) $(BUILD)/libgdmpi.a
 	@echo "  LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -72,20 +80,20 @@ $(BUILD)/%.o: %.c
 	@echo "  CC $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libgdmpi.a
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(PMPI_OBJS) $(BUILD)/libgdmpi.a
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
-	@$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS) $(shell pkg-config --libs cmocka)
+	@$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(PMPI_OBJS) $(BUILD)/libgdmpi.a $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/tests/mpi_%: tests/mpi/mpi_%.c $(BUILD)/libgdmpi.a
+$(BUILD)/tests/mpi_%: tests/mpi/mpi_%.c $(PMPI_OBJS) $(BUILD)/libgdmpi.a
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
-	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PMPI_OBJS) $(BUILD)/libgdmpi.a $(LDLIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libgdmpi.a
+$(BUILD)/bench/%: tests/bench/%.c $(PMPI_OBJS) $(BUILD)/libgdmpi.a
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
-	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libgdmpi.a $(LDLIBS)
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PMPI_OBJS) $(BUILD)/libgdmpi.a $(LDLIBS)
 
 test-bins: $(BIN) $(UNIT_BINS) $(MPI_BINS)
 

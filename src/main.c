@@ -1,5 +1,6 @@
 /* gdmpi command line: dispatch only; every command lives in its component. */
 #include "gdmpi/config.h"
+#include "gdmpi/config_check.h"
 #include "gdmpi/data.h"
 #include "gdmpi/error.h"
 #include "gdmpi/model.h"

@@ -26,10 +26,6 @@ typedef struct gd_trainer gd_trainer;
 
 #define GD_CHECKPOINT_FILE "checkpoint.h5"
 
-/* output.checkpoint_every: "N" (every N epochs), "Ns" (every N optimizer steps) or "0"
- * (off). Sets one of *epochs, *steps and zeroes the other; GD_ECONFIG on bad text. */
-int gd_checkpoint_parse_every(const char *text, long *epochs, long *steps);
-
 /* 1 for the keys that may change between a checkpoint and its resume (they are left out
  * of the config hash): train.epochs, max_steps, max_seconds, resume, log_every, threads,
  * data.train and data.val (paths: the data may move; rows and width are checked instead),

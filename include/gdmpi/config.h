@@ -90,7 +90,16 @@ typedef struct gd_config {
     } output;
 } gd_config;
 
-typedef enum { GD_KEY_INT, GD_KEY_REAL, GD_KEY_BOOL, GD_KEY_STRING, GD_KEY_BATCH } gd_key_type;
+/* GD_KEY_EVERY: "N" (every N epochs), "Ns" (every N optimizer steps) or "0" (off), kept as
+ * text and parsed by gd_config_finish (output.checkpoint_every -> checkpoint_epochs/_steps). */
+typedef enum {
+    GD_KEY_INT,
+    GD_KEY_REAL,
+    GD_KEY_BOOL,
+    GD_KEY_STRING,
+    GD_KEY_BATCH,
+    GD_KEY_EVERY
+} gd_key_type;
 
 /* Lists the names a key accepts ("a|b|c"); NULL for free-form keys. */
 typedef const char *(*gd_names_fn)(void);
@@ -103,7 +112,7 @@ typedef struct gd_key {
     size_t size;       /* of the field, for strings */
     const char *defval;/* parsed like a file value; NULL: required */
     double min, max;   /* for numbers */
-    gd_names_fn names; /* for keys that pick a type by name */
+    gd_names_fn names; /* for keys that pick from a list core knows (else installed) */
     const char *help;
 } gd_key;
 
@@ -116,10 +125,29 @@ void gd_config_defaults(gd_config *c);
 int gd_config_load(gd_config *c, const char *path);
 /* Applies one "section.key=value" override. */
 int gd_config_set(gd_config *c, const char *assignment);
-/* Checks cross-key rules after all values are in (required keys, derived defaults). */
+/* Checks the cross-key rules that need no component, after all values are in (required
+ * keys, derived defaults, output.checkpoint_every). The ones that need the components, and
+ * the whole sequence for a command line (gd_config_from_args), are a layer above:
+ * gdmpi/config_check.h. */
 int gd_config_finish(gd_config *c);
-/* The whole sequence for a command line: defaults, file, overrides, finish. */
-int gd_config_from_args(gd_config *c, const char *path, int nset, char **sets);
+
+/* Names that a component's registry knows. A key that picks a component by name
+ * (model.type, optimizer.type, schedule.type, parallel.mode, model.activation, ...) has
+ * names = NULL in the table; the registry that owns the names installs them for the key,
+ * and from then on the parser checks values against them as against the table's own lists
+ * (same message, same place in the error order) and the reference lists them. Returns -1
+ * if the key is unknown, not a string or has names of its own. */
+int gd_config_accept_names(const char *section, const char *name, gd_names_fn names);
+/* The names k accepts: its table's, else the installed ones; NULL: free text. */
+gd_names_fn gd_config_names(const gd_key *k);
+/* In a registry's file: installs fn for section.name before main runs, whenever that file
+ * is linked (a constructor; src/train/config_check.c references every registry, so that a
+ * program that reads configs links them all). id: an identifier unique in the file. */
+#define GD_CONFIG_ACCEPTS(id, section, name, fn)                                            \
+    __attribute__((constructor)) static void gd_config_accepts_##id(void)                 \
+    {                                                                                      \
+        gd_config_accept_names(section, name, fn);                                        \
+    }
 
 /* Prints the resolved config as INI, each key with its default in a comment. */
 void gd_config_print(const gd_config *c, FILE *out);

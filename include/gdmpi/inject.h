@@ -10,9 +10,9 @@
  * Network. While armed (training: from the first step to the end of the strategy's finish),
  * every send (MPI_Send, MPI_Isend) and every collective on a communicator of more than one
  * rank first sleeps parallel.delay_us on the calling rank: a round trip to a server pays it
- * twice, an allreduce once. It works through the MPI profiling interface: inject.c defines
- * those MPI functions, which sleep and then call their PMPI_ twins, so the messages of every
- * strategy, present or future, are delayed without a line in its code.
+ * twice, an allreduce once. It works through the MPI profiling interface: src/pmpi/wrap.c
+ * defines those MPI functions, which call gd_inject_delay and then their PMPI_ twins, so the
+ * messages of every strategy, present or future, are delayed without a line in its code.
  *
  * Accounting. The injected time stays inside the timer of what it simulates (a straggler's
  * compute, a message's comm or wait), so metrics.csv's fractions look like a real slow rank's
@@ -25,6 +25,8 @@
 #define GDMPI_INJECT_H
 
 #include "gdmpi/config.h"
+
+#include <mpi.h>
 
 typedef struct gd_inject_totals {
     double slow_s;  /* seconds slept as a straggler */
@@ -40,5 +42,8 @@ void gd_inject_arm(int on);
 /* A straggler's extra time after compute_s seconds of compute (nothing on other ranks). */
 void gd_inject_slow(double compute_s);
 gd_inject_totals gd_inject_totals_get(void);
+/* While armed: the network delay before a send or collective on comm (none on a
+ * communicator of one rank). Called by the MPI wrappers in src/pmpi/wrap.c. */
+void gd_inject_delay(MPI_Comm comm);
 
 #endif

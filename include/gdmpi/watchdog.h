@@ -14,7 +14,7 @@
  * are the ones waiting; those that do not report are the ones they wait for.
  *
  * A blocking call that nothing brackets is watched too: the profiling layer
- * (src/parallel/inject.c) wraps every blocking MPI function gdmpi calls (collectives,
+ * (src/pmpi/wrap.c) wraps every blocking MPI function gdmpi calls (collectives,
  * MPI_Send, MPI_Recv, MPI_Wait, MPI_Waitall) in gd_watchdog_enter_call() / _leave(), named
  * by the MPI function, so that a host lost during an epoch's bookkeeping or the writing of
  * the outputs cannot hang the job either. The trainer turns that off where a rank may

@@ -1,11 +1,10 @@
+/* The config (core): the key table, parsing, --set, printing. It names nothing above core:
+ * the keys that pick a component by name (model.type, optimizer.type, ...) get the names
+ * they accept from the component's registry, which installs them (GD_CONFIG_ACCEPTS); the
+ * checks that need the components are in src/train/config_check.c. */
 #include "gdmpi/config.h"
 
-#include "gdmpi/checkpoint.h"
 #include "gdmpi/error.h"
-#include "gdmpi/model.h"
-#include "gdmpi/optim.h"
-#include "gdmpi/parallel.h"
-#include "gdmpi/schedule.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -37,7 +36,7 @@ const gd_key gd_keys[] = {
      "row order each epoch: shuffle (per-rank stream), sequential (file order), curriculum "
      "(easy to hard: each row's loss under the model at the epoch's start)"},
 
-    {"model", "type", GD_KEY_STRING, F(model.type), "softmax", 0, 0, gd_model_names,
+    {"model", "type", GD_KEY_STRING, F(model.type), "softmax", 0, 0, NULL,
      "model: linreg (MSE), logreg (binary cross-entropy), softmax, mlp (neural network)"},
     {"model", "classes", GD_KEY_INT, F(model.classes), "0", 0, 1000000, NULL,
      "classes for softmax; 0 infers max label + 1 from the training data"},
@@ -53,9 +52,9 @@ const gd_key gd_keys[] = {
      "standard deviation for model.init = normal"},
     {"model", "hidden", GD_KEY_STRING, F(model.hidden), "256,128", 0, 0, NULL,
      "mlp: hidden layer sizes, comma-separated (empty: no hidden layer)"},
-    {"model", "activation", GD_KEY_STRING, F(model.activation), "relu", 0, 0, gd_mlp_activations,
+    {"model", "activation", GD_KEY_STRING, F(model.activation), "relu", 0, 0, NULL,
      "mlp: activation of the hidden layers"},
-    {"model", "output", GD_KEY_STRING, F(model.output), "softmax", 0, 0, gd_mlp_outputs,
+    {"model", "output", GD_KEY_STRING, F(model.output), "softmax", 0, 0, NULL,
      "mlp: output and loss: softmax + cross-entropy (classes), sigmoid + BCE (0/1), linear + MSE"},
     {"model", "batchnorm", GD_KEY_BOOL, F(model.batchnorm), "false", 0, 1, NULL,
      "mlp: batch normalization after each hidden affine layer (running stats for eval)"},
@@ -63,14 +62,14 @@ const gd_key gd_keys[] = {
      "mlp: batch statistics over all ranks (allreduce) instead of per rank"},
     {"model", "dropout", GD_KEY_REAL, F(model.dropout), "0", 0, 0.95, NULL,
      "mlp: dropout probability after each hidden activation (training only)"},
-    {"model", "function", GD_KEY_STRING, F(model.function), "rosenbrock", 0, 0, gd_testfn_names,
+    {"model", "function", GD_KEY_STRING, F(model.function), "rosenbrock", 0, 0, NULL,
      "testfn: the 2-D function to minimise (no data needed)"},
     {"model", "noise", GD_KEY_REAL, F(model.noise), "0", 0, 1e6, NULL,
      "testfn: standard deviation of Gaussian noise added to each gradient component"},
     {"model", "start", GD_KEY_STRING, F(model.start), "", 0, 0, NULL,
      "testfn: starting point \"x,y\", two finite numbers (empty: the function's usual start)"},
 
-    {"optimizer", "type", GD_KEY_STRING, F(optimizer.type), "sgd", 0, 0, gd_optim_names,
+    {"optimizer", "type", GD_KEY_STRING, F(optimizer.type), "sgd", 0, 0, NULL,
      "optimizer applied to the combined mean gradient"},
     {"optimizer", "lr", GD_KEY_REAL, F(optimizer.lr), "0", 0, 1e6, NULL,
      "learning rate; 0: the optimizer's default (sgd, adagrad 0.1; momentum, nesterov 0.01; "
@@ -91,7 +90,7 @@ const gd_key gd_keys[] = {
      "adamw: decoupled decay lambda, w -= (lr/alpha) lambda w per step (PyTorch's wd = "
      "lambda / lr)"},
 
-    {"schedule", "type", GD_KEY_STRING, F(schedule.type), "constant", 0, 0, gd_schedule_names,
+    {"schedule", "type", GD_KEY_STRING, F(schedule.type), "constant", 0, 0, NULL,
      "lr schedule: constant; step (x gamma every step_epochs); exp (x gamma every epoch); "
      "inverse (lr / (1 + decay t), t in steps); cosine (to min_lr over the run)"},
     {"schedule", "gamma", GD_KEY_REAL, F(schedule.gamma), "0.1", 0, 1e6, NULL,
@@ -141,7 +140,7 @@ const gd_key gd_keys[] = {
      "continue from a checkpoint: auto (output.dir/checkpoint.h5 if there is one), never, or a "
      "checkpoint's path; it must match the config (see docs/checkpoints.md)"},
 
-    {"parallel", "mode", GD_KEY_STRING, F(parallel.mode), "allreduce", 0, 0, gd_strategy_names,
+    {"parallel", "mode", GD_KEY_STRING, F(parallel.mode), "allreduce", 0, 0, NULL,
      "how gradients are combined across ranks"},
     {"parallel", "overlap", GD_KEY_STRING, F(parallel.overlap), "auto", 0, 0, overlap_names,
      "allreduce: reduce gradient buckets during backward; auto: on for mlp, off otherwise"},
@@ -192,11 +191,28 @@ const gd_key gd_keys[] = {
     {"output", "trace_steps", GD_KEY_INT, F(output.trace_steps), "100", 1, 100000, NULL,
      "trace: optimizer steps the timeline covers from the start (io and eval spans: all); "
      "bounds its size"},
-    {"output", "checkpoint_every", GD_KEY_STRING, F(output.checkpoint_every), "0", 0, 0, NULL,
+    {"output", "checkpoint_every", GD_KEY_EVERY, F(output.checkpoint_every), "0", 0, 0, NULL,
      "write checkpoint.h5 every N epochs, or every N optimizer steps with `Ns` (0: only when "
      "SIGTERM, SIGINT or SIGUSR1 stops the run)"},
 };
 const size_t gd_nkeys = sizeof gd_keys / sizeof gd_keys[0];
+
+/* The names that the components' registries installed, by key (NULL: none). */
+static gd_names_fn installed[sizeof gd_keys / sizeof gd_keys[0]];
+
+int gd_config_accept_names(const char *section, const char *name, gd_names_fn names)
+{
+    const gd_key *k = gd_config_find(section, name);
+    if (!k || k->type != GD_KEY_STRING || k->names)
+        return -1;
+    installed[k - gd_keys] = names;
+    return 0;
+}
+
+gd_names_fn gd_config_names(const gd_key *k)
+{
+    return k->names ? k->names : installed[k - gd_keys];
+}
 
 static const char *const sections[] = {"data",  "model",    "optimizer", "schedule",
                                        "train", "parallel", "output"};
@@ -284,9 +300,10 @@ static int parse_string(const gd_key *k, const char *v, char *out)
     if (strlen(v) >= k->size)
         return gd_fail(GD_ECONFIG, "%s.%s: value longer than %zu characters", k->section,
                        k->name, k->size - 1);
-    if (k->names && !name_in_list(v, k->names()))
+    gd_names_fn names = gd_config_names(k);
+    if (names && !name_in_list(v, names()))
         return gd_fail(GD_ECONFIG, "%s.%s = '%s': unknown name (known: %s)", k->section,
-                       k->name, v, k->names());
+                       k->name, v, names());
     strcpy(out, v);
     return GD_OK;
 }
@@ -316,6 +333,7 @@ static int set_value(gd_config *c, const gd_key *k, const char *v)
     case GD_KEY_BOOL:
         return parse_bool(k, v, (int *)field);
     case GD_KEY_STRING:
+    case GD_KEY_EVERY: /* kept as text; gd_config_finish parses it (parse_every) */
         return parse_string(k, v, field);
     }
     return gd_fail(GD_ECONFIG, "%s.%s: bad key type", k->section, k->name);
@@ -440,29 +458,30 @@ int gd_config_set(gd_config *c, const char *assignment)
     return GD_OK;
 }
 
+/* A GD_KEY_EVERY value: "N" (every N epochs), "Ns" (every N optimizer steps) or "0" (off). */
+static int parse_every(const gd_key *k, const char *text, long *epochs, long *steps)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    int in_steps = *end == 's';
+    if (end == text || (in_steps ? end[1] : *end) || n < 0 || errno == ERANGE ||
+        (in_steps && n == 0))
+        return gd_fail(GD_ECONFIG, "%s.%s = '%s': expected N (every N epochs), Ns (every N "
+                       "optimizer steps) or 0 (off)", k->section, k->name, text);
+    *epochs = in_steps ? 0 : n;
+    *steps = in_steps ? n : 0;
+    return GD_OK;
+}
+
 int gd_config_finish(gd_config *c)
 {
     if (!c->data.train[0] && strcmp(c->model.type, "testfn")) /* testfn needs no data */
         return gd_fail(GD_ECONFIG, "%s: missing required key 'train' in [data]", c->path);
     if (!c->output.dir[0])
         snprintf(c->output.dir, sizeof c->output.dir, "runs/%.*s", GD_NAME_MAX, c->name);
-    const gd_optim_ops *optim = gd_optim_find(c->optimizer.type);
-    if (c->optimizer.lr == 0 && optim) /* 0: the optimizer's own default */
-        c->optimizer.lr = optim->default_lr;
-    double start[2]; /* testfn: a bad model.start is refused here, before any training */
-    if (gd_model_is_testfn(c) && c->model.start[0] && gd_testfn_parse_start(c->model.start, start))
-        return GD_ECONFIG;
-    return gd_checkpoint_parse_every(c->output.checkpoint_every, &c->output.checkpoint_epochs,
-                                     &c->output.checkpoint_steps);
-}
-
-int gd_config_from_args(gd_config *c, const char *path, int nset, char **sets)
-{
-    gd_config_defaults(c);
-    int rc = gd_config_load(c, path);
-    for (int i = 0; !rc && i < nset; i++)
-        rc = gd_config_set(c, sets[i]);
-    return rc ? rc : gd_config_finish(c);
+    return parse_every(gd_config_find("output", "checkpoint_every"), c->output.checkpoint_every,
+                       &c->output.checkpoint_epochs, &c->output.checkpoint_steps);
 }
 
 void gd_config_format(const gd_config *c, const gd_key *k, char *buf, size_t len)
@@ -485,6 +504,7 @@ void gd_config_format(const gd_config *c, const gd_key *k, char *buf, size_t len
         snprintf(buf, len, "%s", *(const int *)field ? "true" : "false");
         return;
     case GD_KEY_STRING:
+    case GD_KEY_EVERY:
         snprintf(buf, len, "%s", field);
         return;
     }
@@ -519,7 +539,9 @@ void gd_config_print_reference(FILE *out)
         case GD_KEY_BOOL: snprintf(accepts, sizeof accepts, "true, false"); break;
         case GD_KEY_BATCH: snprintf(accepts, sizeof accepts, "`full` or integer >= 1"); break;
         case GD_KEY_STRING:
-            snprintf(accepts, sizeof accepts, "%s", k->names ? k->names() : "text");
+        case GD_KEY_EVERY:
+            snprintf(accepts, sizeof accepts, "%s",
+                     gd_config_names(k) ? gd_config_names(k)() : "text");
             break;
         }
         for (char *p = accepts; *p; p++)

@@ -1,3 +1,8 @@
+/* Errors and the collective agreement on them (see include/gdmpi/error.h). gd_agree's
+ * MPI_Allreduce and MPI_Bcast reach libmpi through the profiling layer (src/pmpi/wrap.c),
+ * like every MPI call in gdmpi: under the stall watchdog, and delayed when network delay
+ * is injected. No include says so because the wrappers interpose at link time; the
+ * Makefile links them into every binary (PMPI_OBJS). */
 #include "gdmpi/error.h"
 
 #include <stdarg.h>

@@ -1,7 +1,8 @@
 #include "gdmpi/h5util.h"
 
+#include "gdmpi/config.h"
 #include "gdmpi/error.h"
-#include "gdmpi/train.h"
+#include "gdmpi/fs.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 #include "gdmpi/model.h"
 
+#include "gdmpi/config.h"
 #include "gdmpi/error.h"
+#include "gdmpi/registry.h"
 #include "gdmpi/rng.h"
 
 #include <limits.h>
@@ -14,17 +16,23 @@ extern const gd_model_ops gd_model_linreg, gd_model_logreg, gd_model_softmax, gd
 /* The registry: a new model is one file and one line here. */
 static const gd_model_ops *const models[] = {&gd_model_linreg, &gd_model_logreg, &gd_model_softmax,
                                              &gd_model_mlp, &gd_model_testfn};
-#define NMODELS (sizeof models / sizeof models[0])
 
 const gd_model_ops *gd_model_find(const char *name)
 {
-    for (size_t i = 0; i < NMODELS; i++)
-        if (!strcmp(models[i]->name, name))
-            return models[i];
-    return NULL;
+    return gd_registry_find(GD_REGISTRY(models), name);
 }
 
-const char *gd_model_names(void) { return "linreg|logreg|softmax|mlp|testfn"; }
+const char *gd_model_names(void)
+{
+    static char names[128];
+    return gd_registry_names(GD_REGISTRY(models), names, sizeof names);
+}
+
+/* The config keys whose names the model layer knows (gdmpi/config.h). */
+GD_CONFIG_ACCEPTS(type, "model", "type", gd_model_names)
+GD_CONFIG_ACCEPTS(activation, "model", "activation", gd_mlp_activations)
+GD_CONFIG_ACCEPTS(output, "model", "output", gd_mlp_outputs)
+GD_CONFIG_ACCEPTS(function, "model", "function", gd_testfn_names)
 
 const gd_model_ops *gd_model_find_config(const gd_config *cfg)
 {

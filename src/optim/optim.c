@@ -1,7 +1,8 @@
 #include "gdmpi/optim.h"
 
+#include "gdmpi/config.h"
 #include "gdmpi/error.h"
-#include "names.h"
+#include "gdmpi/registry.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,24 +17,19 @@ static const gd_optim_ops *const optimizers[] = {
     &gd_optim_adadelta, &gd_optim_rmsprop,  &gd_optim_adam,     &gd_optim_adamax,
     &gd_optim_nadam,    &gd_optim_amsgrad,  &gd_optim_adamw,
 };
-#define NOPTIM (sizeof optimizers / sizeof optimizers[0])
 
 const gd_optim_ops *gd_optim_find(const char *name)
 {
-    for (size_t i = 0; i < NOPTIM; i++)
-        if (!strcmp(optimizers[i]->name, name))
-            return optimizers[i];
-    return NULL;
+    return gd_registry_find(GD_REGISTRY(optimizers), name);
 }
 
 const char *gd_optim_names(void)
 {
-    static char names[256]; /* built once from the registry, so the two never disagree */
-    if (!names[0])
-        for (size_t i = 0; i < NOPTIM; i++)
-            names_append(names, sizeof names, optimizers[i]->name);
-    return names;
+    static char names[256];
+    return gd_registry_names(GD_REGISTRY(optimizers), names, sizeof names);
 }
+
+GD_CONFIG_ACCEPTS(type, "optimizer", "type", gd_optim_names)
 
 /* The update formulas divide by 1 - beta^t (bias correction); beta = 1 would divide by 0. */
 static int check_hparams(const gd_optim_hparams *hp)

@@ -1,9 +1,10 @@
 /* The learning-rate schedules and their registry. Each type is one short formula, so
- * they share this file; a new type is one function and one registry line. */
+ * they share this file; a new type is one function and its entry in the registry. */
 #include "gdmpi/schedule.h"
 
+#include "gdmpi/config.h"
 #include "gdmpi/error.h"
-#include "names.h"
+#include "gdmpi/registry.h"
 
 #include <math.h>
 #include <string.h>
@@ -42,28 +43,24 @@ static double cosine_lr(const gd_schedule *s, long t)
     return s->p.min_lr + (s->p.lr - s->p.min_lr) * 0.5 * (1.0 + cos(PI * progress));
 }
 
-static const gd_schedule_ops schedules[] = {
-    {"constant", constant_lr}, {"step", step_lr},     {"exp", exp_lr},
-    {"inverse", inverse_lr},   {"cosine", cosine_lr},
-};
-#define NSCHEDULES (sizeof schedules / sizeof schedules[0])
+static const gd_schedule_ops constant = {"constant", constant_lr}, step = {"step", step_lr},
+                             exp_decay = {"exp", exp_lr}, inverse = {"inverse", inverse_lr},
+                             cosine = {"cosine", cosine_lr};
+static const gd_schedule_ops *const schedules[] = {&constant, &step, &exp_decay, &inverse,
+                                                   &cosine};
 
 const gd_schedule_ops *gd_schedule_find(const char *name)
 {
-    for (size_t i = 0; i < NSCHEDULES; i++)
-        if (!strcmp(schedules[i].name, name))
-            return &schedules[i];
-    return NULL;
+    return gd_registry_find(GD_REGISTRY(schedules), name);
 }
 
 const char *gd_schedule_names(void)
 {
-    static char names[128]; /* built once from the registry, so the two never disagree */
-    if (!names[0])
-        for (size_t i = 0; i < NSCHEDULES; i++)
-            names_append(names, sizeof names, schedules[i].name);
-    return names;
+    static char names[128];
+    return gd_registry_names(GD_REGISTRY(schedules), names, sizeof names);
 }
+
+GD_CONFIG_ACCEPTS(type, "schedule", "type", gd_schedule_names)
 
 int gd_schedule_create(gd_schedule *s, const char *name, const gd_schedule_params *p)
 {

@@ -34,21 +34,6 @@
 
 /* ---- the config ------------------------------------------------------------------------ */
 
-int gd_checkpoint_parse_every(const char *text, long *epochs, long *steps)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(text, &end, 10);
-    int in_steps = *end == 's';
-    if (end == text || (in_steps ? end[1] : *end) || n < 0 || errno == ERANGE ||
-        (in_steps && n == 0))
-        return gd_fail(GD_ECONFIG, "output.checkpoint_every = '%s': expected N (every N epochs), "
-                       "Ns (every N optimizer steps) or 0 (off)", text);
-    *epochs = in_steps ? 0 : n;
-    *steps = in_steps ? n : 0;
-    return GD_OK;
-}
-
 int gd_checkpoint_key_may_change(const char *section, const char *name)
 {
     static const char *const keys[] = {

@@ -224,7 +224,7 @@ static long planned_steps(const gd_trainer *t)
     return max && max < steps ? max : steps;
 }
 
-/* optimizer.lr = 0 means "the optimizer's default"; gd_config_finish resolves it too. */
+/* optimizer.lr = 0 means "the optimizer's default"; gd_config_check resolves it too. */
 static double base_lr(const gd_trainer *t)
 {
     return t->cfg->optimizer.lr > 0 ? t->cfg->optimizer.lr : t->optim.ops->default_lr;

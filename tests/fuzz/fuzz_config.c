@@ -1,6 +1,7 @@
 /* libFuzzer harness for the config parser: any bytes as a config file must give
  * GD_OK or a clean error, never a crash, hang, leak or undefined behaviour. */
 #include "gdmpi/config.h"
+#include "gdmpi/config_check.h"
 #include "gdmpi/error.h"
 
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Checkpoints without MPI: output.checkpoint_every's parsing, which keys the config hash
+/* Checkpoints without MPI: output.checkpoint_every in the config, which keys the config hash
  * leaves out, the hash, and the signal handler's bookkeeping. Whole runs, resumes and
  * faults: tests/e2e/checkpoint.sh and tests/e2e/faults.sh. */
 #include "unit.h"
@@ -9,26 +9,6 @@
 #include "gdmpi/signals.h"
 
 #include <signal.h>
-
-static void test_parse_every(void **state)
-{
-    (void)state;
-    long e = -1, s = -1;
-    assert_int_equal(gd_checkpoint_parse_every("3", &e, &s), GD_OK);
-    assert_int_equal(e, 3);
-    assert_int_equal(s, 0);
-    assert_int_equal(gd_checkpoint_parse_every("250s", &e, &s), GD_OK);
-    assert_int_equal(e, 0);
-    assert_int_equal(s, 250);
-    assert_int_equal(gd_checkpoint_parse_every("0", &e, &s), GD_OK);
-    assert_int_equal(e + s, 0);
-    const char *bad[] = {"", "s", "0s", "-1", "2e", "2ss", "3 epochs", "x", "99999999999999999999"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        gd_clear_error();
-        assert_int_equal(gd_checkpoint_parse_every(bad[i], &e, &s), GD_ECONFIG);
-        assert_non_null(strstr(gd_errmsg(), "output.checkpoint_every"));
-    }
-}
 
 static void test_config_rejects_bad_every(void **state)
 {
@@ -110,7 +90,6 @@ static void test_signal_is_recorded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_every),
         cmocka_unit_test(test_config_rejects_bad_every),
         cmocka_unit_test(test_keys_that_may_change),
         cmocka_unit_test(test_config_hash),

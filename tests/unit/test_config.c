@@ -2,6 +2,7 @@
 #include "unit.h"
 
 #include "gdmpi/config.h"
+#include "gdmpi/config_check.h"
 #include "gdmpi/error.h"
 
 /* Writes text to a fresh file in the scratch dir and returns its path. */
@@ -145,6 +146,40 @@ static void test_missing_file(void **state)
     assert_non_null(strstr(gd_errmsg(), "/nonexistent/x.cfg: cannot open config"));
 }
 
+/* output.checkpoint_every (GD_KEY_EVERY): kept as text by the parser, parsed by
+ * gd_config_finish into checkpoint_epochs or checkpoint_steps. */
+static int finish_every(gd_config *c, const char *every)
+{
+    char set[96];
+    snprintf(set, sizeof set, "output.checkpoint_every=%s", every);
+    gd_config_defaults(c);
+    assert_int_equal(gd_config_set(c, "data.train=x.h5"), GD_OK);
+    assert_int_equal(gd_config_set(c, set), GD_OK);
+    gd_clear_error();
+    return gd_config_finish(c);
+}
+
+static void test_checkpoint_every(void **state)
+{
+    (void)state;
+    gd_config c;
+    assert_int_equal(finish_every(&c, "3"), GD_OK);
+    assert_int_equal(c.output.checkpoint_epochs, 3);
+    assert_int_equal(c.output.checkpoint_steps, 0);
+    assert_int_equal(finish_every(&c, "250s"), GD_OK);
+    assert_int_equal(c.output.checkpoint_epochs, 0);
+    assert_int_equal(c.output.checkpoint_steps, 250);
+    assert_int_equal(finish_every(&c, "0"), GD_OK);
+    assert_int_equal(c.output.checkpoint_epochs + c.output.checkpoint_steps, 0);
+    const char *bad[] = {"", "s", "0s", "-1", "2e", "2ss", "3 epochs", "x", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(finish_every(&c, bad[i]), GD_ECONFIG);
+        assert_non_null(strstr(gd_errmsg(), "output.checkpoint_every"));
+        assert_non_null(strstr(gd_errmsg(), "expected N (every N epochs), Ns (every N optimizer "
+                                            "steps) or 0 (off)"));
+    }
+}
+
 static void test_print_roundtrip(void **state)
 {
     (void)state;
@@ -194,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_missing_required),
         cmocka_unit_test(test_syntax_and_garbage),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_checkpoint_every),
         cmocka_unit_test(test_print_roundtrip),
         cmocka_unit_test(test_reference_lists_every_key),
     };
