@@ -22,6 +22,9 @@ enum {
 int gd_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *gd_errmsg(void);
 void gd_clear_error(void);
+/* Puts a printf-style prefix and ": " before the recorded message (the message says what
+ * went wrong, the caller adds where: a file, a --set, a rank) and returns code. */
+int gd_fail_prefix(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Collective: returns the largest status over comm; on failure every rank holds the
  * message of the lowest failing rank, prefixed with that rank when comm has several. */

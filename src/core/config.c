@@ -424,15 +424,15 @@ int gd_config_load(gd_config *c, const char *path)
     fclose(f);
     if (line == 0)
         return GD_OK;
-    char msg[GD_ERRMSG_MAX];
-    if (ctx.failed && syntax_line != line)
-        snprintf(msg, sizeof msg, "%s", gd_errmsg());
-    else
-        snprintf(msg, sizeof msg, "syntax error (expected [section] or key = value)");
-    gd_clear_error();
-    if (line < 0)
+    if (line < 0) {
+        gd_clear_error();
         return gd_fail(GD_ECONFIG, "%s: cannot read config", path);
-    return gd_fail(GD_ECONFIG, "%s:%d: %s", path, line, msg);
+    }
+    if (!(ctx.failed && syntax_line != line)) {
+        gd_clear_error();
+        gd_fail(GD_ECONFIG, "syntax error (expected [section] or key = value)");
+    }
+    return gd_fail_prefix(GD_ECONFIG, "%s:%d", path, line);
 }
 
 int gd_config_set(gd_config *c, const char *assignment)
@@ -450,10 +450,7 @@ int gd_config_set(gd_config *c, const char *assignment)
     if (!rc)
         rc = set_value(c, k, eq + 1);
     if (rc) {
-        char msg[GD_ERRMSG_MAX];
-        snprintf(msg, sizeof msg, "%s", gd_errmsg());
-        gd_clear_error();
-        return gd_fail(rc, "--set %s: %s", assignment, msg);
+        return gd_fail_prefix(rc, "--set %s", assignment);
     }
     return GD_OK;
 }

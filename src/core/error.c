@@ -28,6 +28,18 @@ int gd_fail(int code, const char *fmt, ...)
 
 const char *gd_errmsg(void) { return errset ? errmsg : "unknown error"; }
 
+int gd_fail_prefix(int code, const char *fmt, ...)
+{
+    char prefix[GD_ERRMSG_MAX], msg[GD_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    snprintf(msg, sizeof msg, "%s", gd_errmsg());
+    gd_clear_error();
+    return gd_fail(code, "%s: %s", prefix, msg);
+}
+
 void gd_clear_error(void)
 {
     errset = 0;
@@ -51,10 +63,9 @@ int gd_agree(MPI_Comm comm, int status)
         snprintf(msg, sizeof msg, "%s", gd_errmsg());
     MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm);
     gd_clear_error();
+    gd_fail(worst, "%s", msg);
     if (size > 1 && strncmp(msg, "rank ", 5) != 0)
-        gd_fail(worst, "rank %d: %s", first, msg);
-    else
-        gd_fail(worst, "%s", msg);
+        gd_fail_prefix(worst, "rank %d", first);
     return worst;
 }
 

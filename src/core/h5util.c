@@ -142,8 +142,5 @@ int gd_h5_blame_file(const char *path, int rc)
 {
     if (strncmp(gd_errmsg(), path, strlen(path)) == 0)
         return rc;
-    char msg[GD_ERRMSG_MAX];
-    snprintf(msg, sizeof msg, "%s", gd_errmsg());
-    gd_clear_error();
-    return gd_fail(rc, "%s: %s", path, msg);
+    return gd_fail_prefix(rc, "%s", path);
 }
