@@ -5,9 +5,9 @@
  * (before the strategy's setup, or before each step), or the strategy (in setup, in step,
  * or at an epoch's end). A strategy never sees the trainer itself; what it needs from the
  * trainer beyond these fields (metrics rows, checkpoint progress, trace spans, signals) it
- * asks through x->host. A strategy keeps its own state in x->state, and where it trains
- * parameters of its own (a shared window, a local copy, the center variable) it points the
- * model at them with gd_model_use_params(). */
+ * asks through ctx->host. A strategy keeps its own state in ctx->state, and where it trains
+ * parameters of its own (a shared window, a local copy, the center variable) it points
+ * ctx->model->w at them, and back at the model's own buffer in destroy. */
 #ifndef GDMPI_STEP_H
 #define GDMPI_STEP_H
 
@@ -46,14 +46,14 @@ typedef struct gd_step_ctx gd_step_ctx;
 /* The trainer's services. Every member may be NULL (a test driving a strategy alone). */
 typedef struct gd_step_host {
     /* output.trace: a span of timer kind k, or a named phase (name != NULL). */
-    void (*span)(gd_step_ctx *x, int kind, const char *name, double t0, double t1);
+    void (*span)(gd_step_ctx *ctx, int kind, const char *name, double t0, double t1);
     /* Rank 0 of an asynchronous job: appends a row that the lead worker measured and the
      * servers completed, prints it, rewrites metrics.csv; GD_STOP_TOL when train.tol says
-     * stop, else GD_STOP_NONE. Sets x->epoch to the row's epoch. */
-    gd_stop_reason (*accept_row)(gd_step_ctx *x, const gd_metrics_row *row);
+     * stop, else GD_STOP_NONE. Sets ctx->epoch to the row's epoch. */
+    gd_stop_reason (*accept_row)(gd_step_ctx *ctx, const gd_metrics_row *row);
     /* ps-async, rank 0 as the only server: after each update it applied (row = 0) and each
      * row it accepted (row = 1), for output.checkpoint_every. */
-    void (*server_progress)(gd_step_ctx *x, int row);
+    void (*server_progress)(gd_step_ctx *ctx, int row);
     /* 1 once SIGTERM, SIGINT or SIGUSR1 arrived on this rank. */
     int (*signal_pending)(void);
 } gd_step_host;
@@ -103,50 +103,49 @@ struct gd_step_ctx {
     double epoch_loss, epoch_count;
     int best_kept;          /* before finish: early stopping kept a best epoch, restored
                                into the model */
-    long rows;              /* rank 0: metrics rows accepted so far */
 
     double timers[GD_T_COUNT];
 };
 
 /* Adds the seconds since *since to timer k and resets *since to now. */
-static inline void gd_step_time(gd_step_ctx *x, gd_timer_kind k, double *since)
+static inline void gd_step_time(gd_step_ctx *ctx, gd_timer_kind k, double *since)
 {
     double now = MPI_Wtime();
-    x->timers[k] += now - *since;
-    if (x->host && x->host->span)
-        x->host->span(x, (int)k, NULL, *since, now);
+    ctx->timers[k] += now - *since;
+    if (ctx->host && ctx->host->span)
+        ctx->host->span(ctx, (int)k, NULL, *since, now);
     *since = now;
 }
 
 /* output.trace: a named phase of this rank (a server's "apply"). */
-static inline void gd_step_span(gd_step_ctx *x, const char *name, double t0, double t1)
+static inline void gd_step_span(gd_step_ctx *ctx, const char *name, double t0, double t1)
 {
-    if (x->host && x->host->span)
-        x->host->span(x, -1, name, t0, t1);
+    if (ctx->host && ctx->host->span)
+        ctx->host->span(ctx, -1, name, t0, t1);
 }
 
 /* Records a divergence (the first one sticks). */
-static inline void gd_step_diverge(gd_step_ctx *x, gd_divergence d)
+static inline void gd_step_diverge(gd_step_ctx *ctx, gd_divergence d)
 {
-    if (x->diverged == GD_DIV_NONE)
-        x->diverged = d;
+    if (ctx->diverged == GD_DIV_NONE)
+        ctx->diverged = d;
 }
 
 /* Records a stop decided elsewhere (the first one sticks). */
-static inline void gd_step_stop(gd_step_ctx *x, gd_stop_reason why)
+static inline void gd_step_stop(gd_step_ctx *ctx, gd_stop_reason why)
 {
-    if (x->stop == GD_STOP_NONE)
-        x->stop = why;
+    if (ctx->stop == GD_STOP_NONE)
+        ctx->stop = why;
 }
 
-/* The whole pipeline on the full vector: x->model->w, mean gradient g, x->step_loss (the
- * penalties' loss is added), x->lr and x->step. Records a divergence. */
-static inline void gd_step_update(gd_step_ctx *x, float *g)
+/* The whole pipeline on the full vector: ctx->model->w, mean gradient g, ctx->step_loss (the
+ * penalties' loss is added), ctx->lr and ctx->step. Records a divergence. */
+static inline void gd_step_update(gd_step_ctx *ctx, float *g)
 {
-    double loss = x->step_loss;
-    gd_step_diverge(x, gd_update_apply(x->update, x->model->w, 0, x->model->nparams, g, &loss,
-                                       x->step_count, x->lr, x->step, MPI_COMM_NULL));
-    x->step_loss = loss;
+    double loss = ctx->step_loss;
+    gd_step_diverge(ctx, gd_update_apply(ctx->update, ctx->model->w, 0, ctx->model->nparams, g, &loss,
+                                       ctx->step_count, ctx->lr, ctx->step, MPI_COMM_NULL));
+    ctx->step_loss = loss;
 }
 
 #endif

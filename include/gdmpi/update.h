@@ -10,6 +10,7 @@
 #ifndef GDMPI_UPDATE_H
 #define GDMPI_UPDATE_H
 
+#include "gdmpi/config.h"
 #include "gdmpi/optim.h"
 #include "gdmpi/rng.h"
 
@@ -31,6 +32,12 @@ typedef struct gd_update {
     double noise, noise_gamma; /* train.grad_noise eta and gamma (eta 0: off) */
     gd_rng noise_rng;      /* the noise stream: (seed, 0, GD_RNG_NOISE) on every rank */
 } gd_update;
+
+/* The pipeline for optimizer o over a vector of nparams floats whose first nweights are
+ * penalised, with the config's numbers (model.l2, l1, train.clip_norm, grad_noise and its
+ * gamma) and the noise stream (train.seed, 0, GD_RNG_NOISE). */
+void gd_update_init(gd_update *u, gd_optim *o, size_t nparams, size_t nweights,
+                    const gd_config *c);
 
 /* Adds the l2 and l1 gradient of the weights among parameters [lo, lo + n) of w to g
  * (unless g is NULL); returns their loss per sample. w is the whole vector. */

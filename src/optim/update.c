@@ -9,6 +9,20 @@ const char *gd_divergence_name(gd_divergence d)
     return d == GD_DIV_LOSS ? "loss" : d == GD_DIV_GRADIENT ? "gradient" : NULL;
 }
 
+void gd_update_init(gd_update *u, gd_optim *o, size_t nparams, size_t nweights,
+                    const gd_config *c)
+{
+    *u = (gd_update){.optim = o,
+                     .nparams = nparams,
+                     .nweights = nweights,
+                     .l2 = c->model.l2,
+                     .l1 = c->model.l1,
+                     .clip_norm = c->train.clip_norm,
+                     .noise = c->train.grad_noise,
+                     .noise_gamma = c->train.grad_noise_gamma};
+    gd_rng_seed(&u->noise_rng, (uint64_t)c->train.seed, 0, GD_RNG_NOISE);
+}
+
 double gd_update_penalties(const gd_update *u, const float *w, size_t lo, size_t n, float *g)
 {
     size_t nw = u->nweights;

@@ -164,14 +164,8 @@ static int build_model(gd_trainer *t)
     t->model.comm = t->ctx.role_comm; /* sync batch norm: over the ranks that hold data */
     gd_model_init(&t->model, c);
     gd_optim_hparams hp = optim_hparams(c);
-    t->update = (gd_update){.optim = &t->optim,
-                            .nparams = t->model.nparams,
-                            .nweights = t->model.ops->weight_count(&t->model),
-                            .l2 = t->model.l2,
-                            .l1 = c->model.l1,
-                            .clip_norm = c->train.clip_norm,
-                            .noise = c->train.grad_noise,
-                            .noise_gamma = c->train.grad_noise_gamma};
+    gd_update_init(&t->update, &t->optim, t->model.nparams,
+                   t->model.ops->weight_count(&t->model), c);
     return gd_optim_create(&t->optim, c->optimizer.type, &hp, t->model.nparams);
 }
 
@@ -263,7 +257,6 @@ static int plan_stopping(gd_trainer *t)
     gd_early_stop_init(&t->stopping.early, c->train.patience);
     t->clock.step_limit = step_cap(t);
     t->clock.next_budget_check = 1;
-    gd_rng_seed(&t->update.noise_rng, (uint64_t)c->train.seed, 0, GD_RNG_NOISE);
     if (c->train.patience > 0 && !(t->stopping.best_w = gd_alloc(t->model.nparams + t->model.nstate,
                                                          sizeof(float), "best parameters")))
         return GD_ERR;

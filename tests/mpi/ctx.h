@@ -50,15 +50,8 @@ static inline void test_run_init(test_run *r, const gd_config *c, MPI_Comm comm,
         gd_optim_create(&r->optim, c->optimizer.type, hp, r->model.nparams))
         gd_abort(comm, GD_ERR);
     r->model.l2 = c->model.l2;
-    r->update = (gd_update){.optim = &r->optim,
-                            .nparams = r->model.nparams,
-                            .nweights = r->model.ops->weight_count(&r->model),
-                            .l2 = c->model.l2,
-                            .l1 = c->model.l1,
-                            .clip_norm = c->train.clip_norm,
-                            .noise = c->train.grad_noise,
-                            .noise_gamma = c->train.grad_noise_gamma};
-    gd_rng_seed(&r->update.noise_rng, 42, 0, GD_RNG_NOISE);
+    gd_update_init(&r->update, &r->optim, r->model.nparams,
+                   r->model.ops->weight_count(&r->model), c); /* noise: (train.seed, 0) */
     r->x.workers_per_step = r->x.size;
 }
 
