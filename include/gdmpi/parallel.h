@@ -69,5 +69,7 @@ typedef struct gd_strategy_ops {
 const gd_strategy_ops *gd_strategy_find(const char *name);
 /* "allreduce|ps|...": the registry's names, for the config's name check. */
 const char *gd_strategy_names(void);
+/* "allreduce, ps, ...": the strategies with can_checkpoint, for messages. */
+const char *gd_strategy_checkpointing(void);
 
 #endif

@@ -3,6 +3,9 @@
 #include "gdmpi/config.h"
 #include "gdmpi/registry.h"
 
+#include <stdio.h>
+#include <string.h>
+
 extern const gd_strategy_ops gd_strategy_allreduce, gd_strategy_ps, gd_strategy_ps_async;
 extern const gd_strategy_ops gd_strategy_hogwild, gd_strategy_easgd, gd_strategy_easgd_async;
 extern const gd_strategy_ops gd_strategy_local_sgd;
@@ -24,6 +27,17 @@ const char *gd_strategy_names(void)
 {
     static char names[128];
     return gd_registry_names(GD_REGISTRY(strategies), names, sizeof names);
+}
+
+const char *gd_strategy_checkpointing(void)
+{
+    static char names[128];
+    if (!names[0])
+        for (size_t i = 0; i < sizeof strategies / sizeof strategies[0]; i++)
+            if (strategies[i]->can_checkpoint)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                         names[0] ? ", " : "", strategies[i]->name);
+    return names;
 }
 
 GD_CONFIG_ACCEPTS(mode, "parallel", "mode", gd_strategy_names)

@@ -93,7 +93,7 @@ int gd_checkpoint_setup(gd_trainer *t)
                 strcmp(c->train.resume, "never");
     if (!enabled && asked)
         return gd_fail(GD_ECONFIG, "output.checkpoint_every and train.resume: parallel.mode = %s "
-                       "cannot checkpoint (allreduce, ps and ps-async can)", c->parallel.mode);
+                       "cannot checkpoint (these can: %s)", c->parallel.mode, gd_strategy_checkpointing());
     int rc = GD_OK;
     unsigned long long rows = 0;
     if (enabled && !sizes_fit(t, &rows)) { /* the same branch on every rank */
