@@ -8,7 +8,9 @@
 #include <stdio.h>
 
 /* A strategy: an ops table (docs/design.md, "Writing a strategy"). Every op gets the step
- * context; those that can fail return GD_OK or an error code with gd_fail's message. */
+ * context; those that can fail return GD_OK or an error code with gd_fail's message. setup
+ * is agreed over all ranks; a failure of step, epoch_row, refresh or report, in the middle
+ * of training where the other ranks cannot be told, ends the job (gd_abort). */
 typedef struct gd_strategy_ops {
     const char *name;
     /* Capabilities: what the trainer and the other components may rely on. */

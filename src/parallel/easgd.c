@@ -333,8 +333,7 @@ static int async_report(gd_step_ctx *ctx, const gd_metrics_row *row)
 {
     ps_state *s = ctx->state;
     show_center(ctx, s->ext, 0);
-    ps_async_report(ctx, row);
-    return GD_OK;
+    return ps_async_report(ctx, row);
 }
 
 /* A worker's last message is one more exchange (after a divergence, its header says so
@@ -349,8 +348,7 @@ static int async_finish(gd_step_ctx *ctx)
         MPI_Wait(&s->w.row_req, MPI_STATUS_IGNORE);
         gd_watchdog_leave();
     }
-    ps_finish(ctx);
-    return GD_OK;
+    return ps_finish(ctx);
 }
 
 static void async_summary(const gd_step_ctx *ctx, FILE *f)

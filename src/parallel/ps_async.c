@@ -369,8 +369,7 @@ static int async_finish(gd_step_ctx *ctx)
         round_trip(ctx, s, 1, 0, 1);
         MPI_Wait(&s->w.row_req, MPI_STATUS_IGNORE);
     }
-    ps_finish(ctx);
-    return GD_OK;
+    return ps_finish(ctx);
 }
 
 const gd_strategy_ops gd_strategy_ps_async = {

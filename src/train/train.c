@@ -65,9 +65,12 @@ static const gd_step_host trainer_host = {.span = host_span,
                                           .server_progress = host_server_progress,
                                           .signal_pending = gd_signal_pending};
 
-static void timer_add(gd_trainer *t, gd_timer_kind k, double *since)
+/* A strategy op that failed in the middle of training: the other ranks are in their step
+ * or exchange and cannot be told, so the job ends (docs/design.md, rule 4). */
+static void or_abort(const gd_trainer *t, int rc)
 {
-    gd_step_time(&t->ctx, k, since);
+    if (rc)
+        gd_abort(t->comm, rc);
 }
 
 /* Who reads data.val: the workers, sharded as the training rows; in an asynchronous job
@@ -95,7 +98,7 @@ static int load_data(gd_trainer *t)
                                        c->data.labels, c->data.scale, t->ctx.role_comm);
     t->has_val = c->data.val[0] != '\0';
     if (rc || !t->has_val || val_comm == MPI_COMM_NULL) {
-        timer_add(t, GD_T_IO, &since);
+        gd_step_time(&t->ctx, GD_T_IO, &since);
         return rc;
     }
     rc = gd_data_load(&t->val, c->data.val, c->data.features, c->data.labels, c->data.scale,
@@ -103,7 +106,7 @@ static int load_data(gd_trainer *t)
     if (!rc && t->val.cols != t->train.cols)
         rc = gd_fail(GD_ERR, "%s: %zu features, but the training data %s has %zu", t->val.path,
                      t->val.cols, t->train.path, t->train.cols);
-    timer_add(t, GD_T_IO, &since);
+    gd_step_time(&t->ctx, GD_T_IO, &since);
     return rc;
 }
 
@@ -383,12 +386,10 @@ static int train_step(gd_trainer *t, long s)
                         ? t->model.ops->loss_grad(&t->model, x, y, n, t->model.g, NULL) : 0;
     t->ctx.batch_count = (double)n;
     gd_inject_slow(MPI_Wtime() - since); /* parallel.slow_ranks: compute slow_factor x slower */
-    timer_add(t, GD_T_COMPUTE, &since);
+    gd_step_time(&t->ctx, GD_T_COMPUTE, &since);
     t->ctx.may_stop = may_stop_after(t);
-    int rc = t->strategy->step(&t->ctx);
+    or_abort(t, t->strategy->step(&t->ctx));
     gd_take_stop(t);
-    if (rc)
-        return rc;
     t->ctx.step++;
     gd_trajectory_record(t);
     t->ctx.epoch_loss += t->ctx.step_loss;
@@ -466,7 +467,7 @@ static void order_epoch(gd_trainer *t)
         gd_rng_permute(&t->batch.shuffle_rng, t->batch.order, t->train.rows);
     else if (t->batch.kind == GD_ORDER_CURRICULUM)
         order_by_loss(t);
-    timer_add(t, GD_T_COMPUTE, &since);
+    gd_step_time(&t->ctx, GD_T_COMPUTE, &since);
 }
 
 static int run_epoch(gd_trainer *t)
@@ -507,7 +508,7 @@ static void evaluate(gd_trainer *t, double *loss, double *acc)
         if (t->model.ops->task != GD_TASK_REGRESSION)
             *acc = sums[1] / sums[2];
     }
-    timer_add(t, GD_T_EVAL, &since);
+    gd_step_time(&t->ctx, GD_T_EVAL, &since);
 }
 
 /* The timers behind metrics.csv's fractions: the lead worker's (a server's would show only
@@ -609,8 +610,8 @@ static gd_stop_reason stop_verdict(gd_trainer *t)
 static void end_epoch(gd_trainer *t)
 {
     double since = MPI_Wtime();
-    if (t->strategy->epoch_row && t->strategy->epoch_row(&t->ctx, 1)) /* global sums, one model */
-        gd_abort(t->comm, GD_ERR);
+    if (t->strategy->epoch_row) /* global sums, and the one model the row describes */
+        or_abort(t, t->strategy->epoch_row(&t->ctx, 1));
     record_epoch(t, &t->metrics.rows[t->metrics.nrows++]);
     print_epoch(t);
     if (t->rank == 0 && gd_write_metrics(t))
@@ -622,8 +623,8 @@ static void end_epoch(gd_trainer *t)
     MPI_Allreduce(MPI_IN_PLACE, &reason, 1, MPI_INT, MPI_MAX, t->comm);
     gd_watchdog_leave();
     t->stopping.reason = (gd_stop_reason)reason;
-    if (t->strategy->epoch_row && t->strategy->epoch_row(&t->ctx, 0)) /* back to its own */
-        gd_abort(t->comm, GD_ERR);
+    if (t->strategy->epoch_row) /* back to the parameters this rank trains */
+        or_abort(t, t->strategy->epoch_row(&t->ctx, 0));
     t->clock.epoch_end_s = fmax(t->clock.epoch_end_s, MPI_Wtime() - since);
 }
 
@@ -635,11 +636,10 @@ static void end_epoch_async(gd_trainer *t)
     double since = MPI_Wtime();
     if (t->rank == t->ctx.lead) {
         gd_metrics_row row;
-        if (t->has_val && t->strategy->refresh(&t->ctx))
-            gd_abort(t->comm, GD_ERR);
+        if (t->has_val)
+            or_abort(t, t->strategy->refresh(&t->ctx));
         record_epoch(t, &row); /* rank 0 keeps it once the strategy has completed it */
-        if (t->strategy->report(&t->ctx, &row))
-            gd_abort(t->comm, GD_ERR);
+        or_abort(t, t->strategy->report(&t->ctx, &row));
         gd_take_stop(t);
     }
     if (t->cfg->train.max_seconds > 0)
