@@ -5,6 +5,7 @@
 
 #include "gdmpi/config.h"
 #include "gdmpi/data.h"
+#include "gdmpi/state.h"
 
 #include <mpi.h>
 
@@ -91,6 +92,10 @@ int gd_testfn_parse_start(const char *text, double xy[2]);
 int gd_model_create(gd_model *m, const char *type, size_t features, size_t outputs,
                     size_t max_batch, const gd_config *cfg);
 void gd_model_destroy(gd_model *m);
+/* Checkpoints (gdmpi/state.h): the model's own per-rank state, "model/state" (batch-norm
+ * running statistics) and "model/rng" (its stream); the parameters are declared by the
+ * strategy, which knows where they live. */
+void gd_model_declare(gd_model *m, gd_state *s);
 
 /* Initialises w as model.init says: zeros, or N(0, std^2) from the (seed, 0, GD_RNG_INIT)
  * stream, the same on every rank; biases stay 0. */

@@ -7,6 +7,7 @@
 #define GDMPI_OPTIM_H
 
 #include "gdmpi/rng.h"
+#include "gdmpi/state.h"
 
 #include <stddef.h>
 
@@ -45,6 +46,9 @@ void gd_optim_destroy(gd_optim *o);
 void gd_optim_step(gd_optim *o, float *w, const float *g, float lr);
 /* Floats in o->state (n * state_slots), for checkpoints. */
 size_t gd_optim_state_len(const gd_optim *o);
+/* Checkpoints (gdmpi/state.h): "optimizer/state", one block of n floats per slot, held as
+ * scope says (GD_SLICED: this rank's [lo, lo + n) of total), and "optimizer/t" per rank. */
+void gd_optim_declare(gd_optim *o, gd_state *s, gd_state_scope scope, size_t lo, size_t total);
 
 /* Vector helpers for what happens to the combined gradient before the step. */
 

@@ -62,6 +62,13 @@ typedef struct gd_strategy_ops {
     /* Optional, rank 0 only: writes strategy-specific members into summary.json, each line
      * `  "name": value,` (e.g. the allreduce's hidden and exposed communication time). */
     void (*summary)(const gd_step_ctx *x, FILE *f);
+    /* Checkpoints (can_checkpoint): declares the parameters it trains ("model/params"), the
+     * optimizer state and its own fields (gdmpi/state.h; gd_step_declare covers the usual
+     * case), for use: GD_STATE_SAVE on every rank, collectively (it may communicate first);
+     * GD_STATE_SAVE_LONE on rank 0 alone while the other ranks run on (asynchronous
+     * strategies): what rank 0 can see, whole (it may first ask the other servers for their
+     * slices); GD_STATE_LOAD on each rank, without communication. */
+    int (*state)(gd_step_ctx *x, gd_state *s, gd_state_use use);
     /* Optional: called on every rank after a checkpoint was restored (x->step, the
      * parameters and the optimizer state are the checkpoint's), before training goes on. */
     int (*resumed)(gd_step_ctx *x);

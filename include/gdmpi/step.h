@@ -107,6 +107,20 @@ struct gd_step_ctx {
     double timers[GD_T_COUNT];
 };
 
+/* Checkpoints: the usual declaration of the parameters the strategy trains and of their
+ * optimizer state, both held as scope says: GD_SHARED (the same on every rank; len is what
+ * this rank loads, nparams or 0), GD_PER_RANK (each rank its own copy), GD_SLICED (this
+ * rank owns [lo, lo + len), a parameter server). */
+static inline void gd_step_declare(gd_step_ctx *ctx, gd_state *s, gd_state_scope scope, size_t lo,
+                                   size_t len)
+{
+    const size_t n = ctx->model->nparams, at = scope == GD_SLICED ? lo : 0;
+    gd_state_field *p = gd_state_add_slice(s, GD_STATE_F32, ctx->model->w + at, 1, at, len,
+                                           scope == GD_SLICED ? n : len, "model/params");
+    p->scope = scope;
+    gd_optim_declare(ctx->optim, s, scope, at, n);
+}
+
 /* Adds the seconds since *since to timer k and resets *since to now. */
 static inline void gd_step_time(gd_step_ctx *ctx, gd_timer_kind k, double *since)
 {

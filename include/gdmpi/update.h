@@ -13,6 +13,7 @@
 #include "gdmpi/config.h"
 #include "gdmpi/optim.h"
 #include "gdmpi/rng.h"
+#include "gdmpi/state.h"
 
 #include <mpi.h>
 #include <stddef.h>
@@ -57,5 +58,7 @@ gd_divergence gd_update_step(gd_update *u, float *w, size_t lo, size_t n, float 
  * divergence check see the whole gradient. */
 gd_divergence gd_update_apply(gd_update *u, float *w, size_t lo, size_t n, float *g,
                               double *loss, double count, double lr, long step, MPI_Comm peers);
+/* Checkpoints (gdmpi/state.h): "update/noise_rng", per rank. */
+void gd_update_declare(gd_update *u, gd_state *s);
 
 #endif

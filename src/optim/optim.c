@@ -74,3 +74,16 @@ void gd_optim_step(gd_optim *o, float *w, const float *g, float lr)
 }
 
 size_t gd_optim_state_len(const gd_optim *o) { return o->ops ? o->n * o->ops->state_slots : 0; }
+
+void gd_optim_declare(gd_optim *o, gd_state *s, gd_state_scope scope, size_t lo, size_t total)
+{
+    _Static_assert(sizeof(long) == sizeof(int64_t), "step counts are saved as int64");
+    if (o->ops->state_slots) {
+        gd_state_field *f = gd_state_add_slice(s, GD_STATE_F32, o->state, o->ops->state_slots,
+                                               scope == GD_SLICED ? lo : 0, o->n,
+                                               scope == GD_SLICED ? total : o->n,
+                                               "optimizer/state");
+        f->scope = scope;
+    }
+    gd_state_add(s, GD_STATE_I64, GD_PER_RANK, &o->t, 1, "optimizer/t");
+}

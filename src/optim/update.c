@@ -66,3 +66,8 @@ gd_divergence gd_update_apply(gd_update *u, float *w, size_t lo, size_t n, float
     *loss += count * sums[0];
     return gd_update_step(u, w, lo, n, g, *loss, sums[1], lr, step);
 }
+
+void gd_update_declare(gd_update *u, gd_state *s)
+{
+    gd_state_add(s, GD_STATE_U64, GD_PER_RANK, u->noise_rng.s, 4, "update/noise_rng");
+}

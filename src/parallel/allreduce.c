@@ -224,6 +224,14 @@ static void allreduce_destroy(gd_step_ctx *ctx)
     ctx->model->grad_ready_ctx = NULL;
 }
 
+/* Every rank holds the same parameters and optimizer state: rank 0's are saved. */
+static int allreduce_state(gd_step_ctx *ctx, gd_state *s, gd_state_use use)
+{
+    (void)use;
+    gd_step_declare(ctx, s, GD_SHARED, 0, ctx->model->nparams);
+    return GD_OK;
+}
+
 const gd_strategy_ops gd_strategy_allreduce = {
     .name = "allreduce",
     .can_checkpoint = 1,
@@ -233,5 +241,6 @@ const gd_strategy_ops gd_strategy_allreduce = {
     .step = allreduce_step,
     .finish = allreduce_finish,
     .summary = allreduce_summary,
+    .state = allreduce_state,
     .destroy = allreduce_destroy,
 };

@@ -194,6 +194,8 @@ int ps_setup(gd_step_ctx *ctx, int async)
         rc = slice_optimizer(ctx, ctx->serving ? s->len[s->me] : 0);
     if (!rc)
         rc = ctx->serving ? server_alloc(s) : worker_alloc(s);
+    if (!rc)
+        rc = ps_snap_setup(ctx, s);
     return rc;
 }
 
@@ -483,6 +485,9 @@ void ps_destroy(gd_step_ctx *ctx)
     free(s->s.applied);
     free(s->s.clock);
     free(s->rep.updates);
+    free(s->snap);
+    free(s->snap_optim);
+    free(s->versions);
     free(s->lo);
     free(s->len);
     free(s);

@@ -13,7 +13,9 @@ enum {
     PS_TAG_PUSH = 7001,  /* worker -> server: a header and the gradient sums of the slice */
     PS_TAG_REPLY = 7002, /* server -> worker: a header and (when fetched) the slice */
     PS_TAG_ROW = 7003,   /* lead worker -> rank 0 (ps-async): one metrics.csv row */
-    PS_TAG_STATE = 7004  /* lead worker -> rank 0 (finish): the model's non-trained state */
+    PS_TAG_STATE = 7004, /* lead worker -> rank 0 (finish): the model's non-trained state */
+    PS_TAG_SNAP = 7005,  /* rank 0 -> server (ps-async checkpoints): send your state, or stop */
+    PS_TAG_SNAP_REPLY = 7006 /* server -> rank 0: version, optimizer step, slice, state */
 };
 
 /* ps_header.flags of a worker's message. */
@@ -85,6 +87,8 @@ typedef struct ps_server {
     gd_metrics_row row;       /* rank 0: the row being received */
     int rows_expected, rows_got;
     double idle_s;
+    ps_header snap_ask;       /* servers but rank 0: rank 0's snapshot request (ps_ckpt.c) */
+    int released;             /* rank 0 has said it will ask no more */
 } ps_server;
 
 /* Rank 0's figures for summary.json, gathered by ps_finish. */
@@ -120,6 +124,11 @@ struct ps_state {
     ps_update_fn update;      /* ps-async servers' update of a push (NULL: Downpour's) */
     void *ext;                /* a strategy built on this one keeps its own state here
                                  (easgd-async); it frees it before ps_destroy */
+    /* Checkpoints (ps_ckpt.c). */
+    int snapshots;            /* ps-async, several servers, checkpoint_every: rank 0 may ask */
+    ps_msg *snap;             /* a snapshot reply (rank 0 receives, the others send it) */
+    float *snap_optim;        /* rank 0: every slice's optimizer state, slots x nparams */
+    int64_t *versions, *optim_t; /* per server: updates applied and optimizer steps */
 };
 
 /* ps.c: the parts both modes share. */
@@ -136,6 +145,17 @@ void ps_worker_round(gd_step_ctx *ctx, ps_state *s);
  * worker's metrics row to rank 0 (its report); easgd-async uses them too. */
 int ps_async_serve(gd_step_ctx *ctx);
 int ps_async_report(gd_step_ctx *ctx, const gd_metrics_row *r);
+/* ps_ckpt.c: checkpoints. ps_declare is the strategies' state op (with_optimizer = 0:
+ * easgd-async, whose servers move the center without one and whose workers keep their own);
+ * ps_sync_resumed gives ps workers their copy back; the snapshot requests of rank 0 reach
+ * the other ps-async servers in their loop (ps_snap_post, ps_snap_answer), which they leave
+ * only once rank 0 releases them (ps_snap_release). */
+int ps_snap_setup(gd_step_ctx *ctx, ps_state *s);
+int ps_declare(gd_step_ctx *ctx, gd_state *st, gd_state_use use, int with_optimizer);
+int ps_sync_resumed(gd_step_ctx *ctx);
+void ps_snap_post(gd_step_ctx *ctx, ps_state *s);
+void ps_snap_answer(gd_step_ctx *ctx, ps_state *s);
+void ps_snap_release(gd_step_ctx *ctx, ps_state *s);
 /* Counts a non-empty push of n floats and count samples into a pair. */
 void ps_pair_add(ps_pair *p, const float *x, size_t n, double count);
 void ps_stale_add(ps_stale *st, int64_t v);

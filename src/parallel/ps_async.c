@@ -225,7 +225,7 @@ static void apply_push(gd_step_ctx *ctx, ps_state *s, int i, const ps_header *h)
         return;
     }
     ctx->step = ++v->version;
-    if (ctx->host && ctx->host->server_progress) /* checkpoint_every = Ns, one server */
+    if (ctx->host && ctx->host->server_progress) /* checkpoint_every = Ns (rank 0) */
         ctx->host->server_progress(ctx, 0);
     ctx->samples_seen += h->count;
     v->row_loss += h->loss;
@@ -272,8 +272,6 @@ static void take_row(gd_step_ctx *ctx, ps_state *s)
     r.samples_per_s = r.wall > 0 ? r.samples / r.wall : 0;
     v->row_loss = v->row_count = 0;
     gd_stop_reason why = ctx->host->accept_row(ctx, &r);
-    if (ctx->host->server_progress) /* checkpoint_every = N, one server */
-        ctx->host->server_progress(ctx, 1);
     if (why != GD_STOP_NONE && !v->stop)
         v->stop = why;
     if (v->rows_expected < 0 || v->rows_got < v->rows_expected)
@@ -296,8 +294,10 @@ int ps_async_serve(gd_step_ctx *ctx)
         post_push_recv(ctx, s, i);
     if (ctx->rank == 0)
         post_row_recv(ctx, s);
+    else if (s->snapshots)
+        ps_snap_post(ctx, s); /* rank 0's snapshot requests arrive in the row's slot */
     double since = MPI_Wtime();
-    while (v->live > 0 || rows_pending(ctx, v)) {
+    while (v->live > 0 || rows_pending(ctx, v) || (s->snapshots && ctx->rank > 0 && !v->released)) {
         int i = MPI_UNDEFINED;
         double start = since;
         gd_watchdog_enter("waiting for pushes", v->version);
@@ -307,8 +307,10 @@ int ps_async_serve(gd_step_ctx *ctx)
         v->idle_s += since - start;
         if (i == MPI_UNDEFINED)
             break;
-        if (i == s->W)
+        if (i == s->W && ctx->rank == 0)
             take_row(ctx, s);
+        else if (i == s->W)
+            ps_snap_answer(ctx, s);
         else
             take_push(ctx, s, i);
         release_held(ctx, s);
@@ -316,6 +318,8 @@ int ps_async_serve(gd_step_ctx *ctx)
             v->stop = GD_STOP_SIGNAL;
         gd_step_time(ctx, GD_T_COMPUTE, &since);
     }
+    if (ctx->rank == 0 && s->snapshots)
+        ps_snap_release(ctx, s);
     MPI_Waitall(s->W, v->req + s->W + 1, MPI_STATUSES_IGNORE);
     if (v->req[s->W] != MPI_REQUEST_NULL) { /* rank 0's row receive that no row will match */
         MPI_Cancel(&v->req[s->W]);
@@ -348,8 +352,10 @@ static int async_setup(gd_step_ctx *ctx)
 static int async_resumed(gd_step_ctx *ctx)
 {
     ps_state *s = ctx->state;
-    if (ctx->serving) {
-        s->s.version = ctx->step;
+    if (ctx->serving) { /* the version and optimizer step the checkpoint saw */
+        s->s.version = s->versions[s->me];
+        ctx->optim->t = (long)s->optim_t[s->me];
+        ctx->step = (long)s->s.version;
         return GD_OK;
     }
     round_trip(ctx, s, 0, 1, 0);
@@ -358,6 +364,11 @@ static int async_resumed(gd_step_ctx *ctx)
         s->w.acc_clock[j] = s->w.read_clock[j];
     }
     return GD_OK;
+}
+
+static int async_state(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
+{
+    return ps_declare(ctx, st, use, 1);
 }
 
 /* A worker's last push carries what it accumulated since the one before, so every
@@ -385,6 +396,7 @@ const gd_strategy_ops gd_strategy_ps_async = {
     .report = ps_async_report,
     .finish = async_finish,
     .summary = ps_summary,
+    .state = async_state,
     .resumed = async_resumed,
     .destroy = ps_destroy,
 };

@@ -118,6 +118,11 @@ static int sync_step(gd_step_ctx *ctx)
     return GD_OK;
 }
 
+static int sync_state(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
+{
+    return ps_declare(ctx, st, use, 1);
+}
+
 const gd_strategy_ops gd_strategy_ps = {
     .name = "ps",
     .can_checkpoint = 1,
@@ -128,5 +133,7 @@ const gd_strategy_ops gd_strategy_ps = {
     .step = sync_step,
     .finish = ps_finish,
     .summary = ps_summary,
+    .state = sync_state,
+    .resumed = ps_sync_resumed,
     .destroy = ps_destroy,
 };

@@ -248,6 +248,16 @@ static int write_now(gd_trainer *t)
     return rc;
 }
 
+/* Rank 0 of an asynchronous job, alone: a failed write ends the job. */
+static void write_lone(gd_trainer *t)
+{
+    gd_ckpt *k = t->ckpt;
+    if (ckpt_write_lone(t))
+        gd_abort(t->comm, GD_ERR);
+    k->written++;
+    k->written_step = t->ctx.step;
+}
+
 int gd_checkpoint_after_step(gd_trainer *t, long s)
 {
     gd_ckpt *k = t->ckpt;
@@ -258,6 +268,9 @@ int gd_checkpoint_after_step(gd_trainer *t, long s)
         int sig = gd_signal_pending();
         if (sig)
             stop_on_signal(t, sig);
+        if (t->rank == 0 && !t->ctx.serving && k->every_steps &&
+            t->ctx.step % k->every_steps == 0) /* without servers, rank 0 is a worker */
+            write_lone(t);
         return GD_OK;
     }
     int sig = agreed_signal(t);
@@ -307,16 +320,12 @@ int gd_checkpoint_after_epoch(gd_trainer *t)
 void gd_checkpoint_server_progress(gd_trainer *t, int row)
 {
     gd_ckpt *k = t->ckpt;
-    if (!k || !k->enabled || t->rank != 0 || t->ctx.nservers != 1 || !t->strategy->async)
+    if (!k || !k->enabled || t->rank != 0 || !t->strategy->async)
         return;
     int due = row ? k->every_epochs && t->metrics.nrows % k->every_epochs == 0
                   : k->every_steps && t->ctx.step % k->every_steps == 0;
-    if (!due)
-        return;
-    if (ckpt_write_local(t))
-        gd_abort(t->comm, GD_ERR);
-    k->written++;
-    k->written_step = t->ctx.step;
+    if (due)
+        write_lone(t);
 }
 
 int gd_checkpoint_end(gd_trainer *t, int rc)

@@ -18,13 +18,20 @@ typedef struct gd_ckpt {
     long check_every;               /* look for a signal every this many steps */
     long steps_timed;               /* steps of this epoch so far, from t0 */
     double t0;
+    /* The trainer's figures as the checkpoint holds them (filled before a save, read back
+     * after a load): checkpoint_file.c's progress group and the metrics rows saved. */
+#define CK_POSITION 3
+#define CK_SUMS 4
+    int64_t position[CK_POSITION];
+    double sums[CK_SUMS], wall;
+    long metrics_rows;
 } gd_ckpt;
 
 /* Collective over t->comm: gathers the run's state to rank 0, which writes it to k->path
  * (temporary name, fsync, rename). Returns the agreed status. */
 int ckpt_write(gd_trainer *t);
-/* Rank 0 alone, as ps-async's only server, in mid-run: its own state (see checkpoint_file.c). */
-int ckpt_write_local(gd_trainer *t);
+/* Rank 0 alone in an asynchronous job, in mid-run: what it sees (see checkpoint_file.c). */
+int ckpt_write_lone(gd_trainer *t);
 /* Every rank on its own: checks the checkpoint at path against this run (a mismatch is
  * GD_ECONFIG naming it) and restores this rank's part. The caller agrees on the status. */
 int ckpt_read(gd_trainer *t, const char *path);

@@ -219,3 +219,37 @@ int gd_write_summary(const gd_trainer *t, int status, const char *message)
     free(rows);
     return rc;
 }
+
+/* metrics.csv's row as an HDF5 record (built once; HDF5 frees it at exit). */
+static hid_t row_type(void)
+{
+    static hid_t type = -1;
+    if (type >= 0)
+        return type;
+    type = H5Tcreate(H5T_COMPOUND, sizeof(gd_metrics_row));
+#define ROW_MEMBER(m, h5) H5Tinsert(type, #m, offsetof(gd_metrics_row, m), h5)
+    ROW_MEMBER(epoch, H5T_NATIVE_LONG);
+    ROW_MEMBER(step, H5T_NATIVE_LONG);
+    ROW_MEMBER(wall, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(samples, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(train_loss, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(val_loss, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(val_acc, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(lr, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(samples_per_s, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(compute_frac, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(comm_frac, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(wait_frac, H5T_NATIVE_DOUBLE);
+#undef ROW_MEMBER
+    return type;
+}
+
+void gd_metrics_declare(gd_trainer *t, gd_state *s, long *rows)
+{
+    gd_state_field *f = gd_state_add(s, GD_STATE_RECORD, GD_SHARED, t->metrics.rows, 1,
+                                     "metrics/rows");
+    f->rows = (size_t)t->cfg->train.epochs;
+    f->count = rows;
+    f->memtype = row_type();
+    f->size = sizeof(gd_metrics_row);
+}

@@ -72,3 +72,28 @@ void gd_json_stopping(const gd_trainer *t, FILE *f)
     int restored = t->stopping.best_w && e->best_epoch > 0 && t->stopping.reason != GD_STOP_DIVERGED;
     fprintf(f, "  \"restored_best\": %s,\n", restored ? "true" : "false");
 }
+
+void gd_stopping_declare(gd_trainer *t, gd_state *s)
+{
+    gd_stopping *st = &t->stopping;
+    gd_state_add(s, GD_STATE_F64, GD_SHARED, &st->tol.prev, 1, "stopping/tol_prev");
+    gd_state_add(s, GD_STATE_I64, GD_SHARED, &st->tol.calm, 1, "stopping/tol_calm");
+    gd_state_add(s, GD_STATE_F64, GD_SHARED, &st->early.best, 1, "stopping/early_best");
+    gd_state_add(s, GD_STATE_I64, GD_SHARED, &st->early.best_epoch, 1, "stopping/early_best_epoch");
+    gd_state_add(s, GD_STATE_I64, GD_SHARED, &st->early.stale, 1, "stopping/early_stale");
+    const gd_state_field *p = gd_state_find(s, "model/params");
+    if (!st->best_w || !p)
+        return;
+    /* the best copy is held as the parameters are, but one copy where each rank trains its
+     * own: the row's model (the average, the center) is the same on every rank */
+    gd_state_field *b = gd_state_add_slice(s, GD_STATE_F32, st->best_w + p->lo, 1, p->lo, p->len,
+                                           p->total, "stopping/best_params");
+    b->scope = p->scope;
+    if (p->scope == GD_PER_RANK) {
+        b->scope = GD_SHARED;
+        b->len = b->total = t->model.nparams;
+    }
+    if (t->model.nstate)
+        gd_state_add(s, GD_STATE_F32, GD_PER_RANK, st->best_w + t->model.nparams, t->model.nstate,
+                     "stopping/best_state");
+}

@@ -660,7 +660,10 @@ gd_stop_reason gd_accept_row(gd_trainer *t, const gd_metrics_row *row)
     print_epoch(t);
     if (gd_write_metrics(t))
         gd_abort(t->comm, GD_ERR);
-    return gd_tol_update(&t->stopping.tol, row->train_loss) ? GD_STOP_TOL : GD_STOP_NONE;
+    gd_stop_reason why = gd_tol_update(&t->stopping.tol, row->train_loss) ? GD_STOP_TOL
+                                                                           : GD_STOP_NONE;
+    gd_checkpoint_server_progress(t, 1); /* checkpoint_every = N: rank 0 writes alone */
+    return why;
 }
 
 /* The epochs of every rank that trains (all but an asynchronous job's servers). */
@@ -808,4 +811,13 @@ int gd_train(const gd_config *cfg, MPI_Comm comm)
     gd_watchdog_stop();
     teardown(&t);
     return rc;
+}
+
+void gd_batcher_declare(gd_trainer *t, gd_state *s)
+{
+    _Static_assert(sizeof(size_t) == sizeof(uint64_t), "shard orders are saved as uint64");
+    gd_state_field *f = gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.order, t->train.rows,
+                                     "batcher/order");
+    f->hint = "the training data differs";
+    gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.shuffle_rng.s, 4, "batcher/rng");
 }

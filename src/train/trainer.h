@@ -123,6 +123,15 @@ void gd_trajectory_record(gd_trainer *t);
 /* Commits it; with `failed` set and no step recorded, drops it instead (the earlier file stays). */
 int gd_trajectory_close(gd_trainer *t, int failed);
 
+/* Checkpoints (gdmpi/state.h): each concern declares its own state. batcher: "batcher/order"
+ * and "batcher/rng" (train.c); stopping: the rules' figures and the best epoch's copy, held
+ * as the strategy holds "model/params" (one copy when every rank trains its own: the row's
+ * model is the same on all) (stopping.c); metrics: "metrics/rows", of which *rows are saved
+ * and which a load sets (output.c). */
+void gd_batcher_declare(gd_trainer *t, gd_state *s);
+void gd_stopping_declare(gd_trainer *t, gd_state *s);
+void gd_metrics_declare(gd_trainer *t, gd_state *s, long *rows);
+
 /* Outputs (rank 0 writes; every file goes to a temporary name, then rename). */
 int gd_write_metrics(const gd_trainer *t);
 int gd_write_summary(const gd_trainer *t, int status, const char *message);

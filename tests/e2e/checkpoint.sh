@@ -150,18 +150,20 @@ PYEOF
 check "ps-async: staleness after resume counts from the restored versions; conservation ok" async_state
 
 # --- a damaged checkpoint: refused on every rank, naming the file, never trusted ---------
-# (rank_position columns: epoch, step, position in the epoch, ...)
+# (progress/position columns: epoch, step, steps taken in the epoch)
 damage() {
     cp "$TMP/ep/checkpoint.h5" "$TMP/damaged.h5"
     /usr/bin/python3 - "$TMP/damaged.h5" "$1" <<'PYEOF'
 import sys, h5py
 with h5py.File(sys.argv[1], "r+") as f:
     if sys.argv[2] == "order":
-        f["rank_order"][0] = 10**9  # a row index far past the shard
+        o = f["batcher/order"][...]
+        o[0, 0] = 10**9  # a row index far past rank 0's shard
+        f["batcher/order"][...] = o
     else:
-        p = f["rank_position"][...]
+        p = f["progress/position"][...]
         p[1, 1] += 5  # rank 1 five steps on
-        f["rank_position"][...] = p
+        f["progress/position"][...] = p
 PYEOF
 }
 damage order

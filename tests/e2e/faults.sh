@@ -13,7 +13,7 @@ LONG="--set train.epochs=1000000"
 
 # ck_steps DIR: the step of every rank in DIR/checkpoint.h5, one line.
 ck_steps() {
-    h5dump -d /rank_position "$1/checkpoint.h5" 2>/dev/null | awk '/\([0-9]+,0\)/{gsub(",", ""); printf "%s ", $3}'
+    h5dump -d /progress/position "$1/checkpoint.h5" 2>/dev/null | awk '/\([0-9]+,0\)/{gsub(",", ""); printf "%s ", $3}'
 }
 # start NP DIR ARGS...: a long job.cfg run into $TMP/DIR in the background ($job: its
 # timeout's pid, $mpirun: mpirun's); returns once DIR/metrics.csv exists (an epoch is done).
@@ -152,12 +152,12 @@ pid=$(rank_pid "$job" 2)
 finish
 check "ps-async: SIGKILL of a worker ends the job within 10 s (${secs} s), non-zero ($status)" \
     sh -c "[ -n '$pid' ] && [ $status -ne 0 ] && [ \$(echo '$secs < 10' | bc) -eq 1 ]"
-server_checkpoint() { # rank 0's record, and the workers' marked unknown (epoch -1)
-    h5dump -d /rank_position "$TMP/akill/checkpoint.h5" 2>/dev/null |
-        awk '/\(1,0\)/{w1 = $2} /\(2,0\)/{w2 = $2} END{exit !(w1 == "-1," && w2 == "-1,")}'
+server_checkpoint() { # rank 0's record, and the workers' marked unknown (length -1)
+    h5dump -a /progress/position/lengths "$TMP/akill/checkpoint.h5" 2>/dev/null |
+        grep -q '(0): 3, -1, -1'
 }
 check "ps-async: the server's own checkpoint is there" server_checkpoint
-rows=$(h5dump -a /metrics_rows "$TMP/akill/checkpoint.h5" | awk '/\(0\)/{print $2}')
+rows=$(ck_rows "$TMP/akill")
 mpi 3 "$TMP/job.cfg" --set output.dir="$TMP/akill" $RUN_ARGS $LONG --set train.max_seconds=1 \
     --set train.resume=auto
 check "ps-async: resuming from it completes" sh -c "[ $? -eq 0 ] && grep -q 'resuming from' '$TMP/out'"

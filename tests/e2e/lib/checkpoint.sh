@@ -12,8 +12,14 @@ same_model() {
     dataset state "$2/model.h5" "$TMP/b.bin" && cmp -s "$TMP/a.bin" "$TMP/b.bin"
 }
 
+# ck_rows DIR: the metrics rows in DIR/checkpoint.h5.
+ck_rows() {
+    h5dump -H -d /metrics/rows "$1/checkpoint.h5" 2>/dev/null |
+        awk '/DATASPACE/{print $5; exit}'
+}
+
 # ck_position DIR: rank 0's epoch, step and steps done in that epoch in DIR/checkpoint.h5.
 ck_position() {
-    h5dump -d /rank_position "$1/checkpoint.h5" 2>/dev/null |
+    h5dump -d /progress/position "$1/checkpoint.h5" 2>/dev/null |
         awk '/\(0,0\)/{gsub(",", ""); print $2, $3, $4}'
 }

@@ -1,0 +1,81 @@
+/* A run's state as data: each component declares the buffers that its future depends on
+ * (fields), and one engine saves them to a checkpoint file and loads them back (as PETSc's
+ * View and Load, but declared once: the same declaration drives both directions, so they
+ * cannot drift apart). The trainer, the model, the optimizer and each strategy declare
+ * their own fields; src/train/checkpoint_file.c only orchestrates.
+ *
+ * A field is rows blocks of len values, contiguous at data, and has a scope:
+ *   GD_SHARED    the same on every rank that holds it: rank 0's copy is saved, as [len] or
+ *                [rows x len]; every rank that declares len > 0 loads it (a rank that sees
+ *                it through a shared window declares 0 and leaves it to its group's leader).
+ *   GD_PER_RANK  one value per rank: saved as [ranks x max] with an attribute `lengths`
+ *                (int64 per rank; -1 for a rank the file does not describe); each rank loads
+ *                its own row, which must have the length it declares.
+ *   GD_SLICED    one vector of total values split among owners, each holding [lo, lo+len)
+ *                (parameter servers; a rank that owns nothing declares len 0): saved whole,
+ *                as [total] or [rows x total]; each owner loads its slice.
+ * Every rank declares the same fields in the same order (lengths may differ). A SHARED field
+ * with `count` set has a variable number of rows (at most rows): *count of them are saved,
+ * and a load sets *count. A SHARED field may also be an array of records (memtype: an HDF5
+ * compound type that the component builds). The names are the datasets' paths, one group
+ * per component ("model/params"). */
+#ifndef GDMPI_STATE_H
+#define GDMPI_STATE_H
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stddef.h>
+
+typedef enum { GD_STATE_F32, GD_STATE_F64, GD_STATE_I64, GD_STATE_U64, GD_STATE_I32,
+               GD_STATE_RECORD } gd_state_type;
+typedef enum { GD_SHARED, GD_PER_RANK, GD_SLICED } gd_state_scope;
+/* What a declaration is for: a save on every rank (collective: the declaring component may
+ * communicate first), a save by rank 0 alone while the others run on, or a load (each rank
+ * on its own: no communication). */
+typedef enum { GD_STATE_SAVE, GD_STATE_SAVE_LONE, GD_STATE_LOAD } gd_state_use;
+
+#define GD_STATE_NAME 48
+#define GD_STATE_FIELDS 64
+
+typedef struct gd_state_field {
+    char name[GD_STATE_NAME];
+    gd_state_type type;
+    gd_state_scope scope;
+    void *data;
+    size_t rows, len;   /* rows blocks of len values (SLICED: this rank's len of each) */
+    size_t lo, total;   /* SLICED: this rank's offset in each block of total values */
+    long *count;        /* SHARED: the rows in use (NULL: all of them) */
+    hid_t memtype;      /* GD_STATE_RECORD: the record's compound type */
+    size_t size;        /* GD_STATE_RECORD: bytes per record */
+    const char *hint;   /* PER_RANK: what a length that differs on load means */
+} gd_state_field;
+
+typedef struct gd_state {
+    gd_state_field f[GD_STATE_FIELDS];
+    int n;
+    int overflow;       /* more than GD_STATE_FIELDS were declared (a programming error) */
+} gd_state;
+
+/* Declares a field of len values (rows 1); returns it, so that the caller may set rows,
+ * count or a slice. name is printf-style. */
+gd_state_field *gd_state_add(gd_state *s, gd_state_type type, gd_state_scope scope, void *data,
+                             size_t len, const char *name, ...)
+    __attribute__((format(printf, 6, 7)));
+/* A GD_SLICED field: rows blocks of total values, this rank's [lo, lo + len) of each. */
+gd_state_field *gd_state_add_slice(gd_state *s, gd_state_type type, void *data, size_t rows,
+                                   size_t lo, size_t len, size_t total, const char *name);
+gd_state_field *gd_state_find(gd_state *s, const char *name);
+
+/* Collective over comm: gathers every field to rank 0, which writes it into file (only
+ * rank 0's file is used). Returns the status agreed over comm. */
+int gd_state_save(MPI_Comm comm, const gd_state *s, hid_t file);
+/* Rank 0 alone, while the other ranks run on (an asynchronous job): its own view, with
+ * ranks rows in each PER_RANK field of which only row 0 is known; a SLICED field must be
+ * whole on rank 0 (lo 0, len total). */
+int gd_state_save_lone(const gd_state *s, hid_t file, int ranks);
+/* Each rank alone: loads its part of every field from file. *unknown counts the PER_RANK
+ * fields that the file does not describe for this rank (left as they were). Errors name
+ * the dataset. */
+int gd_state_load(const gd_state *s, hid_t file, int rank, int *unknown);
+
+#endif

@@ -1,0 +1,523 @@
+/* The state engine (gdmpi/state.h): declared fields, gathered to rank 0 and written as one
+ * dataset each, and read back by each rank from its row or slice. */
+#include "gdmpi/state.h"
+
+#include "gdmpi/error.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- declaring ------------------------------------------------------------------------ */
+
+static gd_state_field *add(gd_state *s)
+{
+    if (s->n >= GD_STATE_FIELDS) {
+        s->overflow = 1;
+        static gd_state_field sink; /* a declaration past the end lands here, and saves fail */
+        return &sink;
+    }
+    gd_state_field *f = &s->f[s->n++];
+    memset(f, 0, sizeof *f);
+    f->rows = 1;
+    return f;
+}
+
+gd_state_field *gd_state_add(gd_state *s, gd_state_type type, gd_state_scope scope, void *data,
+                             size_t len, const char *name, ...)
+{
+    gd_state_field *f = add(s);
+    va_list ap;
+    va_start(ap, name);
+    vsnprintf(f->name, sizeof f->name, name, ap);
+    va_end(ap);
+    f->type = type;
+    f->scope = scope;
+    f->data = data;
+    f->len = len;
+    f->total = len;
+    return f;
+}
+
+gd_state_field *gd_state_add_slice(gd_state *s, gd_state_type type, void *data, size_t rows,
+                                   size_t lo, size_t len, size_t total, const char *name)
+{
+    gd_state_field *f = gd_state_add(s, type, GD_SLICED, data, len, "%s", name);
+    f->rows = rows;
+    f->lo = lo;
+    f->total = total;
+    return f;
+}
+
+gd_state_field *gd_state_find(gd_state *s, const char *name)
+{
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->f[i].name, name))
+            return &s->f[i];
+    return NULL;
+}
+
+/* ---- types ---------------------------------------------------------------------------- */
+
+static size_t elem_size(const gd_state_field *f)
+{
+    switch (f->type) {
+    case GD_STATE_F32:
+    case GD_STATE_I32:
+        return 4;
+    case GD_STATE_RECORD:
+        return f->size;
+    default:
+        return 8;
+    }
+}
+
+static MPI_Datatype mpi_type(gd_state_type t)
+{
+    switch (t) {
+    case GD_STATE_F32: return MPI_FLOAT;
+    case GD_STATE_F64: return MPI_DOUBLE;
+    case GD_STATE_I64: return MPI_INT64_T;
+    case GD_STATE_U64: return MPI_UINT64_T;
+    case GD_STATE_I32: return MPI_INT32_T;
+    default: return MPI_BYTE;
+    }
+}
+
+static hid_t mem_type(const gd_state_field *f)
+{
+    switch (f->type) {
+    case GD_STATE_F32: return H5T_NATIVE_FLOAT;
+    case GD_STATE_F64: return H5T_NATIVE_DOUBLE;
+    case GD_STATE_I64: return H5T_NATIVE_INT64;
+    case GD_STATE_U64: return H5T_NATIVE_UINT64;
+    case GD_STATE_I32: return H5T_NATIVE_INT32;
+    default: return f->memtype;
+    }
+}
+
+/* Little-endian on disk whatever the machine (records keep their compound type). */
+static hid_t file_type(const gd_state_field *f)
+{
+    switch (f->type) {
+    case GD_STATE_F32: return H5T_IEEE_F32LE;
+    case GD_STATE_F64: return H5T_IEEE_F64LE;
+    case GD_STATE_I64: return H5T_STD_I64LE;
+    case GD_STATE_U64: return H5T_STD_U64LE;
+    case GD_STATE_I32: return H5T_STD_I32LE;
+    default: return f->memtype;
+    }
+}
+
+/* ---- writing (rank 0) ----------------------------------------------------------------- */
+
+static int write_lengths(hid_t set, const int64_t *lengths, int ranks)
+{
+    hsize_t n = (hsize_t)ranks;
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t a = space < 0 ? -1 : H5Acreate2(set, "lengths", H5T_STD_I64LE, space, H5P_DEFAULT,
+                                          H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_INT64, lengths);
+    if (a >= 0)
+        H5Aclose(a);
+    if (space >= 0)
+        H5Sclose(space);
+    return rc < 0 ? GD_ERR : GD_OK;
+}
+
+/* One dataset at f->name (its groups made on the way), and for PER_RANK its lengths. */
+static int write_set(hid_t file, const gd_state_field *f, const void *data, int nd,
+                     const hsize_t *dims, const int64_t *lengths, int ranks)
+{
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (lcpl >= 0)
+        H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t space = H5Screate_simple(nd, dims, NULL);
+    hid_t set = space < 0 || lcpl < 0 ? -1 : H5Dcreate2(file, f->name, file_type(f), space, lcpl,
+                                                         H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = set < 0 ? -1 : H5Dwrite(set, mem_type(f), H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+    if (rc >= 0 && lengths)
+        rc = write_lengths(set, lengths, ranks);
+    if (set >= 0)
+        H5Dclose(set);
+    if (space >= 0)
+        H5Sclose(space);
+    if (lcpl >= 0)
+        H5Pclose(lcpl);
+    return rc < 0 ? gd_fail(GD_ERR, "cannot write dataset '%s'", f->name) : GD_OK;
+}
+
+/* A SHARED field's shape: [len] for one row, [rows] for rows of one value (records),
+ * else [rows x len]. */
+static int shared_shape(const gd_state_field *f, size_t rows, hsize_t *dims)
+{
+    dims[0] = !f->count && f->rows == 1 ? f->len : rows;
+    dims[1] = f->len;
+    return (!f->count && f->rows == 1) || f->len == 1 ? 1 : 2;
+}
+
+static int write_shared(hid_t file, const gd_state_field *f)
+{
+    hsize_t dims[2];
+    int nd = shared_shape(f, f->count ? (size_t)*f->count : f->rows, dims);
+    return write_set(file, f, f->data, nd, dims, NULL, 0);
+}
+
+static int write_sliced(hid_t file, const gd_state_field *f, const void *whole)
+{
+    const hsize_t dims[2] = {f->rows, f->total};
+    return f->rows == 1 ? write_set(file, f, whole, 1, dims + 1, NULL, 0)
+                        : write_set(file, f, whole, 2, dims, NULL, 0);
+}
+
+static int write_per_rank(hid_t file, const gd_state_field *f, const void *rows, int ranks,
+                          size_t width, const int64_t *lengths)
+{
+    const hsize_t dims[2] = {(hsize_t)ranks, width};
+    return write_set(file, f, rows, 2, dims, lengths, ranks);
+}
+
+/* ---- gathering (collective) ------------------------------------------------------------- */
+
+/* Every rank declared the same fields: their count and a hash of names and scopes. */
+static int same_fields(MPI_Comm comm, const gd_state *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < s->n; i++) {
+        for (const char *p = s->f[i].name; *p; p++)
+            h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+        h = (h ^ (uint64_t)s->f[i].scope) * 0x100000001b3ULL;
+    }
+    uint64_t v[4] = {h, (uint64_t)s->n, ~h, ~(uint64_t)s->n}, m[4];
+    MPI_Allreduce(v, m, 4, MPI_UINT64_T, MPI_MAX, comm);
+    int same = m[0] == ~m[2] && m[1] == ~m[3] && !s->overflow;
+    return same ? GD_OK : gd_fail(GD_ERR, "checkpoint: the ranks declared different state "
+                                  "(a bug: %d fields here)", s->n);
+}
+
+/* Values a rank sends for field f: all its rows (PER_RANK), one row's slice (SLICED). */
+static int64_t sent_values(const gd_state_field *f)
+{
+    return f->scope == GD_PER_RANK ? (int64_t)(f->rows * f->len) : (int64_t)f->len;
+}
+
+/* Rank 0: what the gathered field needs, and whether its slices tile the vector. */
+static int plan_field(const gd_state_field *f, const int64_t *all, int n, int i, int ranks,
+                      size_t *width, size_t *bytes)
+{
+    int64_t sum = 0, max = 0;
+    for (int r = 0; r < ranks; r++) {
+        const int64_t lo = all[(size_t)r * 2 * n + 2 * i], len = all[(size_t)r * 2 * n + 2 * i + 1];
+        if (f->scope == GD_SLICED && (lo < 0 || lo + len > (int64_t)f->total))
+            return gd_fail(GD_ERR, "checkpoint: rank %d's slice of '%s' is out of range", r,
+                           f->name);
+        sum += len;
+        max = len > max ? len : max;
+    }
+    *width = (size_t)max;
+    *bytes = 0;
+    if (f->scope == GD_SHARED)
+        return GD_OK; /* rank 0 writes its own */
+    if (f->type == GD_STATE_RECORD)
+        return gd_fail(GD_ERR, "checkpoint: '%s': records are shared only", f->name);
+    if (f->scope == GD_SLICED && sum != (int64_t)f->total)
+        return gd_fail(GD_ERR, "checkpoint: the slices of '%s' cover %" PRId64 " of its %zu "
+                       "values", f->name, sum, f->total);
+    const size_t values = f->scope == GD_SLICED ? f->rows * f->total : (size_t)ranks * *width;
+    if (values > INT_MAX || (size_t)ranks * *width > INT_MAX)
+        return gd_fail(GD_ERR, "checkpoint: '%s' has more than 2^31 values", f->name);
+    *bytes = values * elem_size(f);
+    return GD_OK;
+}
+
+typedef struct gather_plan {
+    int64_t *all;   /* rank 0: per rank, per field: lo and values sent */
+    size_t *width;  /* rank 0: per field, the widest rank's values */
+    int *counts, *displs;
+    char *buf;
+} gather_plan;
+
+static void free_plan(gather_plan *p)
+{
+    free(p->all);
+    free(p->width);
+    free(p->counts);
+    free(p->buf);
+}
+
+/* Collective: every rank's lo and lengths to rank 0, which checks them and allocates the
+ * largest field's buffer. */
+static int make_plan(MPI_Comm comm, const gd_state *s, int rank, int ranks, gather_plan *p)
+{
+    const int n = s->n;
+    int64_t *mine = gd_alloc((size_t)n + 1, 2 * sizeof(int64_t), "checkpoint plan");
+    int rc = GD_OK;
+    if (rank == 0) {
+        p->all = gd_alloc((size_t)ranks * (size_t)n + 1, 2 * sizeof(int64_t), "checkpoint plan");
+        p->width = gd_alloc((size_t)n + 1, sizeof(size_t), "checkpoint plan");
+        p->counts = gd_alloc((size_t)ranks, 2 * sizeof(int), "checkpoint plan");
+        rc = p->all && p->width && p->counts ? GD_OK : GD_ERR;
+    }
+    rc = gd_agree(comm, mine ? rc : GD_ERR);
+    if (rc) {
+        free(mine);
+        return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        mine[2 * i] = (int64_t)s->f[i].lo;
+        mine[2 * i + 1] = sent_values(&s->f[i]);
+    }
+    MPI_Gather(mine, 2 * n, MPI_INT64_T, p->all, 2 * n, MPI_INT64_T, 0, comm);
+    free(mine);
+    size_t most = 0;
+    for (int i = 0; rank == 0 && !rc && i < n; i++) {
+        size_t bytes = 0;
+        rc = plan_field(&s->f[i], p->all, n, i, ranks, &p->width[i], &bytes);
+        most = bytes > most ? bytes : most;
+    }
+    if (rank == 0 && !rc) {
+        p->displs = p->counts + ranks;
+        p->buf = gd_alloc(most + 1, 1, "checkpoint buffer");
+        rc = p->buf ? GD_OK : GD_ERR;
+    }
+    return gd_agree(comm, rc);
+}
+
+static void gather_per_rank(MPI_Comm comm, const gd_state_field *f, gather_plan *p, int i,
+                            int n, int rank, int ranks)
+{
+    const MPI_Datatype t = mpi_type(f->type);
+    if (rank == 0) {
+        for (int r = 0; r < ranks; r++) {
+            p->counts[r] = (int)p->all[(size_t)r * 2 * n + 2 * i + 1];
+            p->displs[r] = r * (int)p->width[i];
+        }
+        memset(p->buf, 0, (size_t)ranks * p->width[i] * elem_size(f));
+    }
+    MPI_Gatherv(f->data, (int)sent_values(f), t, p->buf, p->counts, p->displs, t, 0, comm);
+}
+
+static void gather_sliced(MPI_Comm comm, const gd_state_field *f, gather_plan *p, int i, int n,
+                          int rank, int ranks)
+{
+    const MPI_Datatype t = mpi_type(f->type);
+    const size_t el = elem_size(f);
+    if (rank == 0)
+        for (int r = 0; r < ranks; r++) {
+            p->displs[r] = (int)p->all[(size_t)r * 2 * n + 2 * i];
+            p->counts[r] = (int)p->all[(size_t)r * 2 * n + 2 * i + 1];
+        }
+    for (size_t k = 0; k < f->rows; k++) {
+        const char *mine = f->len ? (const char *)f->data + k * f->len * el : NULL;
+        MPI_Gatherv(mine, (int)f->len, t, p->buf ? p->buf + k * f->total * el : NULL, p->counts,
+                    p->displs, t, 0, comm);
+    }
+}
+
+/* Rank 0's lengths attribute of a gathered PER_RANK field. */
+static int64_t *lengths_of(const gather_plan *p, int i, int n, int ranks)
+{
+    int64_t *l = gd_alloc((size_t)ranks, sizeof *l, "checkpoint lengths");
+    for (int r = 0; l && r < ranks; r++)
+        l[r] = p->all[(size_t)r * 2 * n + 2 * i + 1];
+    return l;
+}
+
+static int save_field(MPI_Comm comm, const gd_state_field *f, gather_plan *p, int i, int n,
+                      int rank, int ranks, hid_t file)
+{
+    if (f->scope == GD_SHARED)
+        return rank == 0 ? write_shared(file, f) : GD_OK;
+    if (f->scope == GD_SLICED) {
+        gather_sliced(comm, f, p, i, n, rank, ranks);
+        return rank == 0 ? write_sliced(file, f, p->buf) : GD_OK;
+    }
+    gather_per_rank(comm, f, p, i, n, rank, ranks);
+    if (rank != 0)
+        return GD_OK;
+    int64_t *lengths = lengths_of(p, i, n, ranks);
+    int rc = lengths ? write_per_rank(file, f, p->buf, ranks, p->width[i], lengths) : GD_ERR;
+    free(lengths);
+    return rc;
+}
+
+int gd_state_save(MPI_Comm comm, const gd_state *s, hid_t file)
+{
+    int rank, ranks;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &ranks);
+    gather_plan p = {0};
+    int rc = same_fields(comm, s);
+    rc = rc ? rc : make_plan(comm, s, rank, ranks, &p);
+    if (rc) {
+        free_plan(&p);
+        return rc;
+    }
+    for (int i = 0; i < s->n; i++) { /* every gather runs, even after rank 0's write failed */
+        int frc = save_field(comm, &s->f[i], &p, i, s->n, rank, ranks, file);
+        rc = rc ? rc : frc;
+    }
+    free_plan(&p);
+    return gd_agree(comm, rc);
+}
+
+static int save_lone_per_rank(hid_t file, const gd_state_field *f, int ranks)
+{
+    const size_t width = f->rows * f->len, el = elem_size(f);
+    char *rows = gd_alloc((size_t)ranks * width + 1, el, "checkpoint rows");
+    int64_t *lengths = gd_alloc((size_t)ranks, sizeof *lengths, "checkpoint lengths");
+    int rc = rows && lengths ? GD_OK : GD_ERR;
+    if (!rc) {
+        memcpy(rows, f->data, width * el);
+        lengths[0] = (int64_t)width;
+        for (int r = 1; r < ranks; r++)
+            lengths[r] = -1; /* unknown: that rank was elsewhere when rank 0 wrote */
+        rc = write_per_rank(file, f, rows, ranks, width, lengths);
+    }
+    free(rows);
+    free(lengths);
+    return rc;
+}
+
+int gd_state_save_lone(const gd_state *s, hid_t file, int ranks)
+{
+    int rc = s->overflow ? gd_fail(GD_ERR, "checkpoint: too many fields (a bug)") : GD_OK;
+    for (int i = 0; !rc && i < s->n; i++) {
+        const gd_state_field *f = &s->f[i];
+        if (f->scope == GD_SHARED)
+            rc = write_shared(file, f);
+        else if (f->scope == GD_PER_RANK)
+            rc = save_lone_per_rank(file, f, ranks);
+        else if (f->lo != 0 || f->len != f->total)
+            rc = gd_fail(GD_ERR, "checkpoint: '%s' is not whole on rank 0", f->name);
+        else
+            rc = write_sliced(file, f, f->data);
+    }
+    return rc;
+}
+
+/* ---- reading (each rank) ---------------------------------------------------------------- */
+
+/* count values at [row][off] (nd 2) or [off] (nd 1) of set into buf. */
+static int read_span(hid_t set, const gd_state_field *f, int nd, hsize_t row, hsize_t off,
+                     hsize_t count, void *buf)
+{
+    if (count == 0)
+        return GD_OK;
+    hid_t space = H5Dget_space(set);
+    hsize_t start[2] = {row, off}, cnt[2] = {1, count};
+    if (nd == 1) {
+        start[0] = off;
+        cnt[0] = count;
+    }
+    int ok = space >= 0 && H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0;
+    hid_t mem = ok ? H5Screate_simple(1, &count, NULL) : -1;
+    ok = ok && mem >= 0 && H5Dread(set, mem_type(f), mem, space, H5P_DEFAULT, buf) >= 0;
+    if (mem >= 0)
+        H5Sclose(mem);
+    if (space >= 0)
+        H5Sclose(space);
+    return ok ? GD_OK : gd_fail(GD_ERR, "cannot read dataset '%s'", f->name);
+}
+
+static int bad_shape(const gd_state_field *f, int nd, const hsize_t *dims)
+{
+    return gd_fail(GD_ERR, "dataset '%s' has the wrong shape (%d-D, %llu x %llu)", f->name, nd,
+                   (unsigned long long)dims[0], (unsigned long long)(nd > 1 ? dims[1] : 1));
+}
+
+static int load_shared(hid_t set, const gd_state_field *f, int nd, const hsize_t *dims)
+{
+    hsize_t want[2];
+    const int one_row = !f->count && f->rows == 1;
+    const hsize_t rows = one_row ? 1 : dims[0];
+    const hsize_t width = nd == 2 ? dims[1] : one_row ? dims[0] : 1;
+    if (nd != shared_shape(f, 0, want) || width != f->len || rows > f->rows ||
+        (!f->count && rows != f->rows))
+        return bad_shape(f, nd, dims);
+    if (f->count)
+        *f->count = (long)rows;
+    if (rows * width == 0)
+        return GD_OK;
+    return H5Dread(set, mem_type(f), H5S_ALL, H5S_ALL, H5P_DEFAULT, f->data) < 0
+               ? gd_fail(GD_ERR, "cannot read dataset '%s'", f->name)
+               : GD_OK;
+}
+
+static int load_per_rank(hid_t set, const gd_state_field *f, int nd, const hsize_t *dims,
+                         int rank, int *unknown)
+{
+    if (nd != 2 || dims[0] <= (hsize_t)rank)
+        return bad_shape(f, nd, dims);
+    int64_t *lengths = gd_alloc(dims[0], sizeof *lengths, "checkpoint lengths");
+    hid_t a = lengths ? H5Aopen(set, "lengths", H5P_DEFAULT) : -1;
+    int rc = a >= 0 && H5Aread(a, H5T_NATIVE_INT64, lengths) >= 0
+                 ? GD_OK
+                 : gd_fail(GD_ERR, "dataset '%s': missing attribute 'lengths'", f->name);
+    if (a >= 0)
+        H5Aclose(a);
+    const int64_t have = rc ? 0 : lengths[rank], want = (int64_t)(f->rows * f->len);
+    free(lengths);
+    if (rc)
+        return rc;
+    if (have < 0) {
+        (*unknown)++;
+        return GD_OK;
+    }
+    if (have != want || (hsize_t)have > dims[1])
+        return gd_fail(GD_ECONFIG, "'%s': rank %d holds %" PRId64 " values there, %" PRId64
+                       " here%s%s", f->name, rank, have, want, f->hint ? ": " : "",
+                       f->hint ? f->hint : "");
+    return read_span(set, f, 2, (hsize_t)rank, 0, (hsize_t)want, f->data);
+}
+
+static int load_sliced(hid_t set, const gd_state_field *f, int nd, const hsize_t *dims)
+{
+    const int flat = f->rows == 1;
+    if (nd != (flat ? 1 : 2) || (flat ? dims[0] : dims[1]) != f->total ||
+        (!flat && dims[0] != f->rows))
+        return bad_shape(f, nd, dims);
+    const size_t el = elem_size(f);
+    int rc = GD_OK;
+    for (size_t k = 0; !rc && k < f->rows; k++)
+        rc = read_span(set, f, nd, k, f->lo, f->len, (char *)f->data + k * f->len * el);
+    return rc;
+}
+
+static int load_field(hid_t file, const gd_state_field *f, int rank, int *unknown)
+{
+    if (f->scope != GD_PER_RANK && f->len == 0)
+        return GD_OK; /* nothing of it lives on this rank */
+    hid_t set = H5Dopen2(file, f->name, H5P_DEFAULT);
+    if (set < 0)
+        return gd_fail(GD_ERR, "missing dataset '%s'", f->name);
+    hid_t space = H5Dget_space(set);
+    hsize_t dims[2] = {0, 0};
+    int nd = space < 0 ? -1 : H5Sget_simple_extent_dims(space, dims, NULL);
+    if (space >= 0)
+        H5Sclose(space);
+    int rc;
+    if (nd < 1 || nd > 2)
+        rc = bad_shape(f, nd, dims);
+    else if (f->scope == GD_SHARED)
+        rc = load_shared(set, f, nd, dims);
+    else if (f->scope == GD_PER_RANK)
+        rc = load_per_rank(set, f, nd, dims, rank, unknown);
+    else
+        rc = load_sliced(set, f, nd, dims);
+    H5Dclose(set);
+    return rc;
+}
+
+int gd_state_load(const gd_state *s, hid_t file, int rank, int *unknown)
+{
+    *unknown = 0;
+    int rc = GD_OK;
+    for (int i = 0; !rc && i < s->n; i++)
+        rc = load_field(file, &s->f[i], rank, unknown);
+    return rc;
+}
