@@ -200,8 +200,22 @@ static void sync_destroy(gd_step_ctx *ctx)
     ctx->state = NULL;
 }
 
+/* Each rank's x_i, optimizer, step count and samples, and the center (the same on every
+ * rank). Resumes exactly. */
+static int sync_state(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
+{
+    (void)use;
+    easgd_state *e = ctx->state;
+    local_declare(ctx, st, "easgd", &e->steps, &e->samples, &e->held);
+    gd_state_add(st, GD_STATE_F32, GD_SHARED, e->center, ctx->model->nparams, "easgd/center");
+    gd_state_add(st, GD_STATE_I64, GD_PER_RANK, &e->exchanges, 1, "easgd/exchanges");
+    return GD_OK;
+}
+
 const gd_strategy_ops gd_strategy_easgd = {
     .name = "easgd",
+    .can_checkpoint = 1,
+    .state = sync_state,
     .check = sync_check,
     .setup = sync_setup,
     .step = sync_step,
@@ -351,6 +365,41 @@ static int async_finish(gd_step_ctx *ctx)
     return ps_finish(ctx);
 }
 
+/* The servers' center (in slices, as ps-async's parameters; rank 0 alone assembles it) and
+ * each worker's x_i (model->w), optimizer and step count. A worker that the checkpoint does
+ * not describe (rank 0 wrote it alone) starts from the center, as at the start of a run;
+ * its steps (-1 until a load sets them) say so. */
+static int async_state(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
+{
+    ps_state *s = ctx->state;
+    easgd_state *e = s->ext;
+    const size_t own = ctx->serving ? 0 : ctx->model->nparams;
+    int rc = ps_declare(ctx, st, use, 0);
+    if (use == GD_STATE_LOAD)
+        e->steps = -1;
+    gd_state_add(st, GD_STATE_F32, GD_PER_RANK, ctx->serving ? NULL : ctx->model->w, own,
+                 "easgd/local");
+    gd_state_add(st, GD_STATE_I64, GD_PER_RANK, &e->steps, 1, "easgd/steps");
+    gd_state_add(st, GD_STATE_I64, GD_PER_RANK, &e->exchanges, 1, "easgd/exchanges");
+    return rc;
+}
+
+/* Servers: their version, as ps-async's. Workers: the center, fetched; a worker that the
+ * checkpoint did not describe starts from it. */
+static int async_resumed(gd_step_ctx *ctx)
+{
+    ps_state *s = ctx->state;
+    easgd_state *e = s->ext;
+    if (ctx->serving)
+        return ps_resumed_server(ctx);
+    async_round(ctx, s, PS_FETCH);
+    if (e->steps < 0) {
+        memcpy(ctx->model->w, e->center, ctx->model->nparams * sizeof(float));
+        e->steps = e->exchanges = 0;
+    }
+    return GD_OK;
+}
+
 static void async_summary(const gd_step_ctx *ctx, FILE *f)
 {
     const ps_state *s = ctx->state;
@@ -370,6 +419,9 @@ static void async_destroy(gd_step_ctx *ctx)
 
 const gd_strategy_ops gd_strategy_easgd_async = {
     .name = "easgd-async",
+    .can_checkpoint = 1,
+    .state = async_state,
+    .resumed = async_resumed,
     .has_servers = 1,
     .async = 1,
     .check = async_check,

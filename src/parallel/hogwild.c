@@ -68,6 +68,8 @@ typedef struct hw_state {
     double loss, samples, updates; /* this rank's, cumulative */
     double row_loss, row_samples;  /* the lead: the group's sums at the last row */
     double *report;          /* rank 0 after finish: per rank updates, samples, group */
+    double totals[5];        /* checkpoints: rank 0's group's loss, samples and updates,
+                                and the lead's row_loss and row_samples */
 } hw_state;
 
 static int hw_check(const gd_config *c, int size)
@@ -392,8 +394,56 @@ static void hw_destroy(gd_step_ctx *ctx)
     ctx->state = NULL;
 }
 
+/* ---- checkpoints ----------------------------------------------------------------------- */
+
+/* What rank 0 sees: its group's vector (saved from rank 0 and loaded by each group's leader
+ * into its window, so every group resumes from rank 0's group's: as after an averaging
+ * round), every rank's own velocity, and rank 0's group's totals, which the rows count on.
+ * Written by rank 0 alone in mid-run (at a row, or every N of its steps), the vector is a
+ * snapshot that other ranks' writes may reach half-way, as any Hogwild! read; the other
+ * ranks' velocities are not in it (they start again from zero). */
+static int hw_state_op(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
+{
+    hw_state *s = ctx->state;
+    const size_t n = ctx->model->nparams;
+    if (use != GD_STATE_LOAD && ctx->rank == 0) {
+        group_sums(s, &s->totals[0], &s->totals[1], &s->totals[2]);
+        s->totals[3] = s->row_loss;
+        s->totals[4] = s->row_samples;
+    }
+    gd_state_add(st, GD_STATE_F32, GD_SHARED, ctx->model->w, s->grank == 0 ? n : 0,
+                 "model/params");
+    gd_optim_declare(ctx->optim, st, GD_PER_RANK, 0, n);
+    gd_state_add(st, GD_STATE_F64, GD_SHARED, s->totals, 5, "hogwild/totals");
+    return GD_OK;
+}
+
+/* Every group's leader has loaded rank 0's vector into its window: the group sees it after
+ * the barrier; the leaders' last average is that vector. Rank 0 goes on from its group's
+ * totals, the other ranks from zero. */
+static int hw_resumed(gd_step_ctx *ctx)
+{
+    hw_state *s = ctx->state;
+    group_sync(s);
+    if (s->ref)
+        memcpy(s->ref, s->shared, ctx->model->nparams * sizeof(float));
+    if (ctx->rank == 0) {
+        s->loss = s->totals[0];
+        s->samples = s->totals[1];
+        s->updates = s->last_updates = s->totals[2];
+        s->row_loss = s->totals[3];
+        s->row_samples = s->totals[4];
+        ctx->step_loss = ctx->step_count = 0;
+        publish(ctx, s);
+    }
+    return GD_OK;
+}
+
 const gd_strategy_ops gd_strategy_hogwild = {
     .name = "hogwild",
+    .can_checkpoint = 1,
+    .state = hw_state_op,
+    .resumed = hw_resumed,
     .async = 1,
     .check = hw_check,
     .setup = hw_setup,

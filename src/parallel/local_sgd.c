@@ -73,6 +73,16 @@ void local_step_held(gd_step_ctx *ctx, gd_divergence *held)
     }
 }
 
+void local_declare(gd_step_ctx *ctx, gd_state *s, const char *group, long *steps,
+                   double *samples, gd_divergence *held)
+{
+    _Static_assert(sizeof(gd_divergence) == sizeof(int32_t), "saved as int32");
+    gd_step_declare(ctx, s, GD_PER_RANK, 0, ctx->model->nparams);
+    gd_state_add(s, GD_STATE_I64, GD_PER_RANK, steps, 1, "%s/steps", group);
+    gd_state_add(s, GD_STATE_F64, GD_PER_RANK, samples, 1, "%s/samples", group);
+    gd_state_add(s, GD_STATE_I32, GD_PER_RANK, held, 1, "%s/held", group);
+}
+
 void local_flags_put(gd_divergence held, float *f)
 {
     f[0] = held == GD_DIV_LOSS ? 1.0f : 0.0f;
@@ -241,8 +251,23 @@ static void lsgd_destroy(gd_step_ctx *ctx)
     ctx->state = NULL;
 }
 
+/* Each rank's copy, optimizer, step count and samples; the last average x^ (the same on
+ * every rank), and the samples since it. Resumes exactly. */
+static int lsgd_declare(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
+{
+    (void)use;
+    lsgd_state *s = ctx->state;
+    local_declare(ctx, st, "local_sgd", &s->steps, &s->samples, &s->held);
+    gd_state_add(st, GD_STATE_F32, GD_SHARED, s->ref, ctx->model->nparams, "local_sgd/average");
+    gd_state_add(st, GD_STATE_F64, GD_PER_RANK, &s->period, 1, "local_sgd/period_samples");
+    gd_state_add(st, GD_STATE_I64, GD_PER_RANK, &s->averages, 1, "local_sgd/averages");
+    return GD_OK;
+}
+
 const gd_strategy_ops gd_strategy_local_sgd = {
     .name = "local-sgd",
+    .can_checkpoint = 1,
+    .state = lsgd_declare,
     .setup = lsgd_setup,
     .step = lsgd_step,
     .epoch_row = lsgd_epoch_row,

@@ -37,5 +37,9 @@ void local_agree_diverged(gd_step_ctx *ctx, gd_divergence held);
  * samples seen so far (`samples`: this rank's) become the sums over all ranks. They carry
  * the divergence flags too (`held`: see above). */
 void local_epoch_sums(gd_step_ctx *ctx, double samples, gd_divergence held);
+/* Checkpoints of a mode whose ranks train their own copies: the parameters and optimizer
+ * state per rank, and under group/: this rank's steps and samples, and its held divergence. */
+void local_declare(gd_step_ctx *ctx, gd_state *s, const char *group, long *steps,
+                   double *samples, gd_divergence *held);
 
 #endif

@@ -153,6 +153,8 @@ int ps_async_report(gd_step_ctx *ctx, const gd_metrics_row *r);
 int ps_snap_setup(gd_step_ctx *ctx, ps_state *s);
 int ps_declare(gd_step_ctx *ctx, gd_state *st, gd_state_use use, int with_optimizer);
 int ps_sync_resumed(gd_step_ctx *ctx);
+/* ps-async and easgd-async servers after a resume: the version and optimizer step saved. */
+int ps_resumed_server(gd_step_ctx *ctx);
 void ps_snap_post(gd_step_ctx *ctx, ps_state *s);
 void ps_snap_answer(gd_step_ctx *ctx, ps_state *s);
 void ps_snap_release(gd_step_ctx *ctx, ps_state *s);

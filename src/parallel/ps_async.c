@@ -352,12 +352,8 @@ static int async_setup(gd_step_ctx *ctx)
 static int async_resumed(gd_step_ctx *ctx)
 {
     ps_state *s = ctx->state;
-    if (ctx->serving) { /* the version and optimizer step the checkpoint saw */
-        s->s.version = s->versions[s->me];
-        ctx->optim->t = (long)s->optim_t[s->me];
-        ctx->step = (long)s->s.version;
-        return GD_OK;
-    }
+    if (ctx->serving)
+        return ps_resumed_server(ctx);
     round_trip(ctx, s, 0, 1, 0);
     for (int j = 0; j < s->S; j++) {
         s->w.acc_version[j] = s->w.read_version[j];

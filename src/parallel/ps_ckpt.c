@@ -161,3 +161,12 @@ int ps_sync_resumed(gd_step_ctx *ctx)
         MPI_Bcast(ctx->model->w + s->lo[j], (int)s->len[j], MPI_FLOAT, j, ctx->comm);
     return GD_OK;
 }
+
+int ps_resumed_server(gd_step_ctx *ctx)
+{
+    ps_state *s = ctx->state; /* the version and optimizer step the checkpoint saw */
+    s->s.version = s->versions[s->me];
+    ctx->optim->t = (long)s->optim_t[s->me];
+    ctx->step = (long)s->s.version;
+    return GD_OK;
+}
