@@ -6,14 +6,15 @@
  * stopping), the metrics rows so far, the stopping rules' state, and per rank its
  * position (epoch, step, the step within the epoch), its shard order, its random streams
  * (shuffle, the model's own such as dropout, gradient noise), its model state (batch-norm
- * running statistics) and its timers. With it, allreduce and ps resume bit for bit: the
- * same model.h5 as a run that was never stopped. It is written by rank 0 to a temporary
+ * running statistics) and its timers; each component declares its own part (gdmpi/state.h).
+ * With it, the synchronous modes resume bit for bit: the same model.h5 as a run that was
+ * never stopped; the asynchronous ones from what rank 0 saw. It is written by rank 0 to a temporary
  * name, fsynced and renamed, so a crash leaves the previous checkpoint whole. The layout
  * and what is exact in each mode: docs/outputs.md (layout) and docs/checkpoints.md.
  *
  * The trainer calls the hooks below; every one is collective over t->comm except where
- * said. A strategy other than allreduce, ps and ps-async cannot checkpoint: asking for it
- * is a config error, and such a run keeps the default SIGTERM behaviour. */
+ * said. A strategy without a state op cannot checkpoint: asking for it is a config error,
+ * and such a run keeps the default SIGTERM behaviour. */
 #ifndef GDMPI_CHECKPOINT_H
 #define GDMPI_CHECKPOINT_H
 
@@ -48,11 +49,11 @@ int gd_checkpoint_after_step(gd_trainer *t, long s);
 /* After an epoch's end (its row and the stop verdict): checkpoint_every = N, and the last
  * epoch of a run that checkpoints. */
 int gd_checkpoint_after_epoch(gd_trainer *t);
-/* ps-async, rank 0 as the only server (parallel.servers = 1), no collective: after each
- * update it applied (row = 0) and each metrics row it accepted (row = 1). Writes the
- * periodic checkpoint from the server's own state: every N rows or N updates. The workers
- * are not in it: a resume starts each at the epoch after the last row. A failed write ends
- * the job (gd_abort). */
+/* Asynchronous modes, rank 0 alone, no collective: after each update it applied as a
+ * server (row = 0) and each metrics row it accepted (row = 1). Writes the periodic
+ * checkpoint from what rank 0 sees: every N rows or N updates. The other ranks are not in
+ * it: a resume starts each at the epoch after the last row. A failed write ends the job
+ * (gd_abort). */
 void gd_checkpoint_server_progress(gd_trainer *t, int row);
 /* After the strategy's finish: completes the signal agreement, and in ps-async, where the
  * ranks only meet here, writes the checkpoint of the servers' final state. Returns rc, or

@@ -22,9 +22,7 @@ typedef struct gd_strategy_ops {
      * through refresh() and report(). Without servers (hogwild) the lead is rank 0, whose
      * report() hands the row to x->host->accept_row itself. */
     int async;
-    /* 1: output.checkpoint_every and train.resume work (checkpoint.c gathers its state). */
-    int can_checkpoint;
-    /* 1: every worker holds the same parameters after each step and all of them take part
+        /* 1: every worker holds the same parameters after each step and all of them take part
      * in every step (model.sync_bn's reductions then line up). */
     int lockstep;
     /* 1: model.sync_bn works: the model's batch-norm reductions over the workers line up
@@ -62,9 +60,9 @@ typedef struct gd_strategy_ops {
     /* Optional, rank 0 only: writes strategy-specific members into summary.json, each line
      * `  "name": value,` (e.g. the allreduce's hidden and exposed communication time). */
     void (*summary)(const gd_step_ctx *x, FILE *f);
-    /* Checkpoints (can_checkpoint): declares the parameters it trains ("model/params"), the
-     * optimizer state and its own fields (gdmpi/state.h; gd_step_declare covers the usual
-     * case), for use: GD_STATE_SAVE on every rank, collectively (it may communicate first);
+    /* Checkpoints (optional: a strategy without it cannot checkpoint): declares the
+     * parameters it trains ("model/params"), the optimizer state and its own fields
+     * (gdmpi/state.h; gd_step_declare covers the usual case), for use: GD_STATE_SAVE on every rank, collectively (it may communicate first);
      * GD_STATE_SAVE_LONE on rank 0 alone while the other ranks run on (asynchronous
      * strategies): what rank 0 can see, whole (it may first ask the other servers for their
      * slices); GD_STATE_LOAD on each rank, without communication. */
@@ -78,7 +76,7 @@ typedef struct gd_strategy_ops {
 const gd_strategy_ops *gd_strategy_find(const char *name);
 /* "allreduce|ps|...": the registry's names, for the config's name check. */
 const char *gd_strategy_names(void);
-/* "allreduce, ps, ...": the strategies with can_checkpoint, for messages. */
+/* "allreduce, ps, ...": the strategies that declare their state (can checkpoint), for messages. */
 const char *gd_strategy_checkpointing(void);
 
 #endif

@@ -51,8 +51,8 @@ typedef struct gd_step_host {
      * servers completed, prints it, rewrites metrics.csv; GD_STOP_TOL when train.tol says
      * stop, else GD_STOP_NONE. Sets ctx->epoch to the row's epoch. */
     gd_stop_reason (*accept_row)(gd_step_ctx *ctx, const gd_metrics_row *row);
-    /* ps-async, rank 0 as the only server: after each update it applied (row = 0) and each
-     * row it accepted (row = 1), for output.checkpoint_every. */
+    /* An asynchronous job's servers, on rank 0: after each update it applied (row = 0), for
+     * output.checkpoint_every = Ns (rank 0 writes alone; the rows' cadence is accept_row's). */
     void (*server_progress)(gd_step_ctx *ctx, int row);
     /* 1 once SIGTERM, SIGINT or SIGUSR1 arrived on this rank. */
     int (*signal_pending)(void);

@@ -234,7 +234,6 @@ static int allreduce_state(gd_step_ctx *ctx, gd_state *s, gd_state_use use)
 
 const gd_strategy_ops gd_strategy_allreduce = {
     .name = "allreduce",
-    .can_checkpoint = 1,
     .lockstep = 1,
     .sync_bn = 1,
     .setup = allreduce_setup,

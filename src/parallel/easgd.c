@@ -214,7 +214,6 @@ static int sync_state(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
 
 const gd_strategy_ops gd_strategy_easgd = {
     .name = "easgd",
-    .can_checkpoint = 1,
     .state = sync_state,
     .check = sync_check,
     .setup = sync_setup,
@@ -419,7 +418,6 @@ static void async_destroy(gd_step_ctx *ctx)
 
 const gd_strategy_ops gd_strategy_easgd_async = {
     .name = "easgd-async",
-    .can_checkpoint = 1,
     .state = async_state,
     .resumed = async_resumed,
     .has_servers = 1,

@@ -441,7 +441,6 @@ static int hw_resumed(gd_step_ctx *ctx)
 
 const gd_strategy_ops gd_strategy_hogwild = {
     .name = "hogwild",
-    .can_checkpoint = 1,
     .state = hw_state_op,
     .resumed = hw_resumed,
     .async = 1,

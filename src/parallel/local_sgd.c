@@ -266,7 +266,6 @@ static int lsgd_declare(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
 
 const gd_strategy_ops gd_strategy_local_sgd = {
     .name = "local-sgd",
-    .can_checkpoint = 1,
     .state = lsgd_declare,
     .setup = lsgd_setup,
     .step = lsgd_step,

@@ -381,7 +381,6 @@ static int async_finish(gd_step_ctx *ctx)
 
 const gd_strategy_ops gd_strategy_ps_async = {
     .name = "ps-async",
-    .can_checkpoint = 1,
     .has_servers = 1,
     .async = 1,
     .check = async_check,

@@ -125,7 +125,6 @@ static int sync_state(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
 
 const gd_strategy_ops gd_strategy_ps = {
     .name = "ps",
-    .can_checkpoint = 1,
     .lockstep = 1,
     .has_servers = 1,
     .check = sync_check,

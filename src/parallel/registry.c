@@ -34,7 +34,7 @@ const char *gd_strategy_checkpointing(void)
     static char names[128];
     if (!names[0])
         for (size_t i = 0; i < sizeof strategies / sizeof strategies[0]; i++)
-            if (strategies[i]->can_checkpoint)
+            if (strategies[i]->state)
                 snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
                          names[0] ? ", " : "", strategies[i]->name);
     return names;

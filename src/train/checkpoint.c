@@ -88,7 +88,7 @@ static int sizes_fit(const gd_trainer *t, unsigned long long *rows)
 int gd_checkpoint_setup(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
-    int enabled = t->strategy->can_checkpoint;
+    int enabled = t->strategy->state != NULL;
     int asked = c->output.checkpoint_epochs || c->output.checkpoint_steps ||
                 strcmp(c->train.resume, "never");
     if (!enabled && asked)

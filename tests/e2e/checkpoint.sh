@@ -120,10 +120,6 @@ check "resume = a file that is not HDF5: status 1 naming it" \
 train 2 bad --set output.checkpoint_every=2x
 check "checkpoint_every = 2x: status 2 naming the key" \
     sh -c "[ $? -eq 2 ] && grep -q \"output.checkpoint_every = '2x'\" '$TMP/out'"
-# The modes that can checkpoint come from the strategies' can_checkpoint, not a list by hand.
-train 2 hw --set parallel.mode=hogwild --set optimizer.type=sgd --set output.checkpoint_every=1
-check "hogwild with checkpoint_every: status 2 naming the modes that can" \
-    sh -c "[ $? -eq 2 ] && grep -q 'hogwild cannot checkpoint (these can: allreduce, ps, ps-async)' '$TMP/out'"
 
 # --- ps-async: the checkpoint holds the servers' state at the end; resume goes on --------
 train 3 async --set parallel.mode=ps-async --set train.epochs=3 --set output.checkpoint_every=1
