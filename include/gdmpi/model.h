@@ -45,6 +45,9 @@ typedef struct gd_model_ops {
     /* Optional: the model's own random stream (dropout masks, testfn's gradient noise), which
      * checkpoints save and restore. */
     struct gd_rng *(*rng)(gd_model *m);
+    /* 1: trains without a data set (test functions): each rank takes GD_TESTFN_ROWS
+     * placeholder rows an epoch, and rank 0 records trajectory.csv. */
+    int without_data;
 } gd_model_ops;
 
 struct gd_model {
@@ -80,9 +83,10 @@ const gd_model_ops *gd_model_find_config(const gd_config *cfg);
 /* The names model.activation and model.output accept (for the config table). */
 const char *gd_mlp_activations(void);
 const char *gd_mlp_outputs(void);
-/* The names model.function accepts, and whether a type needs no data (testfn). */
+/* The names model.function accepts (testfn). */
 const char *gd_testfn_names(void);
-int gd_model_is_testfn(const gd_config *cfg);
+/* 1 when model.type trains without a data set (gd_model_ops.without_data). */
+int gd_model_without_data(const gd_config *cfg);
 /* model.start: "x,y", two finite numbers and nothing else (spaces around them allowed).
  * Sets xy; GD_ECONFIG with a message naming model.start otherwise. */
 int gd_testfn_parse_start(const char *text, double xy[2]);

@@ -143,3 +143,9 @@ void gd_model_declare(gd_model *m, gd_state *s)
     if (r)
         gd_state_add(s, GD_STATE_U64, GD_PER_RANK, r->s, 4, "model/rng");
 }
+
+int gd_model_without_data(const gd_config *cfg)
+{
+    const gd_model_ops *ops = gd_model_find(cfg->model.type);
+    return ops && ops->without_data;
+}

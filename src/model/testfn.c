@@ -11,6 +11,7 @@
  */
 #include "gdmpi/error.h"
 #include "gdmpi/model.h"
+#include "gdmpi/registry.h"
 #include "gdmpi/rng.h"
 
 #include <float.h>
@@ -58,17 +59,18 @@ typedef struct {
     double start[2];
 } testfn_entry;
 
-static const testfn_entry functions[] = {
-    {"rosenbrock", rosenbrock, {-1.5, 2}},
-    {"beale", beale, {1, 1.5}},
-    {"saddle", saddle, {1, 1e-3}},
-    {"booth", booth, {-5, 5}},
-};
-#define NFUNCTIONS (sizeof functions / sizeof functions[0])
+static const testfn_entry fn_rosenbrock = {"rosenbrock", rosenbrock, {-1.5, 2}},
+                          fn_beale = {"beale", beale, {1, 1.5}},
+                          fn_saddle = {"saddle", saddle, {1, 1e-3}},
+                          fn_booth = {"booth", booth, {-5, 5}};
+/* The registry of model.function: a new function is one entry and one line here. */
+static const testfn_entry *const functions[] = {&fn_rosenbrock, &fn_beale, &fn_saddle, &fn_booth};
 
-const char *gd_testfn_names(void) { return "rosenbrock|beale|saddle|booth"; }
-
-int gd_model_is_testfn(const gd_config *cfg) { return !strcmp(cfg->model.type, "testfn"); }
+const char *gd_testfn_names(void)
+{
+    static char names[64];
+    return gd_registry_names(GD_REGISTRY(functions), names, sizeof names);
+}
 
 int gd_testfn_parse_start(const char *text, double xy[2])
 {
@@ -91,10 +93,7 @@ typedef struct {
 
 static const testfn_entry *find_function(const char *name)
 {
-    for (size_t i = 0; i < NFUNCTIONS; i++)
-        if (!strcmp(functions[i].name, name))
-            return &functions[i];
-    return NULL;
+    return gd_registry_find(GD_REGISTRY(functions), name);
 }
 
 static int testfn_setup(gd_model *m)
@@ -183,4 +182,5 @@ const gd_model_ops gd_model_testfn = {
     .init = testfn_init,
     .config_keys = testfn_config_keys,
     .rng = testfn_rng,
+    .without_data = 1,
 };

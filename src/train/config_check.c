@@ -21,7 +21,7 @@ int gd_config_check(gd_config *c)
     if (c->optimizer.lr == 0 && optim) /* 0: the optimizer's own default */
         c->optimizer.lr = optim->default_lr;
     double start[2]; /* testfn: a bad model.start is refused here, before any training */
-    if (gd_model_is_testfn(c) && c->model.start[0] && gd_testfn_parse_start(c->model.start, start))
+    if (gd_model_without_data(c) && c->model.start[0] && gd_testfn_parse_start(c->model.start, start))
         return GD_ECONFIG;
     return GD_OK;
 }

@@ -89,7 +89,7 @@ static int load_data(gd_trainer *t)
     const gd_config *c = t->cfg;
     double since = MPI_Wtime();
     MPI_Comm val_comm = val_readers(t);
-    if (gd_model_is_testfn(c)) { /* no data: an epoch is GD_TESTFN_ROWS placeholder rows */
+    if (gd_model_without_data(c)) { /* no data: an epoch is GD_TESTFN_ROWS placeholder rows */
         t->has_val = 0;
         return t->ctx.serving ? GD_OK : gd_data_placeholder(&t->train, GD_TESTFN_ROWS, t->ctx.role_comm);
     }

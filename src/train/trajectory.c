@@ -87,7 +87,7 @@ int gd_trajectory_open(gd_trainer *t)
 {
     t->trajectory = NULL;
     start_row.pending = 0;
-    if (t->rank != 0 || t->ctx.serving || !gd_model_is_testfn(t->cfg))
+    if (t->rank != 0 || t->ctx.serving || !gd_model_without_data(t->cfg))
         return GD_OK;
     char tmp[GD_PATH_MAX + 32], path[GD_PATH_MAX + 32];
     t->trajectory = gd_open_tmp(t->cfg->output.dir, "trajectory.csv", tmp, path, sizeof tmp);
