@@ -162,6 +162,9 @@ static int shared_shape(const gd_state_field *f, size_t rows, hsize_t *dims)
 
 static int write_shared(hid_t file, const gd_state_field *f)
 {
+    if (f->count && (*f->count < 0 || (size_t)*f->count > f->rows))
+        return gd_fail(GD_ERR, "checkpoint: '%s' uses %ld of its %zu rows (a bug)", f->name,
+                       *f->count, f->rows);
     hsize_t dims[2];
     int nd = shared_shape(f, f->count ? (size_t)*f->count : f->rows, dims);
     return write_set(file, f, f->data, nd, dims, NULL, 0);
@@ -190,7 +193,13 @@ static int same_fields(MPI_Comm comm, const gd_state *s)
     for (int i = 0; i < s->n; i++) {
         for (const char *p = s->f[i].name; *p; p++)
             h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-        h = (h ^ (uint64_t)s->f[i].scope) * 0x100000001b3ULL;
+        const gd_state_field *f = &s->f[i];
+        /* what decides the number and kind of gathers must agree, not only the names */
+        uint64_t shape[4] = {(uint64_t)f->scope, (uint64_t)f->type,
+                             f->scope == GD_SLICED ? f->rows : 0,
+                             f->scope == GD_SLICED ? f->total : 0};
+        for (int k = 0; k < 4; k++)
+            h = (h ^ shape[k]) * 0x100000001b3ULL;
     }
     uint64_t v[4] = {h, (uint64_t)s->n, ~h, ~(uint64_t)s->n}, m[4];
     MPI_Allreduce(v, m, 4, MPI_UINT64_T, MPI_MAX, comm);
@@ -203,6 +212,36 @@ static int same_fields(MPI_Comm comm, const gd_state *s)
 static int64_t sent_values(const gd_state_field *f)
 {
     return f->scope == GD_PER_RANK ? (int64_t)(f->rows * f->len) : (int64_t)f->len;
+}
+
+static int by_lo(const void *a, const void *b)
+{
+    const int64_t x = ((const int64_t *)a)[0], y = ((const int64_t *)b)[0];
+    return (x > y) - (x < y);
+}
+
+/* Rank 0: whether the owners' (lo, len) pairs of field i cover [0, total) once each. */
+static int slices_tile(const gd_state_field *f, const int64_t *all, int n, int i, int ranks)
+{
+    int64_t *pairs = gd_alloc((size_t)ranks, 2 * sizeof(int64_t), "checkpoint plan");
+    if (!pairs)
+        return GD_ERR;
+    for (int r = 0; r < ranks; r++) {
+        pairs[2 * r] = all[(size_t)r * 2 * n + 2 * i];
+        pairs[2 * r + 1] = all[(size_t)r * 2 * n + 2 * i + 1];
+    }
+    qsort(pairs, (size_t)ranks, 2 * sizeof(int64_t), by_lo);
+    int64_t at = 0;
+    for (int r = 0; r < ranks; r++)
+        if (pairs[2 * r + 1] > 0) {
+            if (pairs[2 * r] != at)
+                break;
+            at += pairs[2 * r + 1];
+        }
+    free(pairs);
+    return at == (int64_t)f->total ? GD_OK
+                                   : gd_fail(GD_ERR, "checkpoint: the slices of '%s' do not cover "
+                                             "its %zu values once each (a bug)", f->name, f->total);
 }
 
 /* Rank 0: what the gathered field needs, and whether its slices tile the vector. */
@@ -224,9 +263,9 @@ static int plan_field(const gd_state_field *f, const int64_t *all, int n, int i,
         return GD_OK; /* rank 0 writes its own */
     if (f->type == GD_STATE_RECORD)
         return gd_fail(GD_ERR, "checkpoint: '%s': records are shared only", f->name);
-    if (f->scope == GD_SLICED && sum != (int64_t)f->total)
+    if (f->scope == GD_SLICED && (sum != (int64_t)f->total || slices_tile(f, all, n, i, ranks)))
         return gd_fail(GD_ERR, "checkpoint: the slices of '%s' cover %" PRId64 " of its %zu "
-                       "values", f->name, sum, f->total);
+                       "values, or overlap (a bug)", f->name, sum, f->total);
     const size_t values = f->scope == GD_SLICED ? f->rows * f->total : (size_t)ranks * *width;
     if (values > INT_MAX || (size_t)ranks * *width > INT_MAX)
         return gd_fail(GD_ERR, "checkpoint: '%s' has more than 2^31 values", f->name);
@@ -372,7 +411,8 @@ static int save_lone_per_rank(hid_t file, const gd_state_field *f, int ranks)
     int64_t *lengths = gd_alloc((size_t)ranks, sizeof *lengths, "checkpoint lengths");
     int rc = rows && lengths ? GD_OK : GD_ERR;
     if (!rc) {
-        memcpy(rows, f->data, width * el);
+        if (width) /* memcpy of nothing from NULL is still undefined */
+            memcpy(rows, f->data, width * el);
         lengths[0] = (int64_t)width;
         for (int r = 1; r < ranks; r++)
             lengths[r] = -1; /* unknown: that rank was elsewhere when rank 0 wrote */

@@ -32,3 +32,9 @@ check "full-batch GD: the loss falls" falls
 mpi 3 "$TMP/full.cfg" --set train.batch_size=64 --set train.epochs=2 --set output.dir="$TMP/np3"
 samples_once() { [ "$(csv_last samples "$TMP/np3/metrics.csv")" = 2006 ]; }
 check "uneven shards at np=3: each epoch uses every row once (2 x 1003 samples)" samples_once
+
+# The checkpoint state engine (gdmpi/state.h): round trip of every scope, the file layout,
+# records, a lone save by rank 0, load errors naming the dataset, and ranks that disagree.
+for np in 1 2 3 4; do
+    mpitest $np "$BUILD/tests/mpi_state" "$TMP"
+done
