@@ -1,9 +1,25 @@
-/* Checkpoints, private to src/train/: the hooks' state (checkpoint.c) and the file format
- * (checkpoint_file.c). The public side is gdmpi/checkpoint.h. */
+/* Checkpoints, private to src/train/: the hooks the trainer calls and their state
+ * (checkpoint.c), and the file (checkpoint_file.c). The public side, gdmpi/checkpoint.h,
+ * holds the file's name and the config hash.
+ *
+ * checkpoint.h5 (in output.dir) holds everything the run's future depends on, each
+ * component declaring its own part (gdmpi/state.h): the parameters, the optimizer state,
+ * the best epoch's copy, the metrics rows, the stopping rules, and per rank its position,
+ * shard order, random streams, model state and timers. The synchronous modes resume bit for
+ * bit; the asynchronous ones from what rank 0 saw. Rank 0 writes it to a temporary name,
+ * fsyncs and renames it, so a crash leaves the previous checkpoint whole.
+ *
+ * The hooks below are collective over t->comm except where said. A strategy without a
+ * state op cannot checkpoint: asking for it is a config error, and such a run keeps the
+ * default SIGTERM behaviour. */
 #ifndef GDMPI_TRAIN_CKPT_H
 #define GDMPI_TRAIN_CKPT_H
 
 #include "trainer.h"
+
+#include "gdmpi/checkpoint.h"
+
+#include <stdio.h>
 
 typedef struct gd_ckpt {
     long every_epochs, every_steps; /* output.checkpoint_every (0: that cadence is off) */
@@ -26,6 +42,36 @@ typedef struct gd_ckpt {
     double sums[CK_SUMS], wall;
     long metrics_rows;
 } gd_ckpt;
+
+/* Setup, last: checks that the mode can checkpoint when asked to, and installs the signal
+ * handler when it can. */
+int gd_checkpoint_setup(gd_trainer *t);
+/* Before the first step: train.resume. Restores the checkpoint (or starts afresh) and sets
+ * t->first_epoch and t->first_step; a checkpoint that does not match the run is an error
+ * that names the difference. Agreed over all ranks. */
+int gd_checkpoint_resume(gd_trainer *t);
+/* After step s (0-based) of the current epoch: checkpoint_every = Ns, the agreement on a
+ * signal (the stop), and a stop in mid-epoch (time budget, max_steps) write a checkpoint. */
+int gd_checkpoint_after_step(gd_trainer *t, long s);
+/* After an epoch's end (its row and the stop verdict): checkpoint_every = N, and the last
+ * epoch of a run that checkpoints. */
+int gd_checkpoint_after_epoch(gd_trainer *t);
+/* Asynchronous modes, rank 0 alone, no collective: after each update it applied as a
+ * server (row = 0) and each metrics row it accepted (row = 1). Writes the periodic
+ * checkpoint from what rank 0 sees: every N rows or N updates. The other ranks are not in
+ * it: a resume starts each at the epoch after the last row. A failed write ends the job
+ * (gd_abort). */
+void gd_checkpoint_server_progress(gd_trainer *t, int row);
+/* After the strategy's finish: completes the signal agreement, and in ps-async, where the
+ * ranks only meet here, writes the checkpoint of the servers' final state. Returns rc, or
+ * the error of that write. */
+int gd_checkpoint_end(gd_trainer *t, int rc);
+/* After the outputs are written: a run that a signal stopped exits with GD_EXIT_SIGNAL
+ * and a message (rc stays when it is already an error). */
+int gd_checkpoint_exit_status(gd_trainer *t, int rc);
+/* Rank 0, summary.json: `  "checkpoint": {...},` (what was written and resumed). */
+void gd_checkpoint_json(const gd_trainer *t, FILE *f);
+void gd_checkpoint_destroy(gd_trainer *t);
 
 /* Collective over t->comm: gathers the run's state to rank 0, which writes it to k->path
  * (temporary name, fsync, rename). Returns the agreed status. */

@@ -1,6 +1,6 @@
 /* Run outputs. Rank 0 writes every file to "<name>.tmp", fsyncs it and renames it over
  * the real name, so a reader (or a crash) only ever sees a whole old or whole new file. */
-#include "gdmpi/checkpoint.h"
+#include "ckpt.h"
 #include "gdmpi/error.h"
 #include "gdmpi/inject.h"
 #include "gdmpi/signals.h"

@@ -19,7 +19,7 @@
  * the lead worker reports each epoch's row to rank 0. */
 #include "trainer.h"
 
-#include "gdmpi/checkpoint.h"
+#include "ckpt.h"
 #include "gdmpi/error.h"
 #include "gdmpi/watchdog.h"
 #include "gdmpi/inject.h"
