@@ -292,8 +292,8 @@ static void async_round(gd_step_ctx *ctx, ps_state *s, int flags)
     ps_worker_round(ctx, s);
     ctx->model->w = mine;
     since = MPI_Wtime();
-    if ((flags & PS_PUSH) && (flags & PS_FETCH) && e->acc_count > 0)
-        pull(ctx, e); /* an empty push moved nothing at the server, so nothing moves here */
+    if ((flags & PS_PUSH) && (flags & PS_FETCH))
+        pull(ctx, e); /* unconditional, as in the paper: samples or none, the server moved */
     if (flags & PS_PUSH) {
         e->acc_loss = e->acc_count = 0;
         e->exchanges++;
@@ -309,6 +309,7 @@ static int async_setup(gd_step_ctx *ctx)
     if (rc)
         return rc;
     s->update = elastic_update;
+    s->exchange = 1;
     if (!(s->ext = new_state(ctx, s->W)) || !((easgd_state *)s->ext)->center)
         return GD_ERR;
     if (ctx->serving)

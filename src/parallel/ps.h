@@ -122,6 +122,8 @@ struct ps_state {
     ps_server s;
     ps_report rep;
     ps_update_fn update;      /* ps-async servers' update of a push (NULL: Downpour's) */
+    int exchange;             /* a push carries parameters, not gradients: applied even with
+                                 no samples (easgd-async's elastic exchange) */
     void *ext;                /* a strategy built on this one keeps its own state here
                                  (easgd-async); it frees it before ps_destroy */
     /* Checkpoints (ps_ckpt.c). */

@@ -207,8 +207,9 @@ static void apply_push(gd_step_ctx *ctx, ps_state *s, int i, const ps_header *h)
         ctx->diverged = (gd_divergence)h->diverged;
         diverged(ctx, s);
     }
-    if (h->count <= 0 || ctx->diverged)
-        return; /* an empty push moves nothing; after divergence nothing more is applied */
+    if ((h->count <= 0 && !s->exchange) || ctx->diverged)
+        return; /* an empty gradient push moves nothing; after divergence nothing more is
+                   applied. An exchange (easgd-async) moves the center even without samples. */
     ps_pair_add(&v->applied[i], x, len, h->count);
     const int64_t stale = v->version - h->version;
     ps_stale_add(&v->stale, stale);

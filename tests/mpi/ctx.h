@@ -1,6 +1,6 @@
 /* Shared by the MPI test programs that drive a strategy alone: a step context as the
- * trainer sets one up for training (src/train/train.c), without data, a schedule or a
- * host (x.host = NULL: the strategies under test call no host service on these paths).
+ * trainer sets one up for training (src/train/train.c), without data or a host, with a
+ * constant schedule at lr (a server reads it at each update) (x.host = NULL: the strategies under test call no host service on these paths).
  *
  *   test_run r;
  *   test_run_init(&r, &cfg, MPI_COMM_WORLD, "linreg", features, outputs, max_batch, &hp, lr);
@@ -18,6 +18,7 @@
 #include "gdmpi/optim.h"
 #include "gdmpi/parallel.h"
 #include "gdmpi/rng.h"
+#include "gdmpi/schedule.h"
 #include "gdmpi/step.h"
 #include "gdmpi/update.h"
 
@@ -29,6 +30,7 @@ typedef struct test_run {
     gd_model model;
     gd_optim optim;
     gd_update update;
+    gd_schedule schedule;
     const gd_strategy_ops *ops;
 } test_run;
 
@@ -43,11 +45,14 @@ static inline void test_run_init(test_run *r, const gd_config *c, MPI_Comm comm,
 {
     memset(r, 0, sizeof *r);
     r->x = (gd_step_ctx){.cfg = c, .comm = comm, .role_comm = comm, .model = &r->model,
-                         .optim = &r->optim, .update = &r->update, .lr = lr};
+                         .optim = &r->optim, .update = &r->update, .lr = lr,
+                         .schedule = &r->schedule};
+    const gd_schedule_params sp = {.lr = lr, .steps_per_epoch = 1, .total_steps = 1};
     MPI_Comm_rank(comm, &r->x.rank);
     MPI_Comm_size(comm, &r->x.size);
     if (gd_model_create(&r->model, type, features, outputs, max_batch, c) ||
-        gd_optim_create(&r->optim, c->optimizer.type, hp, r->model.nparams))
+        gd_optim_create(&r->optim, c->optimizer.type, hp, r->model.nparams) ||
+        gd_schedule_create(&r->schedule, "constant", &sp))
         gd_abort(comm, GD_ERR);
     r->model.l2 = c->model.l2;
     gd_update_init(&r->update, &r->optim, r->model.nparams,
