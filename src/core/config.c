@@ -149,12 +149,13 @@ const gd_key gd_keys[] = {
     {"parallel", "stall_timeout", GD_KEY_REAL, F(parallel.stall_timeout), "300", 0, 1e6, NULL,
      "seconds a rank may wait in one communication before the job ends with exit status 4 (0: off)"},
     {"parallel", "servers", GD_KEY_INT, F(parallel.servers), "1", 1, 1e6, NULL,
-     "ps, ps-async: ranks 0..servers-1 are parameter servers, each owning a contiguous slice of "
-     "the parameters and its optimizer state; the other ranks are workers and hold the data"},
+     "ps, ps-async, downpour, easgd-async: ranks 0..servers-1 are parameter servers, each "
+     "owning a contiguous slice of the parameters and its optimizer state; the other ranks are "
+     "workers and hold the data"},
     {"parallel", "fetch_every", GD_KEY_INT, F(parallel.fetch_every), "1", 1, 1e9, NULL,
-     "ps-async: a worker fetches the parameters every N steps (Downpour's n_fetch)"},
+     "ps-async, downpour: a worker fetches the parameters every N steps (Downpour's n_fetch)"},
     {"parallel", "push_every", GD_KEY_INT, F(parallel.push_every), "1", 1, 1e9, NULL,
-     "ps-async: a worker pushes the gradients it accumulated every N steps (Downpour's n_push)"},
+     "ps-async, downpour: a worker pushes the gradients it accumulated every N steps (Downpour's n_push)"},
     {"parallel", "staleness", GD_KEY_INT, F(parallel.staleness), "-1", -1, 1e9, NULL,
      "ps-async: SSP bound s: a worker that pushed c times computes on parameters read when "
      "every worker had pushed c - s times (0: lock-step; -1: unbounded)"},

@@ -236,7 +236,7 @@ static void take_reply(gd_step_ctx *ctx, ps_state *s, int j)
         gd_step_stop(ctx, (gd_stop_reason)h->stop);
 }
 
-void ps_worker_round(gd_step_ctx *ctx, ps_state *s)
+void ps_worker_post(gd_step_ctx *ctx, ps_state *s)
 {
     ps_worker *w = &s->w;
     const int S = s->S;
@@ -250,7 +250,13 @@ void ps_worker_round(gd_step_ctx *ctx, ps_state *s)
                   &w->req[S + j]);
     }
     gd_step_time(ctx, GD_T_COMM, &since);
-    double start = since;
+}
+
+void ps_worker_complete(gd_step_ctx *ctx, ps_state *s)
+{
+    ps_worker *w = &s->w;
+    const int S = s->S;
+    double since = MPI_Wtime(), start = since;
     gd_watchdog_enter_peer("push and fetch", ctx->step, S == 1 ? 0 : -1);
     MPI_Waitall(2 * S, w->req, MPI_STATUSES_IGNORE);
     gd_watchdog_leave();
@@ -259,6 +265,12 @@ void ps_worker_round(gd_step_ctx *ctx, ps_state *s)
     for (int j = 0; j < S; j++)
         take_reply(ctx, s, j);
     gd_step_time(ctx, GD_T_COMM, &since);
+}
+
+void ps_worker_round(gd_step_ctx *ctx, ps_state *s)
+{
+    ps_worker_post(ctx, s);
+    ps_worker_complete(ctx, s);
 }
 
 /* Rank 0 assembles the model from the servers' slices (and the lead worker's model state). */
@@ -479,6 +491,7 @@ void ps_destroy(gd_step_ctx *ctx)
     free(s->w.flags);
     free(s->w.sent);
     free(s->w.read_version);
+    free(s->w.local);
     free_msgs(s->s.push, s->W);
     free_msgs(s->s.reply, s->async ? s->W : 1);
     free(s->s.req);

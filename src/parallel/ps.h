@@ -19,7 +19,8 @@ enum {
 };
 
 /* ps_header.flags of a worker's message. */
-enum { PS_PUSH = 1, PS_FETCH = 2, PS_DONE = 4 };
+enum { PS_PUSH = 1, PS_FETCH = 2, PS_DONE = 4,
+       PS_ACCRUED = 8 /* downpour: the push holds a sum of mean gradients, applied as is */ };
 
 /* Staleness histograms: bins 0 .. PS_HIST-2, and the last bin for anything larger. */
 #define PS_HIST 64
@@ -69,6 +70,9 @@ typedef struct ps_worker {
     int64_t *acc_version, *acc_clock;   /* per server: the read the accumulation started on */
     gd_metrics_row row;       /* the lead's row in flight (ps-async) */
     MPI_Request row_req;
+    int pending, pending_push; /* downpour: a round in flight, and whether it pushed */
+    double acc_steps;         /* downpour: local steps accrued since the last push */
+    float *local;             /* downpour's lead: its own copy while it evaluates the servers' */
     int rows_sent;
     double wait_s;
 } ps_worker;
@@ -122,6 +126,7 @@ struct ps_state {
     ps_server s;
     ps_report rep;
     ps_update_fn update;      /* ps-async servers' update of a push (NULL: Downpour's) */
+    int downpour;             /* Downpour as published (downpour): accrued pushes */
     int exchange;             /* a push carries parameters, not gradients: applied even with
                                  no samples (easgd-async's elastic exchange) */
     void *ext;                /* a strategy built on this one keeps its own state here
@@ -143,6 +148,10 @@ size_t ps_msg_bytes(size_t floats);
 /* Worker: one round trip with every server (w.flags[j]: what to send server j); returns
  * when every reply is in, and takes the parameters, stop and divergence they bring. */
 void ps_worker_round(gd_step_ctx *ctx, ps_state *s);
+/* The two halves of a round, for a worker that computes while its messages travel
+ * (downpour): post the receives and sends; later, wait for them and take the replies. */
+void ps_worker_post(gd_step_ctx *ctx, ps_state *s);
+void ps_worker_complete(gd_step_ctx *ctx, ps_state *s);
 /* ps_async.c: an asynchronous server's whole run (the strategy's serve), and the lead
  * worker's metrics row to rank 0 (its report); easgd-async uses them too. */
 int ps_async_serve(gd_step_ctx *ctx);

@@ -43,7 +43,8 @@ static void prepare_push(gd_step_ctx *ctx, ps_state *s)
         w->push[j]->h.sumsq_other = gd_sumsq(w->push[j]->x, s->len[j]);
         total += w->push[j]->h.sumsq_other;
     }
-    const double inv2 = count > 0 ? 1.0 / (count * count) : 0; /* |sum / count|^2 */
+    /* |sum / count|^2; downpour's push is a sum of mean gradients already */
+    const double inv2 = s->downpour ? 1.0 : count > 0 ? 1.0 / (count * count) : 0;
     for (int j = 0; j < s->S; j++) {
         ps_header *h = &w->push[j]->h;
         h->sumsq_other = (total - h->sumsq_other) * inv2;
@@ -79,7 +80,8 @@ static void round_trip(gd_step_ctx *ctx, ps_state *s, int push, int fetch, int d
         prepare_push(ctx, s);
     for (int j = 0; j < s->S; j++) {
         int get = !done && (fetch || w->read_clock[j] < need);
-        w->flags[j] = (push ? PS_PUSH : 0) | (get ? PS_FETCH : 0) | (done ? PS_DONE : 0);
+        w->flags[j] = (push ? PS_PUSH : 0) | (get ? PS_FETCH : 0) | (done ? PS_DONE : 0) |
+                      (push && s->downpour ? PS_ACCRUED : 0);
         w->push[j]->h.need = need;
         w->push[j]->h.rows = w->rows_sent;
     }
@@ -182,14 +184,18 @@ static void diverged(gd_step_ctx *ctx, ps_state *s)
             "is kept", (long long)s->s.version + 1, s->me, gd_divergence_name(ctx->diverged));
 }
 
-/* Downpour: the push's mean gradient through the optimizer of this server's slice. */
+/* A push through the optimizer of this server's slice: an averaged push's mean gradient
+ * (ps-async), or a downpour push's accrued mean gradients as they are (Dean et al.'s
+ * Algorithm 1: the server applies the accrued gradients). */
 static gd_divergence downpour_update(gd_step_ctx *ctx, ps_state *s, float *x, const ps_header *h,
                            int64_t stale)
 {
     const size_t lo = s->lo[s->me], len = s->len[s->me];
-    const float inv = 1.0f / (float)h->count;
-    for (size_t k = 0; k < len; k++)
-        x[k] *= inv;
+    if (!(h->flags & PS_ACCRUED)) { /* averaged push: gradient sums to their mean */
+        const float inv = 1.0f / (float)h->count;
+        for (size_t k = 0; k < len; k++)
+            x[k] *= inv;
+    }
     gd_update_penalties(ctx->update, ctx->model->w, lo, len, x); /* their loss came with the push */
     double sumsq = h->sumsq_other + gd_sumsq(x, len);
     double lr = s->inverse_lr && stale > 1 ? ctx->lr / (double)stale : ctx->lr;
@@ -380,6 +386,126 @@ static int async_finish(gd_step_ctx *ctx)
     return ps_finish(ctx);
 }
 
+/* ---- downpour: Downpour SGD as published (Dean et al. 2012, Algorithm 1) ------------- */
+
+/* The round in flight (posted by the last push or fetch): wait for it, take the fetched
+ * parameters (they replace the local copy, as in the paper, when they arrive) and, after a
+ * push, empty the accumulators it carried. */
+static void downpour_complete(gd_step_ctx *ctx, ps_state *s)
+{
+    ps_worker *w = &s->w;
+    if (!w->pending)
+        return;
+    ps_worker_complete(ctx, s);
+    if (w->pending_push)
+        after_push(s);
+    w->pending = w->pending_push = 0;
+}
+
+/* The local step on this worker's copy, plain SGD at the schedule's lr on the batch's mean
+ * gradient, which is also accrued (the sum of the steps' mean gradients) for the push. */
+static void downpour_local_step(gd_step_ctx *ctx, ps_state *s)
+{
+    ps_worker *w = &s->w;
+    const float inv = ctx->batch_count > 0 ? 1.0f / (float)ctx->batch_count : 0.0f;
+    const float lr = (float)ctx->lr;
+    for (int j = 0; j < s->S; j++) {
+        float *restrict acc = w->push[j]->x, *restrict x = ctx->model->w + s->lo[j];
+        const float *restrict g = ctx->model->g + s->lo[j];
+        for (size_t k = 0; k < s->len[j]; k++) {
+            const float mean = g[k] * inv;
+            acc[k] += mean;
+            x[k] -= lr * mean;
+        }
+    }
+    w->acc_loss += ctx->batch_loss;
+    w->acc_count += ctx->batch_count;
+    if (!isfinite(ctx->batch_loss))
+        gd_step_diverge(ctx, GD_DIV_LOSS);
+}
+
+/* Every fetch_every steps a fetch, every push_every steps a push of the accrued gradients,
+ * posted without waiting: the next gradient is computed while they travel. */
+static int downpour_step(gd_step_ctx *ctx)
+{
+    ps_state *s = ctx->state;
+    ps_worker *w = &s->w;
+    double since = MPI_Wtime();
+    downpour_complete(ctx, s);
+    downpour_local_step(ctx, s);
+    ctx->step_loss = ctx->batch_loss;
+    ctx->step_count = ctx->batch_count;
+    w->steps++;
+    gd_step_time(ctx, GD_T_COMPUTE, &since);
+    const int push = w->steps % ctx->cfg->parallel.push_every == 0;
+    const int fetch = w->steps % ctx->cfg->parallel.fetch_every == 0;
+    if (!push && !fetch)
+        return GD_OK;
+    if (push)
+        prepare_push(ctx, s);
+    for (int j = 0; j < s->S; j++) {
+        w->flags[j] = (push ? PS_PUSH | PS_ACCRUED : 0) | (fetch ? PS_FETCH : 0);
+        w->push[j]->h.need = INT64_MIN;
+        w->push[j]->h.rows = w->rows_sent;
+    }
+    ps_worker_post(ctx, s);
+    w->pending = 1;
+    w->pending_push = push;
+    return GD_OK;
+}
+
+/* Lead worker, before it evaluates: the servers' parameters stand in for its own copy, which
+ * report() puts back, so that evaluating does not change the worker's trajectory. */
+static int downpour_refresh(gd_step_ctx *ctx)
+{
+    ps_state *s = ctx->state;
+    downpour_complete(ctx, s);
+    memcpy(s->w.local, ctx->model->w, ctx->model->nparams * sizeof(float));
+    round_trip(ctx, s, 0, 1, 0);
+    return GD_OK;
+}
+
+static int downpour_report(gd_step_ctx *ctx, const gd_metrics_row *r)
+{
+    ps_state *s = ctx->state;
+    memcpy(ctx->model->w, s->w.local, ctx->model->nparams * sizeof(float));
+    return ps_async_report(ctx, r);
+}
+
+/* The round in flight, then the last push (the gradients accrued since the one before). */
+static int downpour_finish(gd_step_ctx *ctx)
+{
+    ps_state *s = ctx->state;
+    if (!ctx->serving)
+        downpour_complete(ctx, s);
+    return async_finish(ctx);
+}
+
+static int downpour_check(const gd_config *c, int size)
+{
+    if (c->parallel.staleness >= 0)
+        return gd_fail(GD_ECONFIG, "parallel.staleness = %ld: downpour never waits for the "
+                       "servers (its pushes and fetches are posted and left to travel); the "
+                       "staleness bound is ps-async's", c->parallel.staleness);
+    if (c->model.l1 > 0 || c->model.l2 > 0)
+        return gd_fail(GD_ECONFIG, "model.l1 and model.l2: downpour applies the accrued "
+                       "gradients as the paper does, which has no penalty; use ps-async");
+    return ps_check(c, size, 1);
+}
+
+static int downpour_setup(gd_step_ctx *ctx)
+{
+    int rc = async_setup(ctx);
+    ps_state *s = ctx->state;
+    if (rc || !s)
+        return rc ? rc : GD_ERR;
+    s->downpour = 1;
+    if (ctx->rank == ctx->lead &&
+        !(s->w.local = gd_alloc(ctx->model->nparams, sizeof(float), "downpour copy")))
+        return GD_ERR;
+    return GD_OK;
+}
+
 const gd_strategy_ops gd_strategy_ps_async = {
     .name = "ps-async",
     .has_servers = 1,
@@ -391,6 +517,25 @@ const gd_strategy_ops gd_strategy_ps_async = {
     .refresh = async_refresh,
     .report = ps_async_report,
     .finish = async_finish,
+    .summary = ps_summary,
+    .state = async_state,
+    .resumed = async_resumed,
+    .destroy = ps_destroy,
+};
+
+/* Downpour as published: a local step on the worker's copy, accrued gradients pushed and
+ * fetches posted without waiting. ps-async above keeps the averaged pushes. */
+const gd_strategy_ops gd_strategy_downpour = {
+    .name = "downpour",
+    .has_servers = 1,
+    .async = 1,
+    .check = downpour_check,
+    .setup = downpour_setup,
+    .step = downpour_step,
+    .serve = ps_async_serve,
+    .refresh = downpour_refresh,
+    .report = downpour_report,
+    .finish = downpour_finish,
     .summary = ps_summary,
     .state = async_state,
     .resumed = async_resumed,

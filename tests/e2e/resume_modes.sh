@@ -112,3 +112,5 @@ check "ps-async: the resumed servers count on from them" \
     gt "$(csv_last step "$TMP/ps-async/metrics.csv")" "$(echo "$versions" | awk '{print $1}')"
 
 async_case easgd-async 4 --set parallel.mode=easgd-async --set parallel.servers=2 --set parallel.tau=2
+
+async_case downpour 3 --set parallel.mode=downpour --set parallel.push_every=2
