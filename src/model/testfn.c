@@ -1,7 +1,9 @@
 /* Test functions of two parameters (w = (x, y)), for watching optimizers move, as in
  * the figures of Ruder's overview. No data: the trainer gives each step one empty
- * "sample", so loss_grad returns n f(w) and adds n (grad f(w) + noise) (sums, DESIGN
- * rule 2), and the mean over n is the exact gradient plus N(0, noise^2) per component.
+ * "sample", so loss_grad returns n f(w) and adds n grad f(w) plus the sum of n samples'
+ * noise, N(0, n noise^2) (sums, DESIGN rule 2): the mean over n is the exact gradient plus
+ * N(0, noise^2 / n) per component, drawn from a stream of this rank's own, so that a
+ * larger batch and more ranks reduce the gradient's variance as they would with data.
  *
  *   rosenbrock  (1 - x)^2 + 100 (y - x^2)^2                   minimum (1, 1),   start (-1.5, 2)
  *   beale       (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2
@@ -129,10 +131,11 @@ static double testfn_loss_grad(gd_model *m, const float *x, const float *y, size
     testfn_impl *impl = m->impl;
     double g[2];
     double f = impl->fn->value(m->w[0], m->w[1], g);
-    for (int i = 0; grad && i < 2; i++) {
-        double noisy = g[i] + (impl->noise > 0 ? impl->noise * gd_rng_normal(&impl->rng) : 0);
-        grad[i] += (float)(n * noisy);
-    }
+    /* n samples, each with its own N(0, noise^2): their sum's noise is N(0, n noise^2), so
+     * the mean gradient's variance is noise^2 / n, as a batch of real samples gives */
+    const double spread = impl->noise > 0 ? impl->noise * sqrt((double)n) : 0;
+    for (int i = 0; grad && i < 2; i++)
+        grad[i] += (float)(n * g[i] + (spread > 0 ? spread * gd_rng_normal(&impl->rng) : 0));
     return n * f;
 }
 
@@ -153,12 +156,16 @@ static size_t testfn_weight_count(const gd_model *m)
 
 /* The start is model.start ("x,y", parsed by setup) or the function's usual one;
  * model.init is ignored. */
+/* The start, and the noise stream of this rank: independent per rank, as the samples of
+ * different ranks are. */
 static void testfn_init(gd_model *m, const gd_config *cfg)
 {
-    const testfn_impl *impl = m->impl;
-    (void)cfg;
+    testfn_impl *impl = m->impl;
+    int rank = 0;
+    MPI_Comm_rank(m->comm, &rank);
     m->w[0] = (float)impl->start[0];
     m->w[1] = (float)impl->start[1];
+    gd_rng_seed(&impl->rng, (uint64_t)cfg->train.seed, (uint64_t)rank, GD_RNG_TESTFN);
 }
 
 static void testfn_destroy(gd_model *m)

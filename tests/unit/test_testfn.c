@@ -7,17 +7,24 @@
 #include "gdmpi/optim.h"
 
 #include <math.h>
+#include <mpi.h>
 
 static gd_config cfg;
 
-static void make(gd_model *m, const char *function, const char *start)
+static void make_noisy(gd_model *m, const char *function, const char *start, double noise)
 {
     gd_config_defaults(&cfg);
+    cfg.model.noise = noise;
     snprintf(cfg.model.type, sizeof cfg.model.type, "testfn");
     snprintf(cfg.model.function, sizeof cfg.model.function, "%s", function);
     snprintf(cfg.model.start, sizeof cfg.model.start, "%s", start);
     assert_int_equal(gd_model_create(m, "testfn", 1, 1, 1, &cfg), GD_OK);
     gd_model_init(m, &cfg);
+}
+
+static void make(gd_model *m, const char *function, const char *start)
+{
+    make_noisy(m, function, start, 0);
 }
 
 /* f at (x, y) through the model's own loss (n = 1). */
@@ -139,6 +146,35 @@ static void test_adam_solves_rosenbrock(void **state)
     gd_model_destroy(&m);
 }
 
+/* The noise of a batch of n placeholder rows: the mean gradient's variance is noise^2 / n
+ * (each row a sample of its own), not noise^2 whatever n. 4000 draws of the mean gradient
+ * of booth (exact gradient at its minimum: 0) for n = 1 and n = 16; the sample variance of
+ * 4000 normals is within 10% of the truth with overwhelming probability. */
+static double noise_variance(size_t n)
+{
+    gd_model m;
+    make_noisy(&m, "booth", "1,3", 0.5);
+    double sum = 0, sumsq = 0;
+    const int draws = 4000;
+    for (int k = 0; k < draws; k++) {
+        float g[2 + GD_GRAD_EXTRA] = {0};
+        m.ops->loss_grad(&m, NULL, NULL, n, g, NULL);
+        const double mean = g[0] / (double)n;
+        sum += mean, sumsq += mean * mean;
+    }
+    gd_model_destroy(&m);
+    return sumsq / draws - (sum / draws) * (sum / draws);
+}
+
+static void test_noise_shrinks_with_batch(void **state)
+{
+    (void)state;
+    const double v1 = noise_variance(1), v16 = noise_variance(16);
+    if (fabs(v1 / 0.25 - 1) > 0.1 || fabs(v16 / (0.25 / 16) - 1) > 0.1)
+        fail_msg("mean-gradient noise variance %g at n = 1 (want 0.25), %g at n = 16 (want %g)",
+                 v1, v16, 0.25 / 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +183,10 @@ int main(void)
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_start_parse),
         cmocka_unit_test(test_adam_solves_rosenbrock),
+        cmocka_unit_test(test_noise_shrinks_with_batch),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    MPI_Init(NULL, NULL); /* the model's init asks its communicator for the rank */
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    MPI_Finalize();
+    return failed;
 }
