@@ -4,11 +4,12 @@
  * parallel.group_size of them, share one parameter vector: group rank 0 allocates it with
  * MPI_Win_allocate_shared and every rank of the group points ctx->model->w at it. Each rank
  * reads it (its gradient is computed on whatever the vector holds at that moment, other
- * ranks' writes half applied included) and writes its own update into it without a lock:
+ * ranks' writes half applied included) and adds its own update to it without a lock:
  *   w <- w - lr g_k / n_k                      (sgd)
  *   v_k <- mu v_k + lr g_k / n_k,  w <- w - v_k  (momentum; nesterov alike)
- * with this rank's own optimizer state v_k. Concurrent read-modify-writes of one float may
- * lose an update, which is Hogwild!'s bargain: no lock, no wait. The ranks never meet during
+ * with this rank's own optimizer state v_k, component-wise and only where the change is
+ * non-zero (sparse_step). Concurrent read-modify-writes of one float may lose an update,
+ * which is Hogwild!'s bargain: no lock, no wait. The ranks never meet during
  * training (an asynchronous strategy without servers): a straggler slows only itself.
  *
  * Several groups (several nodes, or group_size > 0): every parallel.average_every = H steps
@@ -61,7 +62,9 @@ typedef struct hw_state {
     atomic_int *stop;        /* a gd_stop_reason for the whole group (0: none) */
     hw_slot *slots;          /* gsize */
     float *shared;           /* the group's parameter vector */
-    float *own;              /* the model's own buffer: snapshots and the final model */
+    float *own;              /* the model's own buffer: each step's working copy, the
+                                lead's evaluation snapshot, and the final model */
+    float *read;             /* the shared vector as a step read it */
     float *ref, *send, *recv; /* leaders with several groups: r, and the round's messages */
     long every, steps, rounds;
     double last_updates;     /* leader: the group's updates at the last round */
@@ -185,6 +188,8 @@ static int hw_setup(gd_step_ctx *ctx)
     open_window(ctx, s);
     s->own = ctx->model->w;
     ctx->model->w = s->shared;
+    if (!(s->read = gd_alloc(ctx->model->nparams, sizeof(float), "hogwild read")))
+        return GD_ERR;
     ctx->workers_per_step = 1; /* each update is one rank's gradient */
     return alloc_rounds(ctx, s);
 }
@@ -273,10 +278,32 @@ static int average_groups(gd_step_ctx *ctx, hw_state *s, int done)
     return (int)sum[n + 1];
 }
 
+/* One lock-free update, as Hogwild!'s: read the shared vector, run this rank's update
+ * pipeline on a private copy of it, and add the change to the shared vector coordinate by
+ * coordinate, only where it is non-zero (the gradient's support for sgd). So a rank never
+ * writes back a coordinate it did not change, which would undo another rank's write there
+ * in the meantime (tests/mpi/mpi_hogwild_race.c), and each write adds to the value found
+ * at that moment. Without a race the result is the in-place update, bit for bit: the
+ * change d = new - old is exact (Sterbenz) and old + d = new. */
+static void sparse_step(gd_step_ctx *ctx, hw_state *s)
+{
+    const size_t n = ctx->model->nparams;
+    memcpy(s->read, s->shared, n * sizeof(float));
+    memcpy(s->own, s->read, n * sizeof(float));
+    ctx->model->w = s->own;
+    local_step(ctx);
+    ctx->model->w = s->shared;
+    for (size_t i = 0; i < n; i++) {
+        const float d = s->own[i] - s->read[i];
+        if (d != 0.0f)
+            s->shared[i] += d;
+    }
+}
+
 static int hw_step(gd_step_ctx *ctx)
 {
     hw_state *s = ctx->state;
-    local_step(ctx); /* on ctx->model->w: the shared vector, without a lock */
+    sparse_step(ctx, s);
     publish(ctx, s);
     check_stop(ctx, s);
     if (s->ref && ++s->steps % s->every == 0)
@@ -386,6 +413,7 @@ static void hw_destroy(gd_step_ctx *ctx)
         MPI_Comm_free(&s->leaders);
     if (s->group != MPI_COMM_NULL)
         MPI_Comm_free(&s->group);
+    free(s->read);
     free(s->ref);
     free(s->send);
     free(s->recv);
