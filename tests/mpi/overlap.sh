@@ -29,13 +29,18 @@ for np in 2 3; do
         same_models "$TMP/plain$np/model.h5" "$TMP/over$np/model.h5"
 done
 
-# summary.json says how much communication was hidden behind backward.
+# summary.json says how much communication was hidden behind backward. With several
+# buckets there is something to hide: the buckets posted while backward still computes
+# the earlier layers are in flight during compute, so the hidden time is above 0 however
+# loaded the machine (it is time in flight, not time saved; how much is saved on 2 cores
+# is a benchmark's question: docs/benchmarks.md). Buckets posted only after backward would
+# leave it at 0.
 summary_fields() {
     $PY - "$TMP/over2/summary.json" <<'PYEOF'
 import sys, json
 a = json.load(open(sys.argv[1]))["allreduce"]
-ok = a["overlap"] is True and a["buckets"] > 1 and a["comm_hidden_s"] >= 0 \
-    and a["comm_exposed_s"] >= 0 and 0 <= a["hidden_frac"] <= 1
+ok = a["overlap"] is True and a["buckets"] > 1 and a["comm_hidden_s"] > 0 \
+    and a["comm_exposed_s"] >= 0 and 0 < a["hidden_frac"] <= 1
 sys.exit(0 if ok else print("#", a) or 1)
 PYEOF
 }
