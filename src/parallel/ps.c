@@ -125,8 +125,11 @@ static int worker_alloc(ps_state *s)
     w->flags = gd_alloc(S, sizeof *w->flags, "ps flags");
     w->sent = gd_alloc(S, sizeof *w->sent, "ps counts");
     w->read_version = gd_alloc(4 * S, sizeof(int64_t), "ps versions");
+    w->acc_vsum = gd_alloc(S, sizeof(double), "ps versions");
+    w->grad_version = gd_alloc(S, sizeof(int64_t), "ps versions");
     w->row_req = MPI_REQUEST_NULL;
-    if (!w->push || !w->reply || !w->req || !w->flags || !w->sent || !w->read_version)
+    if (!w->push || !w->reply || !w->req || !w->flags || !w->sent || !w->read_version ||
+        !w->acc_vsum || !w->grad_version)
         return GD_ERR;
     w->read_clock = w->read_version + S; /* one block: version, clock, and their acc_ copies */
     w->acc_version = w->read_version + 2 * S;
@@ -491,6 +494,8 @@ void ps_destroy(gd_step_ctx *ctx)
     free(s->w.flags);
     free(s->w.sent);
     free(s->w.read_version);
+    free(s->w.acc_vsum);
+    free(s->w.grad_version);
     free(s->w.local);
     free_msgs(s->s.push, s->W);
     free_msgs(s->s.reply, s->async ? s->W : 1);

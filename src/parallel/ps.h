@@ -68,6 +68,9 @@ typedef struct ps_worker {
     int64_t clock;            /* pushes sent */
     int64_t *read_version, *read_clock; /* per server, as of the last fetch */
     int64_t *acc_version, *acc_clock;   /* per server: the read the accumulation started on */
+    double *acc_vsum;         /* per server: sum over the accrued gradients of samples x the
+                                 version each was computed on (its staleness stamp) */
+    int64_t *grad_version;    /* downpour, per server: the read this step's gradient used */
     gd_metrics_row row;       /* the lead's row in flight (ps-async) */
     MPI_Request row_req;
     int pending, pending_push; /* downpour: a round in flight, and whether it pushed */

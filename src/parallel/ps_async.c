@@ -16,10 +16,21 @@
 
 /* ---- worker ---------------------------------------------------------------------- */
 
+/* Each gradient's staleness stamp: the version of the copy it was computed on (the last
+ * read from server j), weighted by its samples; a push's stamp is their mean, so that its
+ * staleness at the server is the mean staleness of the gradients it carries. */
+static void stamp(gd_step_ctx *ctx, ps_state *s, const int64_t *versions)
+{
+    ps_worker *w = &s->w;
+    for (int j = 0; j < s->S; j++)
+        w->acc_vsum[j] += ctx->batch_count * (double)versions[j];
+}
+
 /* The push buffers are the accumulators: gradient sums since the last push. */
 static void accumulate(gd_step_ctx *ctx, ps_state *s)
 {
     ps_worker *w = &s->w;
+    stamp(ctx, s, w->read_version);
     for (int j = 0; j < s->S; j++) {
         float *acc = w->push[j]->x;
         const float *g = ctx->model->g + s->lo[j];
@@ -50,7 +61,7 @@ static void prepare_push(gd_step_ctx *ctx, ps_state *s)
         h->sumsq_other = (total - h->sumsq_other) * inv2;
         h->loss = w->acc_loss + count * penalty;
         h->count = count;
-        h->version = w->acc_version[j];
+        h->version = count > 0 ? (int64_t)floor(w->acc_vsum[j] / count) : w->acc_version[j];
         h->clock = w->acc_clock[j];
         ps_pair_add(&w->sent[j], w->push[j]->x, s->len[j], count);
     }
@@ -64,6 +75,7 @@ static void after_push(ps_state *s)
         memset(w->push[j]->x, 0, s->len[j] * sizeof(float));
         w->acc_version[j] = w->read_version[j];
         w->acc_clock[j] = w->read_clock[j];
+        w->acc_vsum[j] = 0;
     }
     w->acc_loss = w->acc_count = 0;
     w->clock++;
@@ -418,6 +430,7 @@ static void downpour_local_step(gd_step_ctx *ctx, ps_state *s)
             x[k] -= lr * mean;
         }
     }
+    stamp(ctx, s, w->grad_version);
     w->acc_loss += ctx->batch_loss;
     w->acc_count += ctx->batch_count;
     if (!isfinite(ctx->batch_loss))
@@ -431,6 +444,9 @@ static int downpour_step(gd_step_ctx *ctx)
     ps_state *s = ctx->state;
     ps_worker *w = &s->w;
     double since = MPI_Wtime();
+    /* the gradient was computed on the copy of the last read, before the round in flight
+       brings a newer one */
+    memcpy(w->grad_version, w->read_version, (size_t)s->S * sizeof(int64_t));
     downpour_complete(ctx, s);
     downpour_local_step(ctx, s);
     ctx->step_loss = ctx->batch_loss;

@@ -7,6 +7,7 @@ PY=/usr/bin/python3
 # average (np=2: one group; np=3, 4 with group_size=2: two groups, one of them short).
 mpitest 2 "$BUILD/tests/mpi_hogwild"
 mpitest 2 "$BUILD/tests/mpi_easgd"
+mpitest 3 "$BUILD/tests/mpi_stale"
 mpitest 2 "$BUILD/tests/mpi_hogwild_race"
 mpitest 4 "$BUILD/tests/mpi_hogwild_race"
 mpitest 3 "$BUILD/tests/mpi_hogwild" 2
