@@ -35,12 +35,13 @@ static int wants_help(int argc, char **argv)
     return 0;
 }
 
-static int usage_error(const char *usage, const char *fmt, const char *arg)
+/* A command-line error: recorded (the caller prints it once, on rank 0) with a pointer to
+ * the help of the command (help: "gdmpi", "gdmpi data"); status 2. */
+static int usage_error(const char *help, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "gdmpi: error: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage);
-    return GD_ECONFIG;
+    char what[GD_PATH_MAX + 128];
+    snprintf(what, sizeof what, fmt, arg);
+    return gd_fail(GD_ECONFIG, "%s (see '%s --help')", what, help);
 }
 
 /* Splits "CONFIG [--set k=v]..." into the path and the overrides (in place). */
@@ -54,12 +55,12 @@ static int parse_config_args(int argc, char **argv, const char **path, char **se
         else if (!strncmp(argv[i], "--set=", 6))
             sets[(*nset)++] = argv[i] + 6;
         else if (argv[i][0] == '-' || *path)
-            return usage_error(usage_main, "unexpected argument '%s'", argv[i]);
+            return usage_error("gdmpi", "unexpected argument '%s'", argv[i]);
         else
             *path = argv[i];
     }
     if (!*path)
-        return usage_error(usage_main, "%s", "missing CONFIG file");
+        return usage_error("gdmpi", "%s", "missing CONFIG file");
     return GD_OK;
 }
 
@@ -109,45 +110,8 @@ static int cmd_config(int argc, char **argv)
     int rc = config_from_command_line(argc, argv, &cfg);
     if (!rc)
         gd_config_print(&cfg, stdout);
-    else if (gd_errmsg()[0])
+    else
         print_error(0);
-    return rc;
-}
-
-static void print_eval(const gd_model *m, double loss, double acc)
-{
-    printf("loss %.6f\n", loss);
-    if (m->ops->task != GD_TASK_REGRESSION)
-        printf("accuracy %.4f\n", acc);
-}
-
-/* Loads a model and a data set on every rank and reduces the loss and accuracy. */
-static int evaluate_files(const char *model_path, const char *data_path, const char *xname,
-                          const char *yname, double scale)
-{
-    int rank;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    gd_model m = {0};
-    gd_dataset ds = {0};
-    int rc = gd_agree(MPI_COMM_WORLD, gd_model_load(&m, model_path, 4096));
-    if (!rc)
-        rc = gd_data_load(&ds, data_path, xname, yname, scale, MPI_COMM_WORLD);
-    if (!rc && ds.cols != m.features)
-        rc = gd_fail(GD_ERR, "%s: %zu features, but the model %s expects %zu", data_path, ds.cols,
-                     model_path, m.features);
-    if (!rc && m.ops->task != GD_TASK_REGRESSION)
-        rc = gd_data_check_labels(&ds, m.ops->task == GD_TASK_BINARY ? 2 : (long)m.outputs,
-                                  MPI_COMM_WORLD);
-    if (!rc) {
-        size_t correct = 0;
-        double sums[3] = {gd_model_evaluate(&m, ds.x, ds.y, ds.rows, &correct), (double)correct,
-                          (double)ds.rows};
-        MPI_Allreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-        if (rank == 0)
-            print_eval(&m, sums[0] / sums[2], sums[1] / sums[2]);
-    }
-    gd_data_free(&ds);
-    gd_model_destroy(&m);
     return rc;
 }
 
@@ -160,25 +124,52 @@ static int eval_with_config(int argc, char **argv)
     char model[GD_PATH_MAX + 16];
     snprintf(model, sizeof model, "%s/model.h5", cfg.output.dir);
     const char *data = cfg.data.val[0] ? cfg.data.val : cfg.data.train;
-    return evaluate_files(model, data, cfg.data.features, cfg.data.labels, cfg.data.scale);
+    gd_model_input given = {.scale = cfg.data.scale, .recorded = 1};
+    snprintf(given.features, sizeof given.features, "%s", cfg.data.features);
+    snprintf(given.labels, sizeof given.labels, "%s", cfg.data.labels);
+    return gd_model_eval_files(model, data, &given, MPI_COMM_WORLD, stdout);
+}
+
+/* "--model M --data D", each once, and nothing else: the model records how to read D. */
+static int parse_model_data_args(int argc, char **argv, const char **model, const char **data)
+{
+    *model = *data = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char **slot = !strcmp(argv[i], "--model") ? model
+                            : !strcmp(argv[i], "--data") ? data : NULL;
+        if (!slot)
+            return usage_error("gdmpi", "unexpected argument '%s': eval --model M --data D takes "
+                               "no other option, the model records its input", argv[i]);
+        if (*slot || i + 1 >= argc)
+            return usage_error("gdmpi", "'%s' needs one value, given once", argv[i]);
+        *slot = argv[++i];
+    }
+    if (!*model || !*data)
+        return usage_error("gdmpi", "%s", "eval needs both --model and --data");
+    return GD_OK;
+}
+
+/* 1 when the arguments name a model file rather than a config. */
+static int names_model_file(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--model") || !strcmp(argv[i], "--data"))
+            return 1;
+    return 0;
+}
+
+static int eval_model_file(int argc, char **argv)
+{
+    const char *model, *data;
+    int rc = gd_agree(MPI_COMM_WORLD, parse_model_data_args(argc, argv, &model, &data));
+    return rc ? rc : gd_model_eval_files(model, data, NULL, MPI_COMM_WORLD, stdout);
 }
 
 static int cmd_eval(int argc, char **argv)
 {
     MPI_Init(NULL, NULL);
-    const char *model = NULL, *data = NULL;
-    for (int i = 0; i + 1 < argc; i++) {
-        if (!strcmp(argv[i], "--model"))
-            model = argv[++i];
-        else if (!strcmp(argv[i], "--data"))
-            data = argv[++i];
-    }
-    int rc;
-    if (model || data)
-        rc = model && data ? evaluate_files(model, data, "X", "y", 1.0)
-                           : gd_fail(GD_ECONFIG, "eval needs both --model and --data");
-    else
-        rc = eval_with_config(argc, argv);
+    int rc = names_model_file(argc, argv) ? eval_model_file(argc, argv)
+                                          : eval_with_config(argc, argv);
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rc)
@@ -195,7 +186,7 @@ static int parse_gen_option(gd_gen_spec *s, const char *name, const char *v)
         if (!strcmp(v, "linreg")) s->task = GD_TASK_REGRESSION;
         else if (!strcmp(v, "logreg")) s->task = GD_TASK_BINARY;
         else if (!strcmp(v, "softmax")) s->task = GD_TASK_CLASSES;
-        else return usage_error(usage_data, "unknown --task '%s' (known: linreg, logreg, softmax)", v);
+        else return usage_error("gdmpi data", "unknown --task '%s' (known: linreg, logreg, softmax)", v);
         return GD_OK;
     }
     if (!strcmp(name, "-o")) { s->out = v; return GD_OK; }
@@ -206,9 +197,9 @@ static int parse_gen_option(gd_gen_spec *s, const char *name, const char *v)
     else if (!strcmp(name, "--classes")) s->classes = strtol(v, &end, 10);
     else if (!strcmp(name, "--seed")) s->seed = strtoull(v, &end, 10);
     else if (!strcmp(name, "--val-rows")) s->val_rows = strtoull(v, &end, 10);
-    else return usage_error(usage_data, "unknown option '%s'", name);
+    else return usage_error("gdmpi data", "unknown option '%s'", name);
     if (!end || end == v || *end || v[0] == '-')
-        return usage_error(usage_data, "bad number '%s'", v);
+        return usage_error("gdmpi data", "bad number '%s'", v);
     return GD_OK;
 }
 
@@ -218,14 +209,14 @@ static int cmd_data_gen(int argc, char **argv)
     int have_task = 0;
     for (int i = 0; i < argc; i += 2) {
         if (i + 1 >= argc)
-            return usage_error(usage_data, "option '%s' needs a value", argv[i]);
+            return usage_error("gdmpi data", "option '%s' needs a value", argv[i]);
         have_task |= !strcmp(argv[i], "--task");
         int rc = parse_gen_option(&s, argv[i], argv[i + 1]);
         if (rc)
             return rc;
     }
     if (!have_task || !s.out)
-        return usage_error(usage_data, "%s", "data gen needs --task and -o");
+        return usage_error("gdmpi data", "%s", "data gen needs --task and -o");
     if (s.task == GD_TASK_CLASSES && !s.classes)
         s.classes = 3;
     return gd_data_generate(&s);
@@ -235,16 +226,29 @@ static int cmd_data_convert(int argc, char **argv)
 {
     const char *images = NULL, *labels = NULL, *out = NULL;
     if (argc < 1 || strcmp(argv[0], "idx"))
-        return usage_error(usage_data, "%s", "data convert supports one format: idx");
+        return usage_error("gdmpi data", "%s", "data convert supports one format: idx");
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--images")) images = argv[i + 1];
         else if (!strcmp(argv[i], "--labels")) labels = argv[i + 1];
         else if (!strcmp(argv[i], "-o")) out = argv[i + 1];
-        else return usage_error(usage_data, "unknown option '%s'", argv[i]);
+        else return usage_error("gdmpi data", "unknown option '%s'", argv[i]);
     }
     if (!images || !labels || !out || argc % 2 == 0)
-        return usage_error(usage_data, "%s", "data convert idx needs --images, --labels and -o");
+        return usage_error("gdmpi data", "%s", "data convert idx needs --images, --labels and -o");
     return gd_idx_convert(images, labels, out);
+}
+
+static int data_command(int argc, char **argv)
+{
+    if (!strcmp(argv[0], "gen"))
+        return cmd_data_gen(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "convert"))
+        return cmd_data_convert(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "info"))
+        return argc == 2 ? gd_data_info(argv[1], stdout)
+                         : usage_error("gdmpi data", "%s", "data info takes one FILE.h5");
+    return usage_error("gdmpi data", "unknown data command '%s' (known: gen, convert, info)",
+                       argv[0]);
 }
 
 static int cmd_data(int argc, char **argv)
@@ -253,22 +257,19 @@ static int cmd_data(int argc, char **argv)
         fputs(usage_data, argc < 1 ? stderr : stdout);
         return argc < 1 ? GD_ECONFIG : GD_OK;
     }
-    int rc;
-    if (!strcmp(argv[0], "gen"))
-        rc = cmd_data_gen(argc - 1, argv + 1);
-    else if (!strcmp(argv[0], "convert"))
-        rc = cmd_data_convert(argc - 1, argv + 1);
-    else if (!strcmp(argv[0], "info") && argc == 2)
-        rc = gd_data_info(argv[1], stdout);
-    else
-        return usage_error(usage_data, "unknown data command '%s'", argv[0]);
+    int rc = data_command(argc, argv);
     if (rc)
         print_error(0);
     return rc;
 }
 
-static int cmd_version(void)
+static int cmd_version(int argc)
 {
+    if (argc > 2) {
+        usage_error("gdmpi", "%s", "--version takes no arguments");
+        print_error(0);
+        return GD_ECONFIG;
+    }
     char mpi[256], blas[256], hdf5[64];
     gd_versions(mpi, sizeof mpi, blas, sizeof blas, hdf5, sizeof hdf5);
     printf("gdmpi %s\nmpi: %s\nopenblas: %s\nhdf5: %s\n", GDMPI_VERSION, mpi, blas, hdf5);
@@ -283,7 +284,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--version"))
-        return cmd_version();
+        return cmd_version(argc);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || (strcmp(cmd, "data") && wants_help(argc, argv))) {
         fputs(usage_main, stdout);
         return GD_OK;

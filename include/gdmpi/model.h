@@ -50,6 +50,15 @@ typedef struct gd_model_ops {
     int without_data;
 } gd_model_ops;
 
+/* How the training data was read: model.h5 records it, so that eval and predict read new
+ * data exactly as training did (the same datasets, the same transform x * scale). */
+typedef struct gd_model_input {
+    char features[GD_NAME_MAX]; /* data.features */
+    char labels[GD_NAME_MAX];   /* data.labels */
+    double scale;               /* data.scale */
+    int recorded;               /* 0: read from a model.h5 that predates these attributes */
+} gd_model_input;
+
 struct gd_model {
     const gd_model_ops *ops;
     size_t features;  /* input columns */
@@ -67,6 +76,7 @@ struct gd_model {
     double l2;
     const gd_config *cfg; /* the run's config, or the one rebuilt from model.h5 */
     gd_config *owned_cfg; /* that rebuilt config, freed with the model */
+    gd_model_input input; /* set by gd_model_load; a trained model's comes from cfg */
     MPI_Comm comm;        /* the ranks that train together (MPI_COMM_SELF by default) */
     /* Optional: called by loss_grad as soon as grad[offset, offset+len) is final, so a
      * strategy can start reducing it while backward continues (overlap). Each element is
@@ -111,8 +121,25 @@ double gd_model_init_std(const char *init, double init_scale, size_t fan_in, siz
 /* Loss sum and correct count over a whole data set, in chunks of max_batch rows. */
 double gd_model_evaluate(gd_model *m, const float *x, const float *y, size_t n, size_t *correct);
 
-/* Writes the model atomically (temporary name, then rename) / reads it back. */
+/* The input a model reads: the recorded one (a loaded model), else its config's [data]
+ * (a trained model), else the defaults (X, y, scale 1). */
+gd_model_input gd_model_input_of(const gd_model *m);
+
+/* Writes the model atomically (temporary name, then rename) / reads it back, with its
+ * input (m->input; recorded == 0 for a file written before gdmpi recorded it). */
 int gd_model_save(const gd_model *m, const char *path);
 int gd_model_load(gd_model *m, const char *path, size_t max_batch);
+
+/* Collective over comm: loads the model on every rank and this rank's shard of data_path,
+ * read with the model's recorded input, and checks that the data fits it (features,
+ * labels). given (NULL: none) is an input the caller was told (eval CONFIG: the config's
+ * [data]): its dataset names win, and a data.scale other than the recorded one is an
+ * error (GD_ECONFIG). A model that records no input needs given. On failure both are freed. */
+int gd_model_load_with_data(gd_model *m, gd_dataset *ds, const char *model_path,
+                            const char *data_path, const gd_model_input *given, MPI_Comm comm);
+/* Collective: the mean loss (and accuracy for classifiers) of the model on the data, as
+ * `loss L` and `accuracy A` lines on rank 0's out (`gdmpi eval`). */
+int gd_model_eval_files(const char *model_path, const char *data_path,
+                        const gd_model_input *given, MPI_Comm comm, FILE *out);
 
 #endif

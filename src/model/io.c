@@ -1,5 +1,6 @@
 /* model.h5: dataset `params` (float32, the flat parameter vector) with attributes
- * model_type, features, outputs; linear models also get `W` (outputs x features) and
+ * model_type, features, outputs, task, classes and the input (data.features, data.labels,
+ * data.scale); linear models also get `W` (outputs x features) and
  * `b` (outputs) as plain views for h5py and h5dump users. Models with non-trained state
  * (batch-norm running statistics) add dataset `state`; models whose shape comes from the
  * config (mlp) add one string attribute per architecture key (hidden, activation, ...). */
@@ -55,6 +56,59 @@ static int load_architecture(hid_t f, const char *path, const gd_model_ops *ops,
     return GD_OK;
 }
 
+gd_model_input gd_model_input_of(const gd_model *m)
+{
+    if (m->input.recorded)
+        return m->input;
+    gd_model_input in = {.features = "X", .labels = "y", .scale = 1.0, .recorded = 1};
+    if (m->cfg) {
+        snprintf(in.features, sizeof in.features, "%s", m->cfg->data.features);
+        snprintf(in.labels, sizeof in.labels, "%s", m->cfg->data.labels);
+        in.scale = m->cfg->data.scale;
+    }
+    return in;
+}
+
+/* The task's name and its class count (0 for regression), for readers of the file. */
+static int save_task(const gd_model *m, hid_t f)
+{
+    static const char *const names[] = {"regression", "binary", "classes"};
+    gd_task task = m->ops->task;
+    long classes = task == GD_TASK_REGRESSION ? 0 : task == GD_TASK_BINARY ? 2 : (long)m->outputs;
+    int rc = gd_h5_attr_string(f, "task", names[task]);
+    return rc ? rc : gd_h5_attr_long(f, "classes", classes);
+}
+
+/* What eval and predict need to read new data as training read it: data.features,
+ * data.labels and data.scale, as attributes named by their keys. */
+static int save_input(const gd_model *m, hid_t f)
+{
+    gd_model_input in = gd_model_input_of(m);
+    int rc = gd_h5_attr_string(f, "data.features", in.features);
+    if (!rc)
+        rc = gd_h5_attr_string(f, "data.labels", in.labels);
+    if (!rc)
+        rc = gd_h5_attr_scalar(f, "data.scale", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &in.scale);
+    return rc;
+}
+
+/* Reads the input back; a file without data.scale predates it (recorded stays 0). */
+static int load_input(hid_t f, const char *path, gd_model_input *in)
+{
+    memset(in, 0, sizeof *in);
+    if (H5Aexists(f, "data.scale") <= 0)
+        return GD_OK;
+    int rc = gd_h5_read_attr_scalar(f, "data.scale", H5T_NATIVE_DOUBLE, &in->scale);
+    if (!rc)
+        rc = gd_h5_read_attr_string(f, "data.features", in->features, sizeof in->features);
+    if (!rc)
+        rc = gd_h5_read_attr_string(f, "data.labels", in->labels, sizeof in->labels);
+    if (rc)
+        return gd_h5_blame_file(path, rc);
+    in->recorded = 1;
+    return GD_OK;
+}
+
 int gd_model_save(const gd_model *m, const char *path)
 {
     gd_h5_quiet();
@@ -72,6 +126,10 @@ int gd_model_save(const gd_model *m, const char *path)
         rc = gd_h5_write(f, "state", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, m->state, m->nstate, 0);
     if (!rc)
         rc = save_architecture(m, f);
+    if (!rc)
+        rc = save_task(m, f);
+    if (!rc)
+        rc = save_input(m, f);
     if (!rc)
         rc = gd_h5_attr_string(f, "model_type", m->ops->name);
     if (!rc)
@@ -113,6 +171,8 @@ int gd_model_load(gd_model *m, const char *path, size_t max_batch)
         rc = gd_h5_read_vector(f, path, "params", H5T_NATIVE_FLOAT, m->w, m->nparams);
     if (!rc && m->nstate)
         rc = gd_h5_read_vector(f, path, "state", H5T_NATIVE_FLOAT, m->state, m->nstate);
+    if (!rc)
+        rc = load_input(f, path, &m->input);
     H5Fclose(f);
     if (rc && m->w)
         gd_model_destroy(m);
