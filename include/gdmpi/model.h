@@ -15,6 +15,19 @@ typedef struct gd_model gd_model;
 
 #define GD_GRAD_EXTRA 2
 
+/* One layer as model.h5's per-layer view shows it: y = act(bn(W x + b)). The pointers are
+ * views into the model's w and state; NULL where the layer has no such block (b for a
+ * batch-norm layer, whose beta replaces it; gamma, beta and the running statistics
+ * without batch norm). */
+typedef struct gd_model_layer {
+    size_t in, out;
+    const char *activation; /* relu, tanh, sigmoid; the last layer: softmax, sigmoid, linear */
+    const float *W;         /* out x in, row-major */
+    const float *b, *gamma, *beta, *running_mean, *running_var; /* out each */
+} gd_model_layer;
+
+#define GD_MODEL_MAX_LAYERS 64
+
 typedef struct gd_model_ops {
     const char *name;
     gd_task task;
@@ -45,6 +58,9 @@ typedef struct gd_model_ops {
     /* Optional: the model's own random stream (dropout masks, testfn's gradient noise), which
      * checkpoints save and restore. */
     struct gd_rng *(*rng)(gd_model *m);
+    /* Optional: writes the layers (at most GD_MODEL_MAX_LAYERS) and returns how many.
+     * Without it a model with data is one affine layer: W (outputs x features) then b. */
+    size_t (*layers)(const gd_model *m, gd_model_layer *out);
     /* 1: trains without a data set (test functions): each rank takes GD_TESTFN_ROWS
      * placeholder rows an epoch, and rank 0 records trajectory.csv. */
     int without_data;
@@ -120,6 +136,12 @@ double gd_model_init_std(const char *init, double init_scale, size_t fan_in, siz
 
 /* Loss sum and correct count over a whole data set, in chunks of max_batch rows. */
 double gd_model_evaluate(gd_model *m, const float *x, const float *y, size_t n, size_t *correct);
+
+/* The model's layers (gd_model_ops.layers, or the one affine layer); 0 for a model
+ * without data (testfn), whose parameters are not a layer. */
+size_t gd_model_layers(const gd_model *m, gd_model_layer *out);
+/* The output function of a task: linear, sigmoid, softmax. */
+const char *gd_task_output(gd_task task);
 
 /* The input a model reads: the recorded one (a loaded model), else its config's [data]
  * (a trained model), else the defaults (X, y, scale 1). */

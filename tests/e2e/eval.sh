@@ -76,3 +76,63 @@ $PY -c 'import sys, h5py
 f = h5py.File(sys.argv[1], "a")
 for k in ("data.scale", "data.features", "data.labels"): del f.attrs[k]' "$TMP/old.h5"
 rejected "$TMP/old.h5 does not record its input" eval --model "$TMP/old.h5" --data "$D"
+
+# Every model type, trained briefly at np=1 on float data: linreg, logreg, softmax, and the
+# mlp with each output, with and without batch norm (the runs are reused below).
+fixture lin linreg rows=600 features=5 noise=0.1 seed=11 val_rows=200
+fixture bin logreg rows=600 features=5 noise=0.1 seed=12 val_rows=200
+fixture cls softmax rows=600 features=5 classes=3 noise=0.1 seed=13 val_rows=200
+MLP="model.type=mlp model.hidden=7,4"
+KINDS="linreg logreg softmax mlp mlp-bn mlp-sigmoid-bn mlp-linear"
+for kind in $KINDS; do
+    case $kind in
+    linreg | logreg | softmax) fx=$(echo "$kind" | sed 's/linreg/lin/; s/logreg/bin/; s/softmax/cls/')
+        set -- model.type="$kind" ;;
+    mlp) fx=cls; set -- $MLP ;;
+    mlp-bn) fx=cls; set -- $MLP model.batchnorm=true ;;
+    mlp-sigmoid-bn) fx=bin; set -- $MLP model.output=sigmoid model.batchnorm=true ;;
+    mlp-linear) fx=lin; set -- $MLP model.output=linear model.activation=tanh ;;
+    esac
+    cfg "$kind" "$fx" "$@" train.epochs=2 train.batch_size=16 optimizer.lr=0.05 \
+        output.dir="$TMP/$kind"
+    mpi 1 "$TMP/$kind.cfg" || { notok "$kind trains"; sed 's/^/# /' "$TMP/out" | tail -n 3; }
+done
+
+# The per-layer view holds the flat vectors exactly, in models.md's layout: the weights of
+# every layer, then each layer's b (or gamma, beta); state: each batch-norm layer's running
+# mean and variance. Shapes and attributes say what each layer is.
+layers_match() {
+    $PY - "$TMP/$1/model.h5" "$2" <<'PYEOF'
+import sys, h5py, numpy as np
+f, want = h5py.File(sys.argv[1], "r"), sys.argv[2].split(",")
+a = f.attrs
+n = int(a["layers"])
+L = [f["layer%d" % (i + 1)] for i in range(n)]
+assert a["format"] == b"gdmpi model" and a["version"] == 2, (a["format"], a["version"])
+assert [g.attrs["activation"].decode() for g in L] == want, [g.attrs["activation"] for g in L]
+assert L[0].attrs["in"] == a["features"] and L[-1].attrs["out"] == a["outputs"]
+for g, h in zip(L, L[1:]):
+    assert h.attrs["in"] == g.attrs["out"]
+for g in L:
+    assert g["W"].shape == (g.attrs["out"], g.attrs["in"]), g["W"].shape
+    tail = ["gamma", "beta", "running_mean", "running_var"] if g.attrs["batchnorm"] else ["b"]
+    assert sorted(g.keys()) == sorted(["W"] + tail), list(g.keys())
+    assert all(g[k].shape == (g.attrs["out"],) for k in tail)
+tails = [g[k][()] for g in L for k in (("gamma", "beta") if g.attrs["batchnorm"] else ("b",))]
+flat = np.concatenate([g["W"][()].ravel() for g in L] + tails)
+assert np.array_equal(flat, f["params"][()]), "layers != params"
+stats = [g[k][()] for g in L if g.attrs["batchnorm"] for k in ("running_mean", "running_var")]
+assert ("state" in f) == bool(stats)
+assert not stats or np.array_equal(np.concatenate(stats), f["state"][()]), "layers != state"
+classes = {"regression": 0, "binary": 2}.get(a["task"].decode(), a["outputs"])
+assert a["classes"] == classes, (a["task"], a["classes"])
+PYEOF
+}
+check "model.h5 of linreg: layer1 (linear) holds params" layers_match linreg linear
+check "model.h5 of logreg: layer1 (sigmoid) holds params" layers_match logreg sigmoid
+check "model.h5 of softmax: layer1 (softmax) holds params" layers_match softmax softmax
+check "model.h5 of an mlp: three layers hold params" layers_match mlp relu,relu,softmax
+check "model.h5 of an mlp with batch norm: layers hold params and state" layers_match mlp-bn relu,relu,softmax
+check "model.h5 of a sigmoid mlp with batch norm: layers hold params and state" \
+    layers_match mlp-sigmoid-bn relu,relu,sigmoid
+check "model.h5 of a linear-output tanh mlp: layers hold params" layers_match mlp-linear tanh,tanh,linear
