@@ -39,19 +39,8 @@ mpi 2 eval --model "$TMP/u8/model.h5" --data "$TMP/u8-val.h5"
 grep -v '^#' "$TMP/out" >"$TMP/by-model-np2"
 check "eval --model --data at np=2 prints the same numbers" cmp -s "$TMP/by-config" "$TMP/by-model-np2"
 
-# rejected CMD... NEEDLE: exit status 2 and NEEDLE in the message, never "unknown error".
-rejected() {
-    needle=$1
-    shift
-    "$GDMPI" "$@" >"$TMP/rej" 2>&1
-    status=$?
-    if [ $status -eq 2 ] && grep -qF -- "$needle" "$TMP/rej" && ! grep -q "unknown error" "$TMP/rej"; then
-        ok "gdmpi $*: status 2: $needle"
-    else
-        notok "gdmpi $*: status $status; wanted 2 and: $needle"
-        sed 's/^/# /' "$TMP/rej" | head -n 4
-    fi
-}
+# rejected NEEDLE CMD...: exit status 2 (a command-line error) and NEEDLE in the message.
+rejected() { refused 2 "$@"; }
 M=$TMP/u8/model.h5 D=$TMP/u8-val.h5
 rejected "unexpected argument '--scale'" eval --model "$M" --data "$D" --scale 1
 rejected "unexpected argument '--set'" eval --model "$M" --data "$D" --set data.scale=1
@@ -77,26 +66,9 @@ f = h5py.File(sys.argv[1], "a")
 for k in ("data.scale", "data.features", "data.labels"): del f.attrs[k]' "$TMP/old.h5"
 rejected "$TMP/old.h5 does not record its input" eval --model "$TMP/old.h5" --data "$D"
 
-# Every model type, trained briefly at np=1 on float data: linreg, logreg, softmax, and the
-# mlp with each output, with and without batch norm (the runs are reused below).
-fixture lin linreg rows=600 features=5 noise=0.1 seed=11 val_rows=200
-fixture bin logreg rows=600 features=5 noise=0.1 seed=12 val_rows=200
-fixture cls softmax rows=600 features=5 classes=3 noise=0.1 seed=13 val_rows=200
-MLP="model.type=mlp model.hidden=7,4"
+# Every model type (lib.sh's train_kinds; the runs are reused below).
 KINDS="linreg logreg softmax mlp mlp-bn mlp-sigmoid-bn mlp-linear"
-for kind in $KINDS; do
-    case $kind in
-    linreg | logreg | softmax) fx=$(echo "$kind" | sed 's/linreg/lin/; s/logreg/bin/; s/softmax/cls/')
-        set -- model.type="$kind" ;;
-    mlp) fx=cls; set -- $MLP ;;
-    mlp-bn) fx=cls; set -- $MLP model.batchnorm=true ;;
-    mlp-sigmoid-bn) fx=bin; set -- $MLP model.output=sigmoid model.batchnorm=true ;;
-    mlp-linear) fx=lin; set -- $MLP model.output=linear model.activation=tanh ;;
-    esac
-    cfg "$kind" "$fx" "$@" train.epochs=2 train.batch_size=16 optimizer.lr=0.05 \
-        output.dir="$TMP/$kind"
-    mpi 1 "$TMP/$kind.cfg" || { notok "$kind trains"; sed 's/^/# /' "$TMP/out" | tail -n 3; }
-done
+train_kinds $KINDS
 
 # The per-layer view holds the flat vectors exactly, in models.md's layout: the weights of
 # every layer, then each layer's b (or gamma, beta); state: each batch-norm layer's running
