@@ -17,6 +17,7 @@ static const char usage_main[] =
     "       gdmpi config --reference                     print the config key reference\n"
     "       gdmpi eval CONFIG [--set ...]                evaluate output.dir/model.h5\n"
     "       gdmpi eval --model MODEL.h5 --data DATA.h5   evaluate a saved model\n"
+    "       gdmpi predict --model M --data D -o OUT      per-row predictions, OUT.h5 or OUT.csv\n"
     "       gdmpi data gen|convert|info ...              make, convert and inspect data\n"
     "       gdmpi --version | --help\n"
     "Run under mpirun for several ranks: mpirun -np 4 gdmpi run.cfg\n";
@@ -130,23 +131,41 @@ static int eval_with_config(int argc, char **argv)
     return gd_model_eval_files(model, data, &given, MPI_COMM_WORLD, stdout);
 }
 
+/* One "--name VALUE" option of a command that takes only such options. */
+typedef struct value_option {
+    const char *name;
+    const char **value;
+} value_option;
+
+/* Fills the options (a list ending in a NULL name), each given once with a value; any
+ * other argument is an error, reported with unknown (a format with one %s: the argument). */
+static int parse_value_options(int argc, char **argv, const value_option *opts,
+                               const char *help, const char *unknown)
+{
+    for (int i = 0; i < argc; i++) {
+        const value_option *o = opts;
+        while (o->name && strcmp(o->name, argv[i]))
+            o++;
+        if (!o->name)
+            return usage_error(help, unknown, argv[i]);
+        if (*o->value || i + 1 >= argc)
+            return usage_error(help, "'%s' needs one value, given once", argv[i]);
+        *o->value = argv[++i];
+    }
+    return GD_OK;
+}
+
 /* "--model M --data D", each once, and nothing else: the model records how to read D. */
 static int parse_model_data_args(int argc, char **argv, const char **model, const char **data)
 {
     *model = *data = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char **slot = !strcmp(argv[i], "--model") ? model
-                            : !strcmp(argv[i], "--data") ? data : NULL;
-        if (!slot)
-            return usage_error("gdmpi", "unexpected argument '%s': eval --model M --data D takes "
-                               "no other option, the model records its input", argv[i]);
-        if (*slot || i + 1 >= argc)
-            return usage_error("gdmpi", "'%s' needs one value, given once", argv[i]);
-        *slot = argv[++i];
-    }
-    if (!*model || !*data)
+    const value_option opts[] = {{"--model", model}, {"--data", data}, {NULL, NULL}};
+    int rc = parse_value_options(argc, argv, opts, "gdmpi",
+                                 "unexpected argument '%s': eval --model M --data D takes no "
+                                 "other option, the model records its input");
+    if (!rc && (!*model || !*data))
         return usage_error("gdmpi", "%s", "eval needs both --model and --data");
-    return GD_OK;
+    return rc;
 }
 
 /* 1 when the arguments name a model file rather than a config. */
@@ -165,11 +184,45 @@ static int eval_model_file(int argc, char **argv)
     return rc ? rc : gd_model_eval_files(model, data, NULL, MPI_COMM_WORLD, stdout);
 }
 
-static int cmd_eval(int argc, char **argv)
+static int eval_command(int argc, char **argv)
+{
+    return names_model_file(argc, argv) ? eval_model_file(argc, argv)
+                                        : eval_with_config(argc, argv);
+}
+
+/* -o names a file predict may replace: .h5 or .csv (the format), neither input. */
+static int check_output_name(const char *out, const char *model, const char *data)
+{
+    size_t n = strlen(out);
+    int csv = n > 4 && !strcmp(out + n - 4, ".csv"), h5 = n > 3 && !strcmp(out + n - 3, ".h5");
+    if (!csv && !h5)
+        return usage_error("gdmpi predict", "-o '%s': the name must end in .h5 or .csv", out);
+    if (!strcmp(out, model) || !strcmp(out, data))
+        return usage_error("gdmpi predict", "-o '%s' would replace an input", out);
+    return GD_OK;
+}
+
+static int predict_command(int argc, char **argv)
+{
+    const char *model = NULL, *data = NULL, *out = NULL;
+    const value_option opts[] = {{"--model", &model}, {"--data", &data}, {"-o", &out},
+                                 {NULL, NULL}};
+    int rc = parse_value_options(argc, argv, opts, "gdmpi predict",
+                                 "unexpected argument '%s' (predict takes --model, --data, -o)");
+    if (!rc && (!model || !data || !out))
+        rc = usage_error("gdmpi predict", "%s", "predict needs --model, --data and -o");
+    if (!rc)
+        rc = check_output_name(out, model, data);
+    if ((rc = gd_agree(MPI_COMM_WORLD, rc)))
+        return rc;
+    return gd_model_predict_files(model, data, out, MPI_COMM_WORLD, stdout);
+}
+
+/* Runs an MPI command between MPI_Init and MPI_Finalize; rank 0 prints its error. */
+static int with_mpi(int (*command)(int, char **), int argc, char **argv)
 {
     MPI_Init(NULL, NULL);
-    int rc = names_model_file(argc, argv) ? eval_model_file(argc, argv)
-                                          : eval_with_config(argc, argv);
+    int rc = command(argc, argv);
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rc)
@@ -294,7 +347,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "config"))
         return cmd_config(argc - 2, argv + 2);
     if (!strcmp(cmd, "eval"))
-        return cmd_eval(argc - 2, argv + 2);
+        return with_mpi(eval_command, argc - 2, argv + 2);
+    if (!strcmp(cmd, "predict"))
+        return with_mpi(predict_command, argc - 2, argv + 2);
     if (!strcmp(cmd, "train"))
         return cmd_train(argc - 2, argv + 2);
     return cmd_train(argc - 1, argv + 1);

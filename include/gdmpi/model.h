@@ -40,6 +40,10 @@ typedef struct gd_model_ops {
                         size_t *correct);
     /* Writes n predictions (regression value, class-1 probability, or class index). */
     void (*predict)(gd_model *m, const float *x, size_t n, float *out);
+    /* Optional: writes n x outputs values of the output layer before its output function
+     * (logits, or the value for regression); `gdmpi predict` applies the function itself,
+     * so that it can write every class probability. NULL: the model has no predictions. */
+    void (*scores)(gd_model *m, const float *x, size_t n, float *out);
     /* How many leading parameters are weights (penalised by l1/l2); the rest are biases. */
     size_t (*weight_count)(const gd_model *m);
     void (*destroy)(gd_model *m);
@@ -163,5 +167,10 @@ int gd_model_load_with_data(gd_model *m, gd_dataset *ds, const char *model_path,
  * `loss L` and `accuracy A` lines on rank 0's out (`gdmpi eval`). */
 int gd_model_eval_files(const char *model_path, const char *data_path,
                         const gd_model_input *given, MPI_Comm comm, FILE *out);
+/* Collective: `gdmpi predict`: per-row predictions of the model on the data (read with the
+ * model's recorded input; labels are not needed), gathered to rank 0, which writes them
+ * atomically to out_path (.csv, else HDF5; docs/outputs.md) and reports on log. */
+int gd_model_predict_files(const char *model_path, const char *data_path, const char *out_path,
+                           MPI_Comm comm, FILE *log);
 
 #endif

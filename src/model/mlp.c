@@ -363,6 +363,14 @@ static void mlp_predict(gd_model *m, const float *x, size_t n, float *out)
     mlp_output_predict(m, p->layer[p->nlayers - 1].z, n, out);
 }
 
+/* The output layer's z (logits, or the value) for the rows, in inference mode. */
+static void mlp_scores(gd_model *m, const float *x, size_t n, float *out)
+{
+    mlp *p = m->impl;
+    forward(m, x, n, 0);
+    memcpy(out, p->layer[p->nlayers - 1].z, n * m->outputs * sizeof(float));
+}
+
 static const gd_model_ops *mlp_specialize(const gd_config *cfg);
 
 _Static_assert(MLP_MAX_HIDDEN + 1 <= GD_MODEL_MAX_LAYERS, "model.h5 must hold every layer");
@@ -393,7 +401,7 @@ static const char *const mlp_config_keys[] = {"hidden", "activation", "output", 
 #define MLP_OPS(task_)                                                                       \
     {                                                                                        \
         .name = "mlp", .task = (task_), .setup = mlp_setup, .loss_grad = mlp_loss_grad,      \
-        .predict = mlp_predict, .weight_count = mlp_weight_count, .destroy = mlp_destroy,    \
+        .predict = mlp_predict, .scores = mlp_scores, .weight_count = mlp_weight_count, .destroy = mlp_destroy,    \
         .init = mlp_init, .specialize = mlp_specialize, .config_keys = mlp_config_keys,      \
         .lockstep = 1, .rng = mlp_rng, .layers = mlp_layers,                                 \
     }
