@@ -1,5 +1,6 @@
 # gdmpi predict (issue 17): per-row predictions of a saved model, read with the model's
 # recorded input; the same file at np=1 and np=2, as CSV and as HDF5; labels optional.
+# scripts/gdmpi_model.py, NumPy alone on model.h5's layer groups, predicts the same.
 . tests/lib.sh
 
 KINDS="linreg logreg softmax mlp mlp-tanh mlp-bn mlp-sigmoid-bn mlp-linear"
@@ -83,6 +84,29 @@ for kind in $KINDS; do
         check "$kind: predict's classes score what gdmpi eval prints" accuracy_matches "$kind" "$out"1.h5 ;;
     esac
 done
+# same_as_numpy KIND: scripts/gdmpi_model.py on a copy of model.h5 without the flat
+# vectors (params, state, W, b: it must use the layer groups) prints gdmpi predict's CSV:
+# the same header, the classes exactly, probabilities or values within 1e-5.
+same_as_numpy() {
+    cp "$TMP/$1/model.h5" "$TMP/$1-layers.h5"
+    $PY -c 'import sys, h5py
+with h5py.File(sys.argv[1], "a") as f:
+    for k in ("params", "state", "W", "b"): f.pop(k, None)' "$TMP/$1-layers.h5"
+    $PY scripts/gdmpi_model.py "$TMP/$1-layers.h5" "$TMP/$(fixture_of "$1")-val.h5" >"$TMP/np.csv" &&
+        $PY - "$TMP/np.csv" "$TMP/$1-pred1.csv" <<'PYEOF'
+import sys, csv, numpy as np
+a, b = (list(csv.reader(open(p))) for p in sys.argv[1:3])
+assert a[0] == b[0] and len(a) == len(b) > 1, (a[0], b[0], len(a), len(b))
+x, y = np.array(a[1:], dtype=float), np.array(b[1:], dtype=float)
+values = slice(0, None) if a[0] == ["value"] else slice(1, None)
+assert values.start == 0 or np.array_equal(x[:, 0], y[:, 0]), "classes differ"
+assert np.abs(x[:, values] - y[:, values]).max() <= 1e-5, np.abs(x[:, values] - y[:, values]).max()
+PYEOF
+}
+for kind in $KINDS; do
+    check "$kind: scripts/gdmpi_model.py predicts what gdmpi predict writes" same_as_numpy "$kind"
+done
+
 check "no temporary file is left beside the outputs" [ -z "$(ls "$TMP" | grep '\.tmp$')" ]
 
 # Labels are optional: a file with the features alone gives the same predictions.
