@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage_main[] =
     "usage: gdmpi CONFIG [--set section.key=value]...   train (also: gdmpi train CONFIG ...)\n"
@@ -20,13 +21,54 @@ static const char usage_main[] =
     "       gdmpi predict --model M --data D -o OUT      per-row predictions, OUT.h5 or OUT.csv\n"
     "       gdmpi data gen|convert|info ...              make, convert and inspect data\n"
     "       gdmpi --version | --help\n"
-    "Run under mpirun for several ranks: mpirun -np 4 gdmpi run.cfg\n";
+    "Each command takes --help (gdmpi predict --help). Run under mpirun for several\n"
+    "ranks: mpirun -np 4 gdmpi run.cfg\n";
 
 static const char usage_data[] =
     "usage: gdmpi data gen --task linreg|logreg|softmax --rows N --features D [--classes K]\n"
     "                      [--noise S] [--seed N] -o TRAIN.h5 [--val VAL.h5 --val-rows M]\n"
     "       gdmpi data convert idx --images IMAGES --labels LABELS -o OUT.h5\n"
-    "       gdmpi data info FILE.h5\n";
+    "       gdmpi data info FILE.h5\n"
+    "example: gdmpi data gen --task softmax --rows 1000 --features 20 --classes 4 -o train.h5\n";
+
+/* The commands' own --help: usage, what it does, its options, one example. */
+static const char help_train[] =
+    "usage: gdmpi train CONFIG [--set section.key=value]...   (also: gdmpi CONFIG ...)\n"
+    "Trains the model CONFIG describes; outputs go to output.dir (docs/outputs.md).\n"
+    "options:\n"
+    "  --set section.key=value   override one config key (repeatable; gdmpi config\n"
+    "                            --reference lists the keys)\n"
+    "example: mpirun -np 2 gdmpi train run.cfg --set optimizer.lr=0.05\n";
+
+static const char help_config[] =
+    "usage: gdmpi config CONFIG [--set section.key=value]...\n"
+    "       gdmpi config --reference\n"
+    "Prints the resolved config (every key, with its default), or the key reference.\n"
+    "options:\n"
+    "  --set section.key=value   override one config key (repeatable)\n"
+    "  --reference               the reference of every key (docs/configuration.md)\n"
+    "example: gdmpi config run.cfg --set train.epochs=3\n";
+
+static const char help_eval[] =
+    "usage: gdmpi eval CONFIG [--set section.key=value]...\n"
+    "       gdmpi eval --model MODEL.h5 --data DATA.h5\n"
+    "Prints the loss (and accuracy) of output.dir/model.h5 on data.val, or of MODEL.h5 on\n"
+    "DATA.h5, read with the dataset names and data.scale the model records.\n"
+    "options:\n"
+    "  --set section.key=value   override one config key (repeatable)\n"
+    "  --model MODEL.h5          a saved model (with --data)\n"
+    "  --data DATA.h5            the data to evaluate it on (with --model)\n"
+    "example: gdmpi eval --model runs/run/model.h5 --data data/fmnist-test.h5\n";
+
+static const char help_predict[] =
+    "usage: gdmpi predict --model MODEL.h5 --data DATA.h5 -o OUT.h5|OUT.csv\n"
+    "Writes one prediction per row of DATA.h5 (read as the model records; labels are not\n"
+    "needed): the class and the class probabilities, or the value (docs/outputs.md).\n"
+    "options:\n"
+    "  --model MODEL.h5          a saved model\n"
+    "  --data DATA.h5            the rows to predict\n"
+    "  -o OUT.h5|OUT.csv         the output, HDF5 or CSV by its name\n"
+    "example: mpirun -np 2 gdmpi predict --model runs/run/model.h5 --data data/fmnist-test.h5 -o pred.h5\n";
 
 static int wants_help(int argc, char **argv)
 {
@@ -160,11 +202,11 @@ static int parse_model_data_args(int argc, char **argv, const char **model, cons
 {
     *model = *data = NULL;
     const value_option opts[] = {{"--model", model}, {"--data", data}, {NULL, NULL}};
-    int rc = parse_value_options(argc, argv, opts, "gdmpi",
+    int rc = parse_value_options(argc, argv, opts, "gdmpi eval",
                                  "unexpected argument '%s': eval --model M --data D takes no "
                                  "other option, the model records its input");
     if (!rc && (!*model || !*data))
-        return usage_error("gdmpi", "%s", "eval needs both --model and --data");
+        return usage_error("gdmpi eval", "%s", "eval needs both --model and --data");
     return rc;
 }
 
@@ -306,9 +348,9 @@ static int data_command(int argc, char **argv)
 
 static int cmd_data(int argc, char **argv)
 {
-    if (argc < 1 || wants_help(argc, argv)) {
-        fputs(usage_data, argc < 1 ? stderr : stdout);
-        return argc < 1 ? GD_ECONFIG : GD_OK;
+    if (argc < 1) {
+        fputs(usage_data, stderr);
+        return GD_ECONFIG;
     }
     int rc = data_command(argc, argv);
     if (rc)
@@ -329,6 +371,72 @@ static int cmd_version(int argc)
     return GD_OK;
 }
 
+static int cmd_eval(int argc, char **argv) { return with_mpi(eval_command, argc, argv); }
+static int cmd_predict(int argc, char **argv) { return with_mpi(predict_command, argc, argv); }
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* the arguments after the command's name */
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"train", cmd_train, help_train},       {"config", cmd_config, help_config},
+    {"eval", cmd_eval, help_eval},          {"predict", cmd_predict, help_predict},
+    {"data", cmd_data, usage_data},
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+/* Edit distance (insertions, deletions, substitutions) between two short words. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t nb = strlen(b), row[64];
+    if (nb >= sizeof row / sizeof *row)
+        return nb;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; a[i - 1]; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            best = up + 1 < best ? up + 1 : best;
+            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[nb];
+}
+
+/* A first argument that is neither a command nor a config file (no such file, no '.' or
+ * '/' in the name): a mistyped command, named with the closest known one; status 2. */
+static int unknown_command(const char *name)
+{
+    const command *closest = &commands[0];
+    for (size_t i = 1; i < NCOMMANDS; i++)
+        if (edit_distance(name, commands[i].name) < edit_distance(name, closest->name))
+            closest = &commands[i];
+    gd_fail(GD_ECONFIG, "unknown command '%s'; did you mean '%s'? (commands: train, config, "
+            "eval, predict, data; or a CONFIG file; see 'gdmpi --help')", name, closest->name);
+    print_error(0);
+    return GD_ECONFIG;
+}
+
+/* "gdmpi CONFIG ..." trains: the first argument is a file, or looks like a path. */
+static int names_config_file(const char *arg)
+{
+    return access(arg, F_OK) == 0 || strchr(arg, '.') || strchr(arg, '/');
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -338,19 +446,18 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--version"))
         return cmd_version(argc);
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || (strcmp(cmd, "data") && wants_help(argc, argv))) {
+    const command *c = find_command(cmd);
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || (!c && wants_help(argc, argv))) {
         fputs(usage_main, stdout);
         return GD_OK;
     }
-    if (!strcmp(cmd, "data"))
-        return cmd_data(argc - 2, argv + 2);
-    if (!strcmp(cmd, "config"))
-        return cmd_config(argc - 2, argv + 2);
-    if (!strcmp(cmd, "eval"))
-        return with_mpi(eval_command, argc - 2, argv + 2);
-    if (!strcmp(cmd, "predict"))
-        return with_mpi(predict_command, argc - 2, argv + 2);
-    if (!strcmp(cmd, "train"))
-        return cmd_train(argc - 2, argv + 2);
+    if (c && wants_help(argc - 2, argv + 2)) {
+        fputs(c->help, stdout);
+        return GD_OK;
+    }
+    if (c)
+        return c->run(argc - 2, argv + 2);
+    if (cmd[0] != '-' && !names_config_file(cmd))
+        return unknown_command(cmd);
     return cmd_train(argc - 1, argv + 1);
 }
