@@ -70,6 +70,48 @@ cfg() {
     } END { for (i = 1; i <= n; i++) printf "[%s]\n%s", order[i], body[order[i]] }' >"$cf_file"
 }
 
+# refused STATUS NEEDLE CMD...: gdmpi CMD... exits with STATUS and NEEDLE in its message,
+# never "unknown error".
+refused() {
+    rf_want=$1 needle=$2
+    shift 2
+    "$GDMPI" "$@" >"$TMP/rej" 2>&1
+    status=$?
+    if [ $status -eq "$rf_want" ] && grep -qF -- "$needle" "$TMP/rej" && ! grep -q "unknown error" "$TMP/rej"; then
+        ok "gdmpi $*: status $rf_want: $needle"
+    else
+        notok "gdmpi $*: status $status; wanted $rf_want and: $needle"
+        sed 's/^/# /' "$TMP/rej" | head -n 4
+    fi
+}
+
+# train_kinds KIND...: trains each model type briefly at np=1 on float data into $TMP/KIND
+# (config $TMP/KIND.cfg) on the fixtures lin (linreg), bin (logreg) and cls (softmax, 3
+# classes), each with validation rows. KIND: linreg, logreg, softmax; mlp (relu, softmax
+# output), mlp-tanh, mlp-bn, mlp-sigmoid-bn, mlp-linear (tanh, linear output).
+train_kinds() {
+    fixture lin linreg rows=600 features=5 noise=0.1 seed=11 val_rows=200
+    fixture bin logreg rows=600 features=5 noise=0.1 seed=12 val_rows=200
+    fixture cls softmax rows=600 features=5 classes=3 noise=0.1 seed=13 val_rows=200
+    tk_mlp="model.type=mlp model.hidden=7,4"
+    for kind; do
+        case $kind in
+        linreg) set -- lin model.type=linreg ;;
+        logreg) set -- bin model.type=logreg ;;
+        softmax) set -- cls model.type=softmax ;;
+        mlp) set -- cls $tk_mlp ;;
+        mlp-tanh) set -- cls $tk_mlp model.activation=tanh ;;
+        mlp-bn) set -- cls $tk_mlp model.batchnorm=true ;;
+        mlp-sigmoid-bn) set -- bin $tk_mlp model.output=sigmoid model.batchnorm=true ;;
+        mlp-linear) set -- lin $tk_mlp model.output=linear model.activation=tanh ;;
+        *) notok "train_kinds: unknown kind $kind"; continue ;;
+        esac
+        cfg "$kind" "$@" train.epochs=2 train.batch_size=16 optimizer.lr=0.05 \
+            output.dir="$TMP/$kind"
+        mpi 1 "$TMP/$kind.cfg" || { notok "$kind trains"; sed 's/^/# /' "$TMP/out" | tail -n 3; }
+    done
+}
+
 # skip NAME REASON: a TAP skip (a feature or tool this run lacks); run-all counts it apart.
 skip() { echo "ok - $1 # SKIP $2"; }
 

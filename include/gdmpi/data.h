@@ -27,6 +27,11 @@ void gd_shard_range(size_t n, int p, int r, size_t *first, size_t *count);
 int gd_data_load(gd_dataset *ds, const char *path, const char *xname, const char *yname,
                  double scale, MPI_Comm comm);
 
+/* Collective: gd_data_load without labels (`gdmpi predict`): the file needs only xname;
+ * y is all zeros. */
+int gd_data_load_features(gd_dataset *ds, const char *path, const char *xname, double scale,
+                          MPI_Comm comm);
+
 /* Collective: checks every label is an integer in [0, classes); names the first bad row. */
 int gd_data_check_labels(const gd_dataset *ds, long classes, MPI_Comm comm);
 

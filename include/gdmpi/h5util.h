@@ -18,6 +18,8 @@ int gd_h5_attr_scalar(hid_t obj, const char *name, hid_t filetype, hid_t memtype
                       const void *value);
 int gd_h5_read_attr_string(hid_t obj, const char *name, char *buf, size_t len);
 int gd_h5_read_attr_long(hid_t obj, const char *name, long *value);
+/* A scalar attribute of any numeric type, converted to memtype. */
+int gd_h5_read_attr_scalar(hid_t obj, const char *name, hid_t memtype, void *value);
 /* Reads a whole 1-D dataset of exactly n elements, converting to memtype. */
 int gd_h5_read_vector(hid_t file, const char *path, const char *name, hid_t memtype, void *data,
                       size_t n);

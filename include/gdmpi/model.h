@@ -15,6 +15,19 @@ typedef struct gd_model gd_model;
 
 #define GD_GRAD_EXTRA 2
 
+/* One layer as model.h5's per-layer view shows it: y = act(bn(W x + b)). The pointers are
+ * views into the model's w and state; NULL where the layer has no such block (b for a
+ * batch-norm layer, whose beta replaces it; gamma, beta and the running statistics
+ * without batch norm). */
+typedef struct gd_model_layer {
+    size_t in, out;
+    const char *activation; /* relu, tanh, sigmoid; the last layer: softmax, sigmoid, linear */
+    const float *W;         /* out x in, row-major */
+    const float *b, *gamma, *beta, *running_mean, *running_var; /* out each */
+} gd_model_layer;
+
+#define GD_MODEL_MAX_LAYERS 64
+
 typedef struct gd_model_ops {
     const char *name;
     gd_task task;
@@ -27,6 +40,10 @@ typedef struct gd_model_ops {
                         size_t *correct);
     /* Writes n predictions (regression value, class-1 probability, or class index). */
     void (*predict)(gd_model *m, const float *x, size_t n, float *out);
+    /* Optional: writes n x outputs values of the output layer before its output function
+     * (logits, or the value for regression); `gdmpi predict` applies the function itself,
+     * so that it can write every class probability. NULL: the model has no predictions. */
+    void (*scores)(gd_model *m, const float *x, size_t n, float *out);
     /* How many leading parameters are weights (penalised by l1/l2); the rest are biases. */
     size_t (*weight_count)(const gd_model *m);
     void (*destroy)(gd_model *m);
@@ -45,10 +62,22 @@ typedef struct gd_model_ops {
     /* Optional: the model's own random stream (dropout masks, testfn's gradient noise), which
      * checkpoints save and restore. */
     struct gd_rng *(*rng)(gd_model *m);
+    /* Optional: writes the layers (at most GD_MODEL_MAX_LAYERS) and returns how many.
+     * Without it a model with data is one affine layer: W (outputs x features) then b. */
+    size_t (*layers)(const gd_model *m, gd_model_layer *out);
     /* 1: trains without a data set (test functions): each rank takes GD_TESTFN_ROWS
      * placeholder rows an epoch, and rank 0 records trajectory.csv. */
     int without_data;
 } gd_model_ops;
+
+/* How the training data was read: model.h5 records it, so that eval and predict read new
+ * data exactly as training did (the same datasets, the same transform x * scale). */
+typedef struct gd_model_input {
+    char features[GD_NAME_MAX]; /* data.features */
+    char labels[GD_NAME_MAX];   /* data.labels */
+    double scale;               /* data.scale */
+    int recorded;               /* 0: read from a model.h5 that predates these attributes */
+} gd_model_input;
 
 struct gd_model {
     const gd_model_ops *ops;
@@ -67,6 +96,7 @@ struct gd_model {
     double l2;
     const gd_config *cfg; /* the run's config, or the one rebuilt from model.h5 */
     gd_config *owned_cfg; /* that rebuilt config, freed with the model */
+    gd_model_input input; /* set by gd_model_load; a trained model's comes from cfg */
     MPI_Comm comm;        /* the ranks that train together (MPI_COMM_SELF by default) */
     /* Optional: called by loss_grad as soon as grad[offset, offset+len) is final, so a
      * strategy can start reducing it while backward continues (overlap). Each element is
@@ -111,8 +141,36 @@ double gd_model_init_std(const char *init, double init_scale, size_t fan_in, siz
 /* Loss sum and correct count over a whole data set, in chunks of max_batch rows. */
 double gd_model_evaluate(gd_model *m, const float *x, const float *y, size_t n, size_t *correct);
 
-/* Writes the model atomically (temporary name, then rename) / reads it back. */
+/* The model's layers (gd_model_ops.layers, or the one affine layer); 0 for a model
+ * without data (testfn), whose parameters are not a layer. */
+size_t gd_model_layers(const gd_model *m, gd_model_layer *out);
+/* The output function of a task: linear, sigmoid, softmax. */
+const char *gd_task_output(gd_task task);
+
+/* The input a model reads: the recorded one (a loaded model), else its config's [data]
+ * (a trained model), else the defaults (X, y, scale 1). */
+gd_model_input gd_model_input_of(const gd_model *m);
+
+/* Writes the model atomically (temporary name, then rename) / reads it back, with its
+ * input (m->input; recorded == 0 for a file written before gdmpi recorded it). */
 int gd_model_save(const gd_model *m, const char *path);
 int gd_model_load(gd_model *m, const char *path, size_t max_batch);
+
+/* Collective over comm: loads the model on every rank and this rank's shard of data_path,
+ * read with the model's recorded input, and checks that the data fits it (features,
+ * labels). given (NULL: none) is an input the caller was told (eval CONFIG: the config's
+ * [data]): its dataset names win, and a data.scale other than the recorded one is an
+ * error (GD_ECONFIG). A model that records no input needs given. On failure both are freed. */
+int gd_model_load_with_data(gd_model *m, gd_dataset *ds, const char *model_path,
+                            const char *data_path, const gd_model_input *given, MPI_Comm comm);
+/* Collective: the mean loss (and accuracy for classifiers) of the model on the data, as
+ * `loss L` and `accuracy A` lines on rank 0's out (`gdmpi eval`). */
+int gd_model_eval_files(const char *model_path, const char *data_path,
+                        const gd_model_input *given, MPI_Comm comm, FILE *out);
+/* Collective: `gdmpi predict`: per-row predictions of the model on the data (read with the
+ * model's recorded input; labels are not needed), gathered to rank 0, which writes them
+ * atomically to out_path (.csv, else HDF5; docs/outputs.md) and reports on log. */
+int gd_model_predict_files(const char *model_path, const char *data_path, const char *out_path,
+                           MPI_Comm comm, FILE *log);
 
 #endif

@@ -79,14 +79,19 @@ int gd_h5_read_attr_string(hid_t obj, const char *name, char *buf, size_t len)
     return rc;
 }
 
-int gd_h5_read_attr_long(hid_t obj, const char *name, long *value)
+int gd_h5_read_attr_scalar(hid_t obj, const char *name, hid_t memtype, void *value)
 {
     hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
     if (attr < 0)
         return gd_fail(GD_ERR, "missing attribute '%s'", name);
-    herr_t rc = H5Aread(attr, H5T_NATIVE_LONG, value);
+    herr_t rc = H5Aread(attr, memtype, value);
     H5Aclose(attr);
     return rc < 0 ? gd_fail(GD_ERR, "cannot read attribute '%s'", name) : GD_OK;
+}
+
+int gd_h5_read_attr_long(hid_t obj, const char *name, long *value)
+{
+    return gd_h5_read_attr_scalar(obj, name, H5T_NATIVE_LONG, value);
 }
 
 int gd_h5_read_vector(hid_t file, const char *path, const char *name, hid_t memtype, void *data,

@@ -99,8 +99,12 @@ static int inspect_file(const char *path, const char *xname, const char *yname, 
     int xnd = 0, ynd = 0;
     hsize_t xd[3] = {0}, yd[3] = {0};
     int rc = inspect_set(f, path, xname, &xnd, xd);
-    if (!rc)
+    if (!rc && yname)
         rc = inspect_set(f, path, yname, &ynd, yd);
+    else if (!rc) { /* no labels (gd_data_load_features): y is one zero per row */
+        ynd = 1;
+        yd[0] = xd[0];
+    }
     if (!rc)
         rc = check_shapes(path, xname, yname, xnd, xd, ynd, yd, out);
     H5Fclose(f);
@@ -146,7 +150,7 @@ static int read_shard(gd_dataset *ds, const char *xname, const char *yname, hid_
         return gd_fail(GD_ERR, "%s: cannot open HDF5 file", ds->path);
     size_t first = fapl == H5P_DEFAULT ? 0 : ds->first_row;
     int rc = read_rows(f, ds->path, xname, first, ds->rows, ds->cols, dxpl, ds->x);
-    if (!rc)
+    if (!rc && yname)
         rc = read_rows(f, ds->path, yname, first, ds->rows, 0, dxpl, ds->y);
     H5Fclose(f);
     return rc;
@@ -269,6 +273,12 @@ int gd_data_load(gd_dataset *ds, const char *path, const char *xname, const char
     if (rc)
         gd_data_free(ds);
     return rc;
+}
+
+int gd_data_load_features(gd_dataset *ds, const char *path, const char *xname, double scale,
+                          MPI_Comm comm)
+{
+    return gd_data_load(ds, path, xname, NULL, scale, comm);
 }
 
 int gd_data_check_labels(const gd_dataset *ds, long classes, MPI_Comm comm)

@@ -1,14 +1,19 @@
-/* model.h5: dataset `params` (float32, the flat parameter vector) with attributes
- * model_type, features, outputs; linear models also get `W` (outputs x features) and
- * `b` (outputs) as plain views for h5py and h5dump users. Models with non-trained state
- * (batch-norm running statistics) add dataset `state`; models whose shape comes from the
- * config (mlp) add one string attribute per architecture key (hidden, activation, ...). */
+/* model.h5 (docs/outputs.md): the flat `params` (and `state`, batch-norm running statistics)
+ * that eval and the tests read; one group per layer (layer1/W, layer1/b, ..., with the
+ * layer's in, out, activation and batchnorm) for readers that do not know the flat layout;
+ * linear models also keep `W` and `b` at the root. Attributes: model_type, features,
+ * outputs, task, classes, layers, format, version, the input (data.features, data.labels,
+ * data.scale) and, for models whose shape comes from the config (mlp), one string per
+ * architecture key (hidden, activation, ...). Checkpoints have their own layout. */
 #include "gdmpi/error.h"
 #include "gdmpi/h5util.h"
 #include "gdmpi/model.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* 1: params, state and the attributes; 2: the input, the task and the per-layer groups. */
+#define GD_MODEL_FILE_VERSION 2
 
 /* The [model] keys in ops->config_keys, as attributes, formatted as `gdmpi config` does. */
 static int save_architecture(const gd_model *m, hid_t f)
@@ -55,6 +60,102 @@ static int load_architecture(hid_t f, const char *path, const gd_model_ops *ops,
     return GD_OK;
 }
 
+gd_model_input gd_model_input_of(const gd_model *m)
+{
+    if (m->input.recorded)
+        return m->input;
+    gd_model_input in = {.features = "X", .labels = "y", .scale = 1.0, .recorded = 1};
+    if (m->cfg) {
+        snprintf(in.features, sizeof in.features, "%s", m->cfg->data.features);
+        snprintf(in.labels, sizeof in.labels, "%s", m->cfg->data.labels);
+        in.scale = m->cfg->data.scale;
+    }
+    return in;
+}
+
+/* The task's name and its class count (0 for regression), for readers of the file. */
+static int save_task(const gd_model *m, hid_t f)
+{
+    static const char *const names[] = {"regression", "binary", "classes"};
+    gd_task task = m->ops->task;
+    long classes = task == GD_TASK_REGRESSION ? 0 : task == GD_TASK_BINARY ? 2 : (long)m->outputs;
+    int rc = gd_h5_attr_string(f, "task", names[task]);
+    return rc ? rc : gd_h5_attr_long(f, "classes", classes);
+}
+
+/* What eval and predict need to read new data as training read it: data.features,
+ * data.labels and data.scale, as attributes named by their keys. */
+static int save_input(const gd_model *m, hid_t f)
+{
+    gd_model_input in = gd_model_input_of(m);
+    int rc = gd_h5_attr_string(f, "data.features", in.features);
+    if (!rc)
+        rc = gd_h5_attr_string(f, "data.labels", in.labels);
+    if (!rc)
+        rc = gd_h5_attr_scalar(f, "data.scale", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &in.scale);
+    return rc;
+}
+
+/* Reads the input back; a file without data.scale predates it (recorded stays 0). */
+static int load_input(hid_t f, const char *path, gd_model_input *in)
+{
+    memset(in, 0, sizeof *in);
+    if (H5Aexists(f, "data.scale") <= 0)
+        return GD_OK;
+    int rc = gd_h5_read_attr_scalar(f, "data.scale", H5T_NATIVE_DOUBLE, &in->scale);
+    if (!rc)
+        rc = gd_h5_read_attr_string(f, "data.features", in->features, sizeof in->features);
+    if (!rc)
+        rc = gd_h5_read_attr_string(f, "data.labels", in->labels, sizeof in->labels);
+    if (rc)
+        return gd_h5_blame_file(path, rc);
+    in->recorded = 1;
+    return GD_OK;
+}
+
+/* One vector block of a layer, when the layer has it. */
+static int save_block(hid_t g, const char *name, const float *v, size_t n)
+{
+    return v ? gd_h5_write(g, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, v, n, 0) : GD_OK;
+}
+
+/* Group layerN: attributes in, out, activation, batchnorm; W (out x in) and the vectors. */
+static int save_layer(hid_t f, size_t index, const gd_model_layer *L)
+{
+    char name[32];
+    snprintf(name, sizeof name, "layer%zu", index + 1);
+    hid_t g = H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return gd_fail(GD_ERR, "cannot create group '%s'", name);
+    int rc = gd_h5_attr_long(g, "in", (long)L->in);
+    if (!rc)
+        rc = gd_h5_attr_long(g, "out", (long)L->out);
+    if (!rc)
+        rc = gd_h5_attr_string(g, "activation", L->activation);
+    if (!rc)
+        rc = gd_h5_attr_long(g, "batchnorm", L->gamma != NULL);
+    if (!rc)
+        rc = gd_h5_write(g, "W", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, L->W, L->out, L->in);
+    const char *names[] = {"b", "gamma", "beta", "running_mean", "running_var"};
+    const float *blocks[] = {L->b, L->gamma, L->beta, L->running_mean, L->running_var};
+    for (size_t i = 0; !rc && i < sizeof names / sizeof *names; i++)
+        rc = save_block(g, names[i], blocks[i], L->out);
+    H5Gclose(g);
+    return rc;
+}
+
+/* The per-layer view (beside the flat params and state, which eval and checkpoints read):
+ * what a reader needs to run the model without knowing gdmpi's flat layout. */
+static int save_layers(const gd_model *m, hid_t f)
+{
+    gd_model_layer layers[GD_MODEL_MAX_LAYERS];
+    size_t n = gd_model_layers(m, layers);
+    int rc = gd_h5_attr_long(f, "layers", (long)n);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = save_layer(f, i, &layers[i]);
+    return rc;
+}
+
 int gd_model_save(const gd_model *m, const char *path)
 {
     gd_h5_quiet();
@@ -72,6 +173,16 @@ int gd_model_save(const gd_model *m, const char *path)
         rc = gd_h5_write(f, "state", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, m->state, m->nstate, 0);
     if (!rc)
         rc = save_architecture(m, f);
+    if (!rc)
+        rc = save_task(m, f);
+    if (!rc)
+        rc = save_input(m, f);
+    if (!rc)
+        rc = save_layers(m, f);
+    if (!rc)
+        rc = gd_h5_attr_string(f, "format", "gdmpi model");
+    if (!rc)
+        rc = gd_h5_attr_long(f, "version", GD_MODEL_FILE_VERSION);
     if (!rc)
         rc = gd_h5_attr_string(f, "model_type", m->ops->name);
     if (!rc)
@@ -113,6 +224,8 @@ int gd_model_load(gd_model *m, const char *path, size_t max_batch)
         rc = gd_h5_read_vector(f, path, "params", H5T_NATIVE_FLOAT, m->w, m->nparams);
     if (!rc && m->nstate)
         rc = gd_h5_read_vector(f, path, "state", H5T_NATIVE_FLOAT, m->state, m->nstate);
+    if (!rc)
+        rc = load_input(f, path, &m->input);
     H5Fclose(f);
     if (rc && m->w)
         gd_model_destroy(m);

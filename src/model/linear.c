@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <stdlib.h>
+#include <string.h>
 
 int linear_setup(gd_model *m)
 {
@@ -28,6 +29,11 @@ float *linear_forward(gd_model *m, const float *x, size_t n)
         for (size_t j = 0; j < k; j++)
             Z[i * k + j] += b[j];
     return Z;
+}
+
+void linear_scores(gd_model *m, const float *x, size_t n, float *out)
+{
+    memcpy(out, linear_forward(m, x, n), n * m->outputs * sizeof(float));
 }
 
 void linear_backward(gd_model *m, const float *x, size_t n, float *grad)

@@ -10,6 +10,8 @@ size_t linear_weight_count(const gd_model *m);
 /* Z = X W^T + b into m->scratch; returns Z. */
 float *linear_forward(gd_model *m, const float *x, size_t n);
 /* grad += [dZ^T X, column sums of dZ], with dZ in m->scratch. */
+/* gd_model_ops.scores: Z = X W^T + b into out (n x outputs). */
+void linear_scores(gd_model *m, const float *x, size_t n, float *out);
 void linear_backward(gd_model *m, const float *x, size_t n, float *grad);
 void linear_destroy(gd_model *m);
 

@@ -30,6 +30,7 @@ const gd_model_ops gd_model_linreg = {
     .setup = linear_setup,
     .loss_grad = linreg_loss_grad,
     .predict = linreg_predict,
+    .scores = linear_scores,
     .weight_count = linear_weight_count,
     .destroy = linear_destroy,
 };

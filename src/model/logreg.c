@@ -42,6 +42,7 @@ const gd_model_ops gd_model_logreg = {
     .setup = linear_setup,
     .loss_grad = logreg_loss_grad,
     .predict = logreg_predict,
+    .scores = linear_scores,
     .weight_count = linear_weight_count,
     .destroy = linear_destroy,
 };

@@ -363,7 +363,35 @@ static void mlp_predict(gd_model *m, const float *x, size_t n, float *out)
     mlp_output_predict(m, p->layer[p->nlayers - 1].z, n, out);
 }
 
+/* The output layer's z (logits, or the value) for the rows, in inference mode. */
+static void mlp_scores(gd_model *m, const float *x, size_t n, float *out)
+{
+    mlp *p = m->impl;
+    forward(m, x, n, 0);
+    memcpy(out, p->layer[p->nlayers - 1].z, n * m->outputs * sizeof(float));
+}
+
 static const gd_model_ops *mlp_specialize(const gd_config *cfg);
+
+_Static_assert(MLP_MAX_HIDDEN + 1 <= GD_MODEL_MAX_LAYERS, "model.h5 must hold every layer");
+
+/* The layers for model.h5: views of each layer's blocks in w and state. */
+static size_t mlp_layers(const gd_model *m, gd_model_layer *out)
+{
+    const mlp *p = m->impl;
+    for (size_t l = 0; l < p->nlayers; l++) {
+        const mlp_layer *L = &p->layer[l];
+        int last = l + 1 == p->nlayers;
+        out[l] = (gd_model_layer){
+            .in = L->in, .out = L->out, .W = m->w + L->w,
+            .activation = last ? gd_task_output(m->ops->task) : activation_names[p->act],
+            .b = L->bn ? NULL : m->w + L->b,
+            .gamma = L->bn ? m->w + L->gamma : NULL, .beta = L->bn ? m->w + L->beta : NULL,
+            .running_mean = L->bn ? L->run_mean : NULL, .running_var = L->bn ? L->run_var : NULL,
+        };
+    }
+    return p->nlayers;
+}
 
 static gd_rng *mlp_rng(gd_model *m) { return &((mlp *)m->impl)->dropout_rng; }
 
@@ -373,9 +401,9 @@ static const char *const mlp_config_keys[] = {"hidden", "activation", "output", 
 #define MLP_OPS(task_)                                                                       \
     {                                                                                        \
         .name = "mlp", .task = (task_), .setup = mlp_setup, .loss_grad = mlp_loss_grad,      \
-        .predict = mlp_predict, .weight_count = mlp_weight_count, .destroy = mlp_destroy,    \
+        .predict = mlp_predict, .scores = mlp_scores, .weight_count = mlp_weight_count, .destroy = mlp_destroy,    \
         .init = mlp_init, .specialize = mlp_specialize, .config_keys = mlp_config_keys,      \
-        .lockstep = 1, .rng = mlp_rng,                                                       \
+        .lockstep = 1, .rng = mlp_rng, .layers = mlp_layers,                                 \
     }
 
 /* The registry entry (softmax output), and the variants model.output selects. */

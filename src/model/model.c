@@ -144,6 +144,23 @@ void gd_model_declare(gd_model *m, gd_state *s)
         gd_state_add(s, GD_STATE_U64, GD_PER_RANK, r->s, 4, "model/rng");
 }
 
+const char *gd_task_output(gd_task task)
+{
+    return task == GD_TASK_REGRESSION ? "linear" : task == GD_TASK_BINARY ? "sigmoid" : "softmax";
+}
+
+size_t gd_model_layers(const gd_model *m, gd_model_layer *out)
+{
+    if (m->ops->layers)
+        return m->ops->layers(m, out);
+    if (m->ops->without_data)
+        return 0;
+    size_t nw = m->ops->weight_count(m);
+    out[0] = (gd_model_layer){.in = m->features, .out = m->outputs, .W = m->w, .b = m->w + nw,
+                              .activation = gd_task_output(m->ops->task)};
+    return 1;
+}
+
 int gd_model_without_data(const gd_config *cfg)
 {
     const gd_model_ops *ops = gd_model_find(cfg->model.type);

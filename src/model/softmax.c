@@ -63,6 +63,7 @@ const gd_model_ops gd_model_softmax = {
     .setup = linear_setup,
     .loss_grad = softmax_loss_grad,
     .predict = softmax_predict,
+    .scores = linear_scores,
     .weight_count = linear_weight_count,
     .destroy = linear_destroy,
 };

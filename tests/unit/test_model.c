@@ -145,6 +145,44 @@ static void test_save_load_roundtrip(void **state)
     assert_non_null(strstr(gd_errmsg(), "/nonexistent/model.h5"));
 }
 
+/* model.h5 records the input a trained model read (its config's [data]) and the load gives
+ * it back, so that eval and predict read new data the same way; a model without a config
+ * records the defaults. */
+static void test_save_load_input(void **state)
+{
+    (void)state;
+    gd_config cfg;
+    gd_config_defaults(&cfg);
+    cfg.data.scale = 1.0 / 255.0;
+    snprintf(cfg.data.features, sizeof cfg.data.features, "pixels");
+    snprintf(cfg.data.labels, sizeof cfg.data.labels, "digit");
+    gd_model m, back;
+    assert_int_equal(gd_model_create(&m, "softmax", D, K, 4, &cfg), GD_OK);
+    char path[256];
+    snprintf(path, sizeof path, "%s/model-input.h5", unit_tmpdir());
+    assert_int_equal(gd_model_save(&m, path), GD_OK);
+    assert_int_equal(gd_model_load(&back, path, 4), GD_OK);
+    assert_true(back.input.recorded);
+    assert_true(back.input.scale == 1.0 / 255.0);
+    assert_string_equal(back.input.features, "pixels");
+    assert_string_equal(back.input.labels, "digit");
+    gd_model_destroy(&m);
+    assert_int_equal(gd_model_save(&back, path), GD_OK); /* a loaded model keeps it */
+    gd_model_destroy(&back);
+    assert_int_equal(gd_model_load(&back, path, 4), GD_OK);
+    assert_true(back.input.scale == 1.0 / 255.0);
+    assert_string_equal(back.input.features, "pixels");
+    gd_model_destroy(&back);
+    assert_int_equal(gd_model_create(&m, "linreg", D, 1, 4, NULL), GD_OK);
+    assert_int_equal(gd_model_save(&m, path), GD_OK);
+    gd_model_destroy(&m);
+    assert_int_equal(gd_model_load(&back, path, 4), GD_OK);
+    assert_true(back.input.recorded && back.input.scale == 1.0);
+    assert_string_equal(back.input.features, "X");
+    assert_string_equal(back.input.labels, "y");
+    gd_model_destroy(&back);
+}
+
 /* cblas and MPI take ints: a batch beyond INT_MAX floats, or a parameter vector beyond it,
  * is refused with a message that says what to lower (before any large allocation). */
 static void test_int_sizes_refused(void **state)
@@ -168,7 +206,7 @@ int main(void)
         cmocka_unit_test(test_linreg_gradient),  cmocka_unit_test(test_logreg_gradient),
         cmocka_unit_test(test_softmax_gradient), cmocka_unit_test(test_losses_are_stable),
         cmocka_unit_test(test_penalty),          cmocka_unit_test(test_save_load_roundtrip),
-        cmocka_unit_test(test_int_sizes_refused),
+        cmocka_unit_test(test_save_load_input),  cmocka_unit_test(test_int_sizes_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
