@@ -59,3 +59,36 @@ void gd_rng_permute(gd_rng *r, size_t *idx, size_t n)
         idx[j] = t;
     }
 }
+
+/* One Feistel round's function: a keyed hash of the right half to `bits` bits. */
+static uint64_t feistel_f(uint64_t half, uint64_t key, int round, int bits)
+{
+    uint64_t x = half ^ (key + 0x9e3779b97f4a7c15ULL * (uint64_t)(round + 1));
+    return splitmix64(&x) & ((1ULL << bits) - 1);
+}
+
+/* A bijection of [0, 4^half_bits): four rounds over two halves of half_bits bits each. */
+static uint64_t feistel(uint64_t v, uint64_t key, int half_bits)
+{
+    const uint64_t mask = (1ULL << half_bits) - 1;
+    uint64_t left = v >> half_bits, right = v & mask;
+    for (int round = 0; round < 4; round++) {
+        const uint64_t next = left ^ feistel_f(right, key, round, half_bits);
+        left = right;
+        right = next;
+    }
+    return (left << half_bits) | right;
+}
+
+uint64_t gd_permute(uint64_t i, uint64_t n, uint64_t key)
+{
+    int half_bits = 1;
+    while (half_bits < 31 && (1ULL << (2 * half_bits)) < n)
+        half_bits++;
+    uint64_t v = i; /* cycle walking: a bijection of the larger domain, restricted to [0, n),
+                       is a bijection of [0, n) (each orbit leaves and comes back) */
+    do
+        v = feistel(v, key, half_bits);
+    while (v >= n);
+    return v;
+}
