@@ -187,11 +187,9 @@ static gd_divergence downpour_update(gd_step_ctx *ctx, ps_state *s, float *x, co
                            int64_t stale)
 {
     const size_t lo = s->lo[s->me], len = s->len[s->me];
-    const float inv = 1.0f / (float)h->count;
-    for (size_t k = 0; k < len; k++)
-        x[k] *= inv;
-    gd_update_penalties(ctx->update, ctx->model->w, lo, len, x); /* their loss came with the push */
-    double sumsq = h->sumsq_other + gd_sumsq(x, len);
+    double penalty; /* unused: the penalties' loss came with the push */
+    double sumsq = h->sumsq_other + gd_update_prepare(ctx->update, ctx->model->w, lo, len, x,
+                                                      h->count, &penalty);
     double lr = s->inverse_lr && stale > 1 ? ctx->lr / (double)stale : ctx->lr;
     return gd_update_step(ctx->update, ctx->model->w, lo, len, x, ctx->step_loss, sumsq, lr,
                           ctx->step);

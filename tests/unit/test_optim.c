@@ -13,6 +13,7 @@
 
 #include "gdmpi/optim.h"
 #include "gdmpi/rng.h"
+#include "gdmpi/update.h"
 
 #include <math.h>
 
@@ -365,6 +366,47 @@ static void test_sumsq_and_clip(void **state)
     assert_float_equal(g[1], 0.8f, 1e-7);
 }
 
+/* The fused divide-and-norm pass equals the two loops it replaces, to the bit, also for a
+ * length that is not a multiple of the eight partial sums. */
+static void test_scale_sumsq_equals_two_passes(void **state)
+{
+    (void)state;
+    enum { N = 21 };
+    float a[N], b[N];
+    for (int i = 0; i < N; i++)
+        a[i] = b[i] = (float)(i - 7) * 0.37f + 1e-3f * (float)(i * i);
+    const float inv = 1.0f / 3.0f;
+    double fused = gd_scale_sumsq(a, N, inv);
+    for (int i = 0; i < N; i++)
+        b[i] *= inv;
+    double separate = gd_sumsq(b, N);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(&fused, &separate, sizeof fused);
+}
+
+/* The update's first pass divides the sum by the count, adds the penalties to the weights
+ * only, and returns the norm of the result:
+ * w = (2, -1 | 3), g = (4, 8 | -2) summed over 4 samples, l2 = 0.5, l1 = 0.25, 2 weights:
+ *   g / 4 = (1, 2 | -0.5);  + l2 w = (2, 1.5 | -0.5);  + l1 sign(w) = (2.25, 1.25 | -0.5)
+ *   penalty = 0.5/2 (4 + 1) + 0.25 (2 + 1) = 2;  sumsq = 5.0625 + 1.5625 + 0.25 = 6.875 */
+static void test_update_prepare(void **state)
+{
+    (void)state;
+    gd_update u = {.nparams = 3, .nweights = 2, .l2 = 0.5, .l1 = 0.25};
+    float w[3] = {2, -1, 3}, g[3] = {4, 8, -2};
+    double penalty = -1;
+    assert_float_equal(gd_update_prepare(&u, w, 0, 3, g, 4, &penalty), 6.875, 1e-12);
+    assert_float_equal(penalty, 2, 1e-12);
+    assert_float_equal(g[0], 2.25f, 0);
+    assert_float_equal(g[1], 1.25f, 0);
+    assert_float_equal(g[2], -0.5f, 0);
+    /* a server's slice past the weights: divided, no penalty */
+    float gb[1] = {-2};
+    assert_float_equal(gd_update_prepare(&u, w, 2, 1, gb, 4, &penalty), 0.25, 1e-12);
+    assert_float_equal(penalty, 0, 0);
+    assert_float_equal(gb[0], -0.5f, 0);
+}
+
 static void test_l1_penalty(void **state)
 {
     (void)state;
@@ -449,6 +491,8 @@ int main(void)
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test(test_state_is_flat_and_restorable),
         cmocka_unit_test(test_sumsq_and_clip),
+        cmocka_unit_test(test_scale_sumsq_equals_two_passes),
+        cmocka_unit_test(test_update_prepare),
         cmocka_unit_test(test_l1_penalty),
         cmocka_unit_test(test_noise_stddev),
         cmocka_unit_test(test_noise_variance),
