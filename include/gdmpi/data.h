@@ -8,7 +8,11 @@
 #include <stdio.h>
 
 typedef struct gd_dataset {
-    float *x;          /* rows x cols, row-major, already scaled */
+    float *x;          /* rows x cols, row-major, already scaled; NULL when x8 holds them */
+    uint8_t *x8;       /* rows x cols unscaled bytes (gd_data_load_compact of unsigned 8-bit
+                          features: a quarter of the memory), else NULL; gd_data_copy_row
+                          converts a row */
+    float scale;       /* data.scale: the row of x8 as floats is x8 * scale */
     float *y;          /* rows targets, or class labels stored as exact integers */
     size_t rows;       /* this rank's rows */
     size_t cols;
@@ -32,11 +36,24 @@ int gd_data_load(gd_dataset *ds, const char *path, const char *xname, const char
 int gd_data_load_features(gd_dataset *ds, const char *path, const char *xname, double scale,
                           MPI_Comm comm);
 
+/* gd_data_load, except that features stored as unsigned integers of 8 bits stay bytes in
+ * memory (ds->x8, ds->x NULL) and are scaled row by row by gd_data_copy_row. For a training
+ * shard that is read once per epoch; float features load as with gd_data_load. */
+int gd_data_load_compact(gd_dataset *ds, const char *path, const char *xname, const char *yname,
+                         double scale, MPI_Comm comm);
+
+/* Row r of the shard as floats, scaled (x8 * scale in float, the same value gd_data_load
+ * would hold), into out[0..cols). */
+void gd_data_copy_row(const gd_dataset *ds, size_t r, float *out);
+
 /* Collective: checks every label is an integer in [0, classes); names the first bad row. */
 int gd_data_check_labels(const gd_dataset *ds, long classes, MPI_Comm comm);
 
 /* Collective: the largest label + 1 over all ranks. */
 long gd_data_count_classes(const gd_dataset *ds, MPI_Comm comm);
+
+/* Bytes the shard's features and labels take in memory. */
+size_t gd_data_bytes(const gd_dataset *ds);
 
 void gd_data_free(gd_dataset *ds);
 

@@ -18,7 +18,7 @@ typedef struct gd_optim_ops {
     size_t state_slots; /* floats of state per parameter; the state is one flat buffer */
     double default_lr;  /* the lr used when optimizer.lr is 0 (not set) */
     /* One update of w[0..n) with the mean gradient g at step o->t (1 for the first step). */
-    void (*step)(gd_optim *o, float *w, const float *g, size_t n, float lr);
+    void (*step)(gd_optim *o, float *restrict w, const float *restrict g, size_t n, float lr);
 } gd_optim_ops;
 
 /* The config's [optimizer] numbers. lr is the base rate alpha (after the linear
@@ -42,8 +42,9 @@ const char *gd_optim_names(void);
 /* Checks the hyper-parameters the update formulas divide by (GD_ECONFIG on failure). */
 int gd_optim_create(gd_optim *o, const char *name, const gd_optim_hparams *hp, size_t n);
 void gd_optim_destroy(gd_optim *o);
-/* Advances t and applies one update. */
-void gd_optim_step(gd_optim *o, float *w, const float *g, float lr);
+/* Advances t and applies one update. w, g and the state never overlap (restrict: the
+ * loops vectorise without run-time alias checks). */
+void gd_optim_step(gd_optim *o, float *restrict w, const float *restrict g, float lr);
 /* Floats in o->state (n * state_slots), for checkpoints. */
 size_t gd_optim_state_len(const gd_optim *o);
 /* Checkpoints (gdmpi/state.h): "optimizer/state", one block of n floats per slot, held as
@@ -53,7 +54,10 @@ void gd_optim_declare(gd_optim *o, gd_state *s, gd_state_scope scope, size_t lo,
 /* Vector helpers for what happens to the combined gradient before the step. */
 
 /* Sum of squares, accumulated in double (the squared global norm of g). */
-double gd_sumsq(const float *g, size_t n);
+double gd_sumsq(const float *restrict g, size_t n);
+/* g <- g * scale (in float, as a separate loop would), and the sum of squares of the
+ * result, in one pass: equal to the bit to scaling and then calling gd_sumsq. */
+double gd_scale_sumsq(float *restrict g, size_t n, float scale);
 /* g <- g * max_norm / norm when norm > max_norm (clipping by the global norm). */
 void gd_clip_by_norm(float *g, size_t n, double norm, double max_norm);
 /* Adds the subgradient l1 * sign(w) (sign(0) = 0) to g (unless g is NULL); returns the

@@ -152,7 +152,8 @@ static inline void gd_step_stop(gd_step_ctx *ctx, gd_stop_reason why)
         ctx->stop = why;
 }
 
-/* The whole pipeline on the full vector: ctx->model->w, mean gradient g, ctx->step_loss (the
+/* The whole pipeline on the full vector: ctx->model->w, g the gradient sum over
+ * ctx->step_count (> 0) samples, ctx->step_loss (the
  * penalties' loss is added), ctx->lr and ctx->step. Records a divergence. */
 static inline void gd_step_update(gd_step_ctx *ctx, float *g)
 {

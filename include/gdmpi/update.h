@@ -6,7 +6,13 @@
  *
  * It knows flat vectors, the optimizer and a handful of numbers from the config; never the
  * model, the trainer or the strategy. Every strategy calls it on the slice it updates: the
- * whole vector (allreduce, local-sgd, hogwild, easgd) or a parameter server's slice. */
+ * whole vector (allreduce, local-sgd, hogwild, easgd) or a parameter server's slice.
+ *
+ * Passes over the slice: the division by the count, the penalties and the squared norm
+ * share the first (gd_update_prepare); the optimizer step is the second. They cannot be one:
+ * the divergence check and clipping need the whole gradient's norm before any parameter
+ * moves (a non-finite gradient must never reach w). Clipping, when it scales, and noise
+ * add a pass each. */
 #ifndef GDMPI_UPDATE_H
 #define GDMPI_UPDATE_H
 
@@ -51,11 +57,18 @@ double gd_update_penalties(const gd_update *u, const float *w, size_t lo, size_t
 gd_divergence gd_update_step(gd_update *u, float *w, size_t lo, size_t n, float *g,
                              double loss, double sumsq, double lr, long step);
 
-/* The whole pipeline on [lo, lo + n), g holding that slice of the mean gradient and *loss
- * the step's loss sum over count samples: adds the penalties (their loss, times count, to
- * *loss), and steps. The penalty loss and the squared norm are summed over `peers`, the
- * owners of the other slices (MPI_COMM_NULL: there are none), so that clipping and the
- * divergence check see the whole gradient. */
+/* The first pass over [lo, lo + n), g holding that slice of the gradient sum over count
+ * (> 0) samples: divides it by count (as g * (1/count) in float), adds the penalties
+ * (their loss per sample in *penalty) and returns the squared norm of the result. */
+double gd_update_prepare(const gd_update *u, const float *w, size_t lo, size_t n, float *g,
+                         double count, double *penalty);
+
+/* The whole pipeline on [lo, lo + n), g holding that slice of the gradient sum over count
+ * (> 0) samples and *loss the step's loss sum: divides g by count, adds the penalties
+ * (their loss, times count, to *loss), and steps: two passes over the slice when neither
+ * clipping nor noise is on (gd_update_prepare, then the optimizer). The penalty loss and the
+ * squared norm are summed over `peers`, the owners of the other slices (MPI_COMM_NULL:
+ * there are none), so that clipping and the divergence check see the whole gradient. */
 gd_divergence gd_update_apply(gd_update *u, float *w, size_t lo, size_t n, float *g,
                               double *loss, double count, double lr, long step, MPI_Comm peers);
 /* Checkpoints (gdmpi/state.h): "update/noise_rng", per rank. */

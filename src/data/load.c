@@ -17,6 +17,7 @@
 
 typedef struct {
     unsigned long long rows, cols;
+    unsigned long long bytes; /* the features are unsigned 8-bit integers */
 } shape;
 
 void gd_shard_range(size_t n, int p, int r, size_t *first, size_t *count)
@@ -44,8 +45,19 @@ static int is_numeric(hid_t set)
     return cls == H5T_INTEGER || cls == H5T_FLOAT;
 }
 
+/* Unsigned integers of one byte: values 0..255, exact as bytes and as floats. */
+static int is_unsigned_byte(hid_t set)
+{
+    hid_t type = H5Dget_type(set);
+    int yes = H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) == 1 &&
+              H5Tget_sign(type) == H5T_SGN_NONE;
+    H5Tclose(type);
+    return yes;
+}
+
 /* Opens dataset name and returns its dimensions; names the file and dataset on error. */
-static int inspect_set(hid_t f, const char *path, const char *name, int *ndims, hsize_t dims[3])
+static int inspect_set(hid_t f, const char *path, const char *name, int *ndims, hsize_t dims[3],
+                       int *bytes)
 {
     if (H5Lexists(f, name, H5P_DEFAULT) <= 0)
         return gd_fail(GD_ERR, "%s: missing dataset '%s'", path, name);
@@ -53,6 +65,7 @@ static int inspect_set(hid_t f, const char *path, const char *name, int *ndims, 
     if (set < 0)
         return gd_fail(GD_ERR, "%s: '%s' is not a dataset", path, name);
     int numeric = is_numeric(set);
+    *bytes = is_unsigned_byte(set);
     hid_t space = H5Dget_space(set);
     *ndims = H5Sget_simple_extent_ndims(space);
     if (*ndims >= 1 && *ndims <= 3)
@@ -96,25 +109,27 @@ static int inspect_file(const char *path, const char *xname, const char *yname, 
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         return gd_fail(GD_ERR, "%s: cannot open HDF5 file (corrupt or truncated?)", path);
-    int xnd = 0, ynd = 0;
+    int xnd = 0, ynd = 0, xbytes = 0, ybytes = 0;
     hsize_t xd[3] = {0}, yd[3] = {0};
-    int rc = inspect_set(f, path, xname, &xnd, xd);
+    int rc = inspect_set(f, path, xname, &xnd, xd, &xbytes);
     if (!rc && yname)
-        rc = inspect_set(f, path, yname, &ynd, yd);
+        rc = inspect_set(f, path, yname, &ynd, yd, &ybytes);
     else if (!rc) { /* no labels (gd_data_load_features): y is one zero per row */
         ynd = 1;
         yd[0] = xd[0];
     }
+    out->bytes = (unsigned long long)xbytes;
     if (!rc)
         rc = check_shapes(path, xname, yname, xnd, xd, ynd, yd, out);
     H5Fclose(f);
     return rc;
 }
 
-/* Reads rows [first, first+count) of one dataset, converted to float, with transfer
- * property dxpl (collective MPI-IO, or the default for serial files). */
+/* Reads rows [first, first+count) of one dataset, converted to memory type mtype (float,
+ * or bytes), with transfer property dxpl (collective MPI-IO, or the default for serial
+ * files). */
 static int read_rows(hid_t f, const char *path, const char *name, size_t first, size_t count,
-                     size_t cols, hid_t dxpl, float *out)
+                     size_t cols, hid_t dxpl, hid_t mtype, void *out)
 {
     hid_t set = H5Dopen2(f, name, H5P_DEFAULT);
     if (set < 0)
@@ -124,7 +139,7 @@ static int read_rows(hid_t f, const char *path, const char *name, size_t first, 
     hsize_t start[2] = {first, 0}, cnt[2] = {count, cols ? cols : 1};
     H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL);
     hid_t mspace = H5Screate_simple(nd, cnt, NULL);
-    herr_t rc = H5Dread(set, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, out);
+    herr_t rc = H5Dread(set, mtype, mspace, fspace, dxpl, out);
     H5Sclose(mspace);
     H5Sclose(fspace);
     H5Dclose(set);
@@ -133,13 +148,16 @@ static int read_rows(hid_t f, const char *path, const char *name, size_t first, 
                   : GD_OK;
 }
 
-static int alloc_shard(gd_dataset *ds)
+/* Room for the shard: the features as bytes (bytes: the file holds them and the caller
+ * keeps them so), else as floats. */
+static int alloc_shard(gd_dataset *ds, int bytes)
 {
     if (ds->cols > SIZE_MAX / sizeof(float)) /* the file's claim; the row size would wrap */
         return gd_fail(GD_ERR, "%s: %zu features per row do not fit in memory", ds->path,
                        ds->cols);
-    ds->x = gd_alloc(ds->rows, ds->cols * sizeof(float), "features");
-    ds->y = ds->x ? gd_alloc(ds->rows, sizeof(float), "labels") : NULL;
+    void *x = bytes ? (void *)(ds->x8 = gd_alloc(ds->rows, ds->cols, "features"))
+                    : (void *)(ds->x = gd_alloc(ds->rows, ds->cols * sizeof(float), "features"));
+    ds->y = x ? gd_alloc(ds->rows, sizeof(float), "labels") : NULL;
     return ds->y ? GD_OK : GD_ERR;
 }
 
@@ -149,31 +167,35 @@ static int read_shard(gd_dataset *ds, const char *xname, const char *yname, hid_
     if (f < 0)
         return gd_fail(GD_ERR, "%s: cannot open HDF5 file", ds->path);
     size_t first = fapl == H5P_DEFAULT ? 0 : ds->first_row;
-    int rc = read_rows(f, ds->path, xname, first, ds->rows, ds->cols, dxpl, ds->x);
+    int rc = ds->x8 ? read_rows(f, ds->path, xname, first, ds->rows, ds->cols, dxpl,
+                                H5T_NATIVE_UCHAR, ds->x8)
+                    : read_rows(f, ds->path, xname, first, ds->rows, ds->cols, dxpl,
+                                H5T_NATIVE_FLOAT, ds->x);
     if (!rc && yname)
-        rc = read_rows(f, ds->path, yname, first, ds->rows, 0, dxpl, ds->y);
+        rc = read_rows(f, ds->path, yname, first, ds->rows, 0, dxpl, H5T_NATIVE_FLOAT, ds->y);
     H5Fclose(f);
     return rc;
 }
 
 /* One shared file: rank 0 inspects, everyone reads its rows collectively. */
-static int load_shared(gd_dataset *ds, const char *xname, const char *yname, MPI_Comm comm)
+static int load_shared(gd_dataset *ds, const char *xname, const char *yname, int keep_bytes,
+                       MPI_Comm comm)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    shape sh = {0, 0};
+    shape sh = {0, 0, 0};
     int rc = rank == 0 ? inspect_file(ds->path, xname, yname, &sh) : GD_OK;
     if ((rc = gd_agree(comm, rc)))
         return rc;
-    MPI_Bcast(&sh, 2, MPI_UNSIGNED_LONG_LONG, 0, comm);
+    MPI_Bcast(&sh, 3, MPI_UNSIGNED_LONG_LONG, 0, comm);
     if (sh.rows < (unsigned long long)size)
         return gd_fail(GD_ERR, "%s: %llu rows for %d ranks; every rank needs at least one row",
                        ds->path, sh.rows, size);
     ds->total_rows = sh.rows;
     ds->cols = sh.cols;
     gd_shard_range(ds->total_rows, size, rank, &ds->first_row, &ds->rows);
-    rc = alloc_shard(ds);
+    rc = alloc_shard(ds, keep_bytes && sh.bytes);
     if ((rc = gd_agree(comm, rc)))
         return rc;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), dxpl = H5Pcreate(H5P_DATASET_XFER);
@@ -186,9 +208,10 @@ static int load_shared(gd_dataset *ds, const char *xname, const char *yname, MPI
 }
 
 /* One file per rank: each rank inspects and reads its own; offsets come from a scan. */
-static int load_per_rank(gd_dataset *ds, const char *xname, const char *yname, MPI_Comm comm)
+static int load_per_rank(gd_dataset *ds, const char *xname, const char *yname, int keep_bytes,
+                         MPI_Comm comm)
 {
-    shape sh = {0, 0};
+    shape sh = {0, 0, 0};
     int rc = inspect_file(ds->path, xname, yname, &sh);
     if ((rc = gd_agree(comm, rc)))
         return rc;
@@ -206,7 +229,7 @@ static int load_per_rank(gd_dataset *ds, const char *xname, const char *yname, M
     ds->cols = sh.cols;
     ds->first_row = rank ? before : 0;
     ds->total_rows = total;
-    rc = alloc_shard(ds);
+    rc = alloc_shard(ds, keep_bytes && sh.bytes);
     if (!rc)
         rc = read_shard(ds, xname, yname, H5P_DEFAULT, H5P_DEFAULT);
     return gd_agree(comm, rc);
@@ -226,16 +249,32 @@ static size_t first_bad_row(const gd_dataset *ds, size_t local_bad, double bad_v
     return (size_t)row;
 }
 
-static size_t scale_and_find_nonfinite(gd_dataset *ds, float scale, int *in_labels)
+/* Scales row i of ds->x in place (bytes stay as they are: gd_data_copy_row scales them)
+ * and says whether every scaled value is finite. */
+static int scale_row_finite(gd_dataset *ds, size_t i, float scale)
 {
     const size_t cols = ds->cols;
+    if (ds->x8) {
+        const uint8_t *row = ds->x8 + i * cols;
+        for (size_t j = 0; j < cols; j++)
+            if (!isfinite((float)row[j] * scale)) /* only a huge data.scale */
+                return 0;
+        return 1;
+    }
+    float *row = ds->x + i * cols;
+    for (size_t j = 0; j < cols; j++) {
+        row[j] *= scale;
+        if (!isfinite(row[j]))
+            return 0;
+    }
+    return 1;
+}
+
+static size_t scale_and_find_nonfinite(gd_dataset *ds, float scale, int *in_labels)
+{
     for (size_t i = 0; i < ds->rows; i++) {
-        float *row = ds->x + i * cols;
-        for (size_t j = 0; j < cols; j++) {
-            row[j] *= scale;
-            if (!isfinite(row[j]))
-                return i;
-        }
+        if (!scale_row_finite(ds, i, scale))
+            return i;
         if (!isfinite(ds->y[i])) {
             *in_labels = 1;
             return i;
@@ -258,16 +297,17 @@ static int check_finite(gd_dataset *ds, const char *xname, const char *yname, do
                    scale != 1 && which <= 0 ? " (after data.scale)" : "");
 }
 
-int gd_data_load(gd_dataset *ds, const char *path, const char *xname, const char *yname,
-                 double scale, MPI_Comm comm)
+static int load(gd_dataset *ds, const char *path, const char *xname, const char *yname,
+                double scale, int keep_bytes, MPI_Comm comm)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
     memset(ds, 0, sizeof *ds);
+    ds->scale = (float)scale;
     expand_rank(path, rank, ds->path, sizeof ds->path);
     gd_h5_quiet();
-    int rc = strstr(path, "{rank}") ? load_per_rank(ds, xname, yname, comm)
-                                    : load_shared(ds, xname, yname, comm);
+    int rc = strstr(path, "{rank}") ? load_per_rank(ds, xname, yname, keep_bytes, comm)
+                                    : load_shared(ds, xname, yname, keep_bytes, comm);
     if (!rc)
         rc = check_finite(ds, xname, yname, scale, comm);
     if (rc)
@@ -275,10 +315,29 @@ int gd_data_load(gd_dataset *ds, const char *path, const char *xname, const char
     return rc;
 }
 
-int gd_data_load_features(gd_dataset *ds, const char *path, const char *xname, double scale,
-                          MPI_Comm comm)
+int gd_data_load(gd_dataset *ds, const char *path, const char *xname, const char *yname,
+                 double scale, MPI_Comm comm)
 {
-    return gd_data_load(ds, path, xname, NULL, scale, comm);
+    return load(ds, path, xname, yname, scale, 0, comm);
+}
+
+int gd_data_load_compact(gd_dataset *ds, const char *path, const char *xname, const char *yname,
+                         double scale, MPI_Comm comm)
+{
+    return load(ds, path, xname, yname, scale, 1, comm);
+}
+
+void gd_data_copy_row(const gd_dataset *ds, size_t r, float *restrict out)
+{
+    const size_t cols = ds->cols;
+    if (!ds->x8) {
+        memcpy(out, ds->x + r * cols, cols * sizeof(float));
+        return;
+    }
+    const uint8_t *restrict in = ds->x8 + r * cols;
+    const float scale = ds->scale;
+    for (size_t j = 0; j < cols; j++)
+        out[j] = (float)in[j] * scale; /* what H5Dread to float and the load's scaling give */
 }
 
 int gd_data_check_labels(const gd_dataset *ds, long classes, MPI_Comm comm)
@@ -307,11 +366,19 @@ long gd_data_count_classes(const gd_dataset *ds, MPI_Comm comm)
     return top < 0 ? 0 : (long)floor(top) + 1;
 }
 
+size_t gd_data_bytes(const gd_dataset *ds)
+{
+    const size_t per_value = ds->x8 ? 1 : ds->x ? sizeof(float) : 0;
+    return ds->rows * ds->cols * per_value + (ds->y ? ds->rows * sizeof(float) : 0);
+}
+
 void gd_data_free(gd_dataset *ds)
 {
     free(ds->x);
+    free(ds->x8);
     free(ds->y);
     ds->x = ds->y = NULL;
+    ds->x8 = NULL;
 }
 
 int gd_data_placeholder(gd_dataset *ds, size_t rows, MPI_Comm comm)
@@ -330,4 +397,10 @@ int gd_data_placeholder(gd_dataset *ds, size_t rows, MPI_Comm comm)
     ds->x = gd_alloc(rows, sizeof(float), "placeholder rows");
     ds->y = ds->x ? gd_alloc(rows, sizeof(float), "placeholder rows") : NULL;
     return ds->y ? GD_OK : GD_ERR;
+}
+
+int gd_data_load_features(gd_dataset *ds, const char *path, const char *xname, double scale,
+                          MPI_Comm comm)
+{
+    return gd_data_load(ds, path, xname, NULL, scale, comm);
 }

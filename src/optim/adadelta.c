@@ -8,10 +8,11 @@
 
 #include "gdmpi/optim.h"
 
-static void adadelta_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
+static void adadelta_step(gd_optim *o, float *restrict w, const float *restrict g, size_t n,
+                          float lr)
 {
     const float rho = (float)o->hp.rho, rho_c = (float)(1 - o->hp.rho), eps = (float)o->hp.eps;
-    float *eg2 = o->state, *edx2 = o->state + n;
+    float *restrict eg2 = o->state, *restrict edx2 = o->state + n;
     for (size_t i = 0; i < n; i++) {
         eg2[i] = ema(eg2[i], g[i] * g[i], rho, rho_c);               /* E[g^2] */
         float dx = -sqrtf(edx2[i] + eps) / sqrtf(eg2[i] + eps) * g[i]; /* -RMS[dx]/RMS[g] g */

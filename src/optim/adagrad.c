@@ -5,10 +5,11 @@
 
 #include <math.h>
 
-static void adagrad_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
+static void adagrad_step(gd_optim *o, float *restrict w, const float *restrict g, size_t n,
+                         float lr)
 {
     const float eps = (float)o->hp.eps;
-    float *G = o->state;
+    float *restrict G = o->state;
     for (size_t i = 0; i < n; i++) {
         G[i] += g[i] * g[i];                       /* G <- G + g^2 */
         w[i] -= lr * g[i] / (sqrtf(G[i]) + eps);   /* w <- w - lr g / (sqrt(G) + eps) */

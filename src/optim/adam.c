@@ -5,10 +5,10 @@
  * State: m in slot 0, v in slot 1. */
 #include "kernels.h"
 
-static void adam_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
+static void adam_step(gd_optim *o, float *restrict w, const float *restrict g, size_t n, float lr)
 {
     const adam_consts k = adam_consts_at(o);
-    float *m = o->state, *v = o->state + n;
+    float *restrict m = o->state, *restrict v = o->state + n;
     for (size_t i = 0; i < n; i++) {
         adam_moments(&m[i], &v[i], g[i], &k);
         w[i] -= lr * (m[i] * k.corr1) / (sqrtf(v[i] * k.corr2) + k.eps); /* lr m^/(sqrt(v^)+eps) */

@@ -6,11 +6,11 @@
  * State: m in slot 0, u in slot 1. */
 #include "kernels.h"
 
-static void adamax_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
+static void adamax_step(gd_optim *o, float *restrict w, const float *restrict g, size_t n, float lr)
 {
     const adam_consts k = adam_consts_at(o);
     const float step = lr * k.corr1;
-    float *m = o->state, *u = o->state + n;
+    float *restrict m = o->state, *restrict u = o->state + n;
     for (size_t i = 0; i < n; i++) {
         m[i] = ema(m[i], g[i], k.b1, k.b1c);  /* m <- b1 m + (1 - b1) g */
         u[i] = fmaxf(k.b2 * u[i], fabsf(g[i])); /* u <- max(b2 u, |g|) */

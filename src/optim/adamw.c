@@ -7,12 +7,12 @@
  * State: m in slot 0, v in slot 1. */
 #include "kernels.h"
 
-static void adamw_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
+static void adamw_step(gd_optim *o, float *restrict w, const float *restrict g, size_t n, float lr)
 {
     const adam_consts k = adam_consts_at(o);
     const float eta = o->hp.lr > 0 ? (float)(lr / o->hp.lr) : 1.0f;
     const float decay = eta * (float)o->hp.weight_decay;
-    float *m = o->state, *v = o->state + n;
+    float *restrict m = o->state, *restrict v = o->state + n;
     for (size_t i = 0; i < n; i++) {
         adam_moments(&m[i], &v[i], g[i], &k);
         /* w <- w - eta (alpha m^ / (sqrt(v^) + eps) + lambda w), with eta alpha = lr */

@@ -6,10 +6,11 @@
  * State: m in slot 0, v in slot 1, vmax in slot 2. */
 #include "kernels.h"
 
-static void amsgrad_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
+static void amsgrad_step(gd_optim *o, float *restrict w, const float *restrict g, size_t n,
+                         float lr)
 {
     const adam_consts k = adam_consts_at(o);
-    float *m = o->state, *v = o->state + n, *vmax = o->state + 2 * n;
+    float *restrict m = o->state, *restrict v = o->state + n, *restrict vmax = o->state + 2 * n;
     for (size_t i = 0; i < n; i++) {
         adam_moments(&m[i], &v[i], g[i], &k);
         vmax[i] = fmaxf(vmax[i], v[i]); /* vmax <- max(vmax, v) */

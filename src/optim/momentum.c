@@ -4,10 +4,11 @@
  * SGD(momentum=mu); under a schedule the velocity keeps the earlier steps' lr. */
 #include "gdmpi/optim.h"
 
-static void momentum_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
+static void momentum_step(gd_optim *o, float *restrict w, const float *restrict g, size_t n,
+                          float lr)
 {
     const float mu = (float)o->hp.momentum;
-    float *v = o->state;
+    float *restrict v = o->state;
     for (size_t i = 0; i < n; i++) {
         v[i] = mu * v[i] + lr * g[i]; /* v <- mu v + lr g */
         w[i] -= v[i];                 /* w <- w - v */

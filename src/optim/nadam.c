@@ -8,12 +8,12 @@
  * 1 - b1^(t+1), which we follow. State: m in slot 0, n in slot 1. */
 #include "kernels.h"
 
-static void nadam_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
+static void nadam_step(gd_optim *o, float *restrict w, const float *restrict g, size_t n, float lr)
 {
     const adam_consts k = adam_consts_at(o);
     const float ahead = k.b1 * bias_correction(o->hp.beta1, o->t + 1); /* b1 / (1 - b1^(t+1)) */
     const float now = k.b1c * k.corr1;                                  /* (1 - b1) / (1 - b1^t) */
-    float *m = o->state, *v = o->state + n;
+    float *restrict m = o->state, *restrict v = o->state + n;
     for (size_t i = 0; i < n; i++) {
         adam_moments(&m[i], &v[i], g[i], &k);
         float mbar = ahead * m[i] + now * g[i];                     /* m_ */

@@ -8,10 +8,11 @@
  * With a constant lr it equals PyTorch's SGD(momentum=mu, nesterov=True). */
 #include "gdmpi/optim.h"
 
-static void nesterov_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
+static void nesterov_step(gd_optim *o, float *restrict w, const float *restrict g, size_t n,
+                          float lr)
 {
     const float mu = (float)o->hp.momentum;
-    float *v = o->state;
+    float *restrict v = o->state;
     for (size_t i = 0; i < n; i++) {
         v[i] = mu * v[i] + lr * g[i];  /* v <- mu v + lr g */
         w[i] -= mu * v[i] + lr * g[i]; /* w <- w - (mu v + lr g) */

@@ -67,7 +67,7 @@ void gd_optim_destroy(gd_optim *o)
     o->state = NULL;
 }
 
-void gd_optim_step(gd_optim *o, float *w, const float *g, float lr)
+void gd_optim_step(gd_optim *o, float *restrict w, const float *restrict g, float lr)
 {
     o->t++;
     o->ops->step(o, w, g, o->n, lr);

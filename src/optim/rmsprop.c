@@ -5,10 +5,11 @@
 
 #include "gdmpi/optim.h"
 
-static void rmsprop_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
+static void rmsprop_step(gd_optim *o, float *restrict w, const float *restrict g, size_t n,
+                         float lr)
 {
     const float d = (float)o->hp.decay, d_c = (float)(1 - o->hp.decay), eps = (float)o->hp.eps;
-    float *eg2 = o->state;
+    float *restrict eg2 = o->state;
     for (size_t i = 0; i < n; i++) {
         eg2[i] = ema(eg2[i], g[i] * g[i], d, d_c);    /* E[g^2] */
         w[i] -= lr * g[i] / (sqrtf(eg2[i]) + eps);    /* w <- w - lr g / (sqrt(E[g^2]) + eps) */

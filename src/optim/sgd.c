@@ -3,7 +3,7 @@
 
 #include <cblas.h>
 
-static void sgd_step(gd_optim *o, float *w, const float *g, size_t n, float lr)
+static void sgd_step(gd_optim *o, float *restrict w, const float *restrict g, size_t n, float lr)
 {
     (void)o;
     cblas_saxpy((int)n, -lr, g, 1, w, 1); /* w <- w - lr g */

@@ -56,11 +56,30 @@ gd_divergence gd_update_step(gd_update *u, float *w, size_t lo, size_t n, float 
     return GD_DIV_NONE;
 }
 
+/* The usual case, nothing penalised in the slice, is one pass: divide and sum the squares.
+ * With penalties it is three, in the order of the pipeline (divide, add the penalties,
+ * sum the squares), since the penalties' loss is a serial sum that would keep the divide
+ * and the norm from vectorising. */
+double gd_update_prepare(const gd_update *u, const float *w, size_t lo, size_t n, float *g,
+                         double count, double *penalty)
+{
+    const float inv = 1.0f / (float)count;
+    const int penalised = (u->l2 != 0 || u->l1 != 0) && lo < u->nweights;
+    if (!penalised) {
+        *penalty = 0;
+        return gd_scale_sumsq(g, n, inv);
+    }
+    for (size_t i = 0; i < n; i++)
+        g[i] *= inv;
+    *penalty = gd_update_penalties(u, w, lo, n, g);
+    return gd_sumsq(g, n); /* after the penalties: the norm of what the step uses */
+}
+
 gd_divergence gd_update_apply(gd_update *u, float *w, size_t lo, size_t n, float *g,
                               double *loss, double count, double lr, long step, MPI_Comm peers)
 {
-    double sums[2] = {gd_update_penalties(u, w, lo, n, g), 0};
-    sums[1] = gd_sumsq(g, n); /* after the penalties: the norm of what the step uses */
+    double sums[2];
+    sums[1] = gd_update_prepare(u, w, lo, n, g, count, &sums[0]);
     if (peers != MPI_COMM_NULL)
         MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, peers);
     *loss += count * sums[0];

@@ -174,10 +174,7 @@ static int allreduce_step(gd_step_ctx *ctx)
     ctx->step_count = g[n + 1];
     if (ctx->step_count <= 0)
         return GD_OK;
-    float inv = 1.0f / (float)ctx->step_count;
-    for (size_t i = 0; i < n; i++)
-        g[i] *= inv;
-    gd_step_update(ctx, g);
+    gd_step_update(ctx, g); /* divides by the count in its first pass */
     gd_step_time(ctx, GD_T_COMPUTE, &since);
     return GD_OK;
 }

@@ -50,12 +50,8 @@ void local_step(gd_step_ctx *ctx)
     float *g = ctx->model->g;
     ctx->step_loss = ctx->batch_loss;
     ctx->step_count = ctx->batch_count;
-    if (ctx->step_count > 0) {
-        const float inv = 1.0f / (float)ctx->step_count;
-        for (size_t i = 0; i < ctx->model->nparams; i++)
-            g[i] *= inv;
-        gd_step_update(ctx, g);
-    }
+    if (ctx->step_count > 0)
+        gd_step_update(ctx, g); /* divides by the count in its first pass */
     gd_step_time(ctx, GD_T_COMPUTE, &since);
 }
 

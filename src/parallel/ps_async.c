@@ -203,13 +203,12 @@ static gd_divergence downpour_update(gd_step_ctx *ctx, ps_state *s, float *x, co
                            int64_t stale)
 {
     const size_t lo = s->lo[s->me], len = s->len[s->me];
-    if (!(h->flags & PS_ACCRUED)) { /* averaged push: gradient sums to their mean */
-        const float inv = 1.0f / (float)h->count;
-        for (size_t k = 0; k < len; k++)
-            x[k] *= inv;
-    }
-    gd_update_penalties(ctx->update, ctx->model->w, lo, len, x); /* their loss came with the push */
-    double sumsq = h->sumsq_other + gd_sumsq(x, len);
+    /* an averaged push holds gradient sums (to their mean); a downpour push the accrued
+       mean gradients, applied as they are */
+    const double count = h->flags & PS_ACCRUED ? 1.0 : h->count;
+    double penalty; /* unused: the penalties' loss came with the push */
+    double sumsq = h->sumsq_other + gd_update_prepare(ctx->update, ctx->model->w, lo, len, x,
+                                                      count, &penalty);
     double lr = s->inverse_lr && stale > 1 ? ctx->lr / (double)stale : ctx->lr;
     return gd_update_step(ctx->update, ctx->model->w, lo, len, x, ctx->step_loss, sumsq, lr,
                           ctx->step);

@@ -87,9 +87,6 @@ static void server_step(gd_step_ctx *ctx, ps_state *s)
     float *g = ctx->model->g + lo;
     combine(ctx, s, g);
     if (ctx->step_count > 0) { /* no rows anywhere (uneven shards' tail): no step, as allreduce */
-        const float inv = 1.0f / (float)ctx->step_count;
-        for (size_t k = 0; k < len; k++)
-            g[k] *= inv;
         const double t0 = MPI_Wtime();
         double loss = ctx->step_loss;
         gd_step_diverge(ctx, gd_update_apply(ctx->update, ctx->model->w, lo, len, g, &loss,

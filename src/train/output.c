@@ -116,8 +116,9 @@ static const char *const timer_names[GD_T_COUNT] = {"compute_s", "comm_s", "wait
                                                     "eval_s"};
 
 /* Per rank r, RANK_FIGURES doubles from rows + RANK_FIGURES r: its shard rows, its peak
- * resident set (MiB), then what parallel.slow_ranks and delay_us injected (gd_inject_totals). */
-enum { RANK_FIGURES = 5 };
+ * resident set (MiB), what parallel.slow_ranks and delay_us injected (gd_inject_totals),
+ * then the MiB its shard takes in memory (uint8 features: a quarter of float32's). */
+enum { RANK_FIGURES = 6 };
 
 static void json_ranks(FILE *f, const double *all, const double *rows, int size)
 {
@@ -131,6 +132,7 @@ static void json_ranks(FILE *f, const double *all, const double *rows, int size)
             fprintf(f, ", \"%s\": ", timer_names[k]);
             json_num(f, all[r * GD_T_COUNT + k]);
         }
+        fprintf(f, ", \"shard_mb\": %.1f", x[5]);
         fprintf(f, ", \"injected\": {\"slow_s\": %.6f, \"delay_s\": %.6f, \"delays\": %.0f}}",
                 x[2], x[3], x[4]);
     }
@@ -197,6 +199,7 @@ int gd_write_summary(const gd_trainer *t, int status, const char *message)
     mine[GD_T_COUNT + 2] = inj.slow_s;
     mine[GD_T_COUNT + 3] = inj.delay_s;
     mine[GD_T_COUNT + 4] = inj.delays;
+    mine[GD_T_COUNT + 5] = (double)gd_data_bytes(&t->train) / (1024.0 * 1024.0);
     double *gathered = t->rank == 0 ? gd_alloc((size_t)t->size, sizeof mine, "summary") : NULL;
     if (t->rank == 0 && !gathered)
         gd_abort(t->comm, GD_ERR);

@@ -93,9 +93,10 @@ static int load_data(gd_trainer *t)
         t->has_val = 0;
         return t->ctx.serving ? GD_OK : gd_data_placeholder(&t->train, GD_TESTFN_ROWS, t->ctx.role_comm);
     }
+    /* compact: 8-bit features stay bytes, converted batch by batch (gather_batch) */
     int rc = t->ctx.serving ? GD_OK
-                        : gd_data_load(&t->train, c->data.train, c->data.features,
-                                       c->data.labels, c->data.scale, t->ctx.role_comm);
+                        : gd_data_load_compact(&t->train, c->data.train, c->data.features,
+                                               c->data.labels, c->data.scale, t->ctx.role_comm);
     t->has_val = c->data.val[0] != '\0';
     if (rc || !t->has_val || val_comm == MPI_COMM_NULL) {
         gd_step_time(&t->ctx, GD_T_IO, &since);
@@ -330,22 +331,23 @@ static int setup(gd_trainer *t)
 }
 
 /* Points *x, *y at the rows of step s: straight into the shard when they are contiguous
- * (sequential order, or one batch holds the shard), else gathered into the batch buffers.
- * Returns the row count. */
+ * (sequential order, or one batch holds the shard) and held as floats, else gathered into
+ * the batch buffers (bytes converted to floats on the way). Returns the row count. */
 static size_t gather_batch(gd_trainer *t, long s, const float **x, const float **y)
 {
     const size_t cols = t->train.cols, start = (size_t)s * t->batch.rows;
     if (start >= t->train.rows)
         return 0;
     size_t n = t->train.rows - start < t->batch.rows ? t->train.rows - start : t->batch.rows;
-    if (t->batch.kind == GD_ORDER_SEQUENTIAL || n == t->train.rows) {
+    const int contiguous = t->batch.kind == GD_ORDER_SEQUENTIAL || n == t->train.rows;
+    if (contiguous && t->train.x) {
         *x = t->train.x + start * cols;
         *y = t->train.y + start;
         return n;
     }
     for (size_t i = 0; i < n; i++) {
-        size_t r = t->batch.order[start + i];
-        memcpy(t->batch.bx + i * cols, t->train.x + r * cols, cols * sizeof(float));
+        size_t r = contiguous ? start + i : t->batch.order[start + i];
+        gd_data_copy_row(&t->train, r, t->batch.bx + i * cols);
         t->batch.by[i] = t->train.y[r];
     }
     *x = t->batch.bx;
@@ -447,9 +449,9 @@ static int by_score(const void *a, const void *b)
  * first epoch: the initial model, whose equal losses keep the file's order). */
 static void order_by_loss(gd_trainer *t)
 {
-    const size_t cols = t->train.cols;
     for (size_t r = 0; r < t->train.rows; r++) {
-        double loss = t->model.ops->loss_grad(&t->model, t->train.x + r * cols, t->train.y + r, 1,
+        gd_data_copy_row(&t->train, r, t->batch.bx); /* the batch buffer holds one row or more */
+        double loss = t->model.ops->loss_grad(&t->model, t->batch.bx, t->train.y + r, 1,
                                               NULL, NULL);
         t->batch.scores[r] = (gd_scored_row){.score = (float)loss, .row = r};
     }

@@ -7,11 +7,13 @@
  * with lr = 0.1, momentum 0.9, beta1 0.9, beta2 0.999, eps 1e-6, rho 0.95, decay 0.9,
  * weight_decay 0.01. g2[0] is tiny so that the second moment of element 0 falls
  * (v2 < v1): that is where AMSGrad's running maximum parts from Adam. The comments derive
- * element 0 step by step; element 1 follows the same arithmetic. */
+ * element 0 step by step; element 1 follows the same arithmetic. Where eps goes is pinned
+ * separately, by one step with a large eps (test_*_eps). */
 #include "unit.h"
 
 #include "gdmpi/optim.h"
 #include "gdmpi/rng.h"
+#include "gdmpi/update.h"
 
 #include <math.h>
 
@@ -206,6 +208,72 @@ static void test_adamw(void **state)
     expect_steps("adamw", 0.1f, want);
 }
 
+/* eps's place in the denominator. The three-step tests above use eps = 1e-6, whose effect
+ * on w (about 1e-7) is below their 2e-6 tolerance: they pass with eps dropped or moved
+ * inside the root. Here eps = 0.25 is as large as sqrt(v^) itself, so each of the three
+ * places gives a w that differs from the others by 0.02 or more (10^4 times the tolerance):
+ * one step from w = 1 with g = 0.25 and lr = 0.5. At t = 1 the bias corrections undo the
+ * averages (m^ = g, v^ = g^2), so every denominator below is sqrt(v^) + eps = 0.5,
+ * against sqrt(v^ + eps) = 0.559017 (eps inside) and sqrt(v^) = 0.25 (eps dropped). */
+static const gd_optim_hparams HP_EPS = {
+    .lr = 0.5, .beta1 = 0.9, .beta2 = 0.999, .eps = 0.25, .weight_decay = 0.01};
+
+/* One step of `name` under HP_EPS from a state whose slot `slot` is preset (slot < 0: the
+ * zero state), against want. */
+static void expect_eps_step(const char *name, int slot, float preset, double want)
+{
+    gd_optim o;
+    assert_int_equal(gd_optim_create(&o, name, &HP_EPS, 1), 0);
+    if (slot >= 0)
+        o.state[slot] = preset;
+    float w = 1.0f, g = 0.25f;
+    gd_optim_step(&o, &w, &g, 0.5f);
+    if (fabs(w - want) > 2e-6)
+        fail_msg("%s: w = %.9g, want %.9g (is eps outside the root?)", name, w, want);
+    gd_optim_destroy(&o);
+}
+
+static void test_adam_eps(void **state)
+{
+    (void)state;
+    /* w = 1 - 0.5 * 0.25 / (0.25 + 0.25) = 0.75  (eps inside: 0.776393; dropped: 0.5) */
+    expect_eps_step("adam", -1, 0, 0.75);
+}
+
+static void test_adagrad_eps(void **state)
+{
+    (void)state;
+    /* G = 0.0625, w = 1 - 0.5 * 0.25 / (0.25 + 0.25) = 0.75  (inside: 0.776393; dropped: 0.5) */
+    expect_eps_step("adagrad", -1, 0, 0.75);
+}
+
+static void test_nadam_eps(void **state)
+{
+    (void)state;
+    /* m = 0.025, m_ = 0.9 * 0.025 / (1 - 0.81) + 0.1 * 0.25 / 0.1 = 0.368421053
+     * w = 1 - 0.5 * 0.368421053 / (0.25 + 0.25) = 0.631578947
+     * (inside: 1 - 0.184210526 / 0.559017 = 0.670474193; dropped: 0.263157895) */
+    expect_eps_step("nadam", -1, 0, 0.631578947);
+}
+
+static void test_amsgrad_eps(void **state)
+{
+    (void)state;
+    /* The state's running maximum (slot 2) starts at 0.0005625, above the new v = 6.25e-5:
+     * vmax^ = 1000 * 0.0005625 = 0.5625, so the denominator is sqrt(0.5625) + eps = 1 and
+     * w = 1 - 0.5 * 0.25 / 1 = 0.875  (inside: 1 - 0.125 / 0.901388 = 0.861325;
+     * dropped: 1 - 0.125 / 0.75 = 0.833333; v instead of vmax: 0.75) */
+    expect_eps_step("amsgrad", 2, 0.0005625f, 0.875);
+}
+
+static void test_adamw_eps(void **state)
+{
+    (void)state;
+    /* eta = lr / alpha = 1: w = 1 - (0.5 * 0.25 / (0.25 + 0.25) + 0.01 * 1) = 0.74
+     * (inside: 0.766393; dropped: 0.49) */
+    expect_eps_step("adamw", -1, 0, 0.74);
+}
+
 /* AdamW's decay follows the schedule multiplier lr/alpha, not alpha itself. */
 static void test_adamw_decay_follows_schedule(void **state)
 {
@@ -298,6 +366,47 @@ static void test_sumsq_and_clip(void **state)
     assert_float_equal(g[1], 0.8f, 1e-7);
 }
 
+/* The fused divide-and-norm pass equals the two loops it replaces, to the bit, also for a
+ * length that is not a multiple of the eight partial sums. */
+static void test_scale_sumsq_equals_two_passes(void **state)
+{
+    (void)state;
+    enum { N = 21 };
+    float a[N], b[N];
+    for (int i = 0; i < N; i++)
+        a[i] = b[i] = (float)(i - 7) * 0.37f + 1e-3f * (float)(i * i);
+    const float inv = 1.0f / 3.0f;
+    double fused = gd_scale_sumsq(a, N, inv);
+    for (int i = 0; i < N; i++)
+        b[i] *= inv;
+    double separate = gd_sumsq(b, N);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(&fused, &separate, sizeof fused);
+}
+
+/* The update's first pass divides the sum by the count, adds the penalties to the weights
+ * only, and returns the norm of the result:
+ * w = (2, -1 | 3), g = (4, 8 | -2) summed over 4 samples, l2 = 0.5, l1 = 0.25, 2 weights:
+ *   g / 4 = (1, 2 | -0.5);  + l2 w = (2, 1.5 | -0.5);  + l1 sign(w) = (2.25, 1.25 | -0.5)
+ *   penalty = 0.5/2 (4 + 1) + 0.25 (2 + 1) = 2;  sumsq = 5.0625 + 1.5625 + 0.25 = 6.875 */
+static void test_update_prepare(void **state)
+{
+    (void)state;
+    gd_update u = {.nparams = 3, .nweights = 2, .l2 = 0.5, .l1 = 0.25};
+    float w[3] = {2, -1, 3}, g[3] = {4, 8, -2};
+    double penalty = -1;
+    assert_float_equal(gd_update_prepare(&u, w, 0, 3, g, 4, &penalty), 6.875, 1e-12);
+    assert_float_equal(penalty, 2, 1e-12);
+    assert_float_equal(g[0], 2.25f, 0);
+    assert_float_equal(g[1], 1.25f, 0);
+    assert_float_equal(g[2], -0.5f, 0);
+    /* a server's slice past the weights: divided, no penalty */
+    float gb[1] = {-2};
+    assert_float_equal(gd_update_prepare(&u, w, 2, 1, gb, 4, &penalty), 0.25, 1e-12);
+    assert_float_equal(penalty, 0, 0);
+    assert_float_equal(gb[0], -0.5f, 0);
+}
+
 static void test_l1_penalty(void **state)
 {
     (void)state;
@@ -371,12 +480,19 @@ int main(void)
         cmocka_unit_test(test_nadam),
         cmocka_unit_test(test_amsgrad),
         cmocka_unit_test(test_adamw),
+        cmocka_unit_test(test_adam_eps),
+        cmocka_unit_test(test_adagrad_eps),
+        cmocka_unit_test(test_nadam_eps),
+        cmocka_unit_test(test_amsgrad_eps),
+        cmocka_unit_test(test_adamw_eps),
         cmocka_unit_test(test_adamw_decay_follows_schedule),
         cmocka_unit_test(test_adamax_zero_gradient),
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_create_errors),
         cmocka_unit_test(test_state_is_flat_and_restorable),
         cmocka_unit_test(test_sumsq_and_clip),
+        cmocka_unit_test(test_scale_sumsq_equals_two_passes),
+        cmocka_unit_test(test_update_prepare),
         cmocka_unit_test(test_l1_penalty),
         cmocka_unit_test(test_noise_stddev),
         cmocka_unit_test(test_noise_variance),
