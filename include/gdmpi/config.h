@@ -19,6 +19,7 @@ typedef struct gd_config {
         char labels[GD_NAME_MAX];
         double scale;
         char order[GD_NAME_MAX]; /* shuffle|sequential|curriculum */
+        char shuffle[GD_NAME_MAX]; /* rank|global */
     } data;
     struct {
         char type[GD_NAME_MAX];

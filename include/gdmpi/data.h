@@ -52,6 +52,14 @@ int gd_data_check_labels(const gd_dataset *ds, long classes, MPI_Comm comm);
 /* Collective: the largest label + 1 over all ranks. */
 long gd_data_count_classes(const gd_dataset *ds, MPI_Comm comm);
 
+/* Collective over comm: moves this rank's row i to rank dest[i], where it becomes row
+ * pos[i] of that rank's new_rows rows (every rank passes its own new count; every place of
+ * it must be filled exactly once). The features (float or bytes), the label and the row's
+ * id (ids[i], a global row number) travel together; ds and *ids then hold the new rows.
+ * Two shard buffers are held at the peak (what is sent, then what arrived). */
+int gd_data_reshard(gd_dataset *ds, uint64_t **ids, const int *dest, const uint64_t *pos,
+                    size_t new_rows, MPI_Comm comm);
+
 /* Bytes the shard's features and labels take in memory. */
 size_t gd_data_bytes(const gd_dataset *ds);
 

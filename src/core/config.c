@@ -13,6 +13,7 @@
 #include <string.h>
 
 static const char *order_names(void) { return "shuffle|sequential|curriculum"; }
+static const char *shuffle_names(void) { return "rank|global"; }
 static const char *init_names(void) { return "auto|zeros|normal|he|xavier"; }
 static const char *overlap_names(void) { return "auto|true|false"; }
 static const char *staleness_lr_names(void) { return "none|inverse"; }
@@ -35,6 +36,10 @@ const gd_key gd_keys[] = {
     {"data", "order", GD_KEY_STRING, F(data.order), "shuffle", 0, 0, order_names,
      "row order each epoch: shuffle (per-rank stream), sequential (file order), curriculum "
      "(easy to hard: each row's loss under the model at the epoch's start)"},
+    {"data", "shuffle", GD_KEY_STRING, F(data.shuffle), "rank", 0, 0, shuffle_names,
+     "which rows each rank holds: rank (its contiguous block of the file, for the whole run) "
+     "or global (a seeded permutation of all rows redistributes them: every epoch in the "
+     "synchronous modes, once at the start in the asynchronous ones)"},
 
     {"model", "type", GD_KEY_STRING, F(model.type), "softmax", 0, 0, NULL,
      "model: linreg (MSE), logreg (binary cross-entropy), softmax, mlp (neural network)"},

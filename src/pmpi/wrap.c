@@ -124,6 +124,22 @@ int MPI_Allgather(const void *send, int scount, MPI_Datatype stype, void *recv, 
     return after(w, PMPI_Allgather(send, scount, stype, recv, rcount, rtype, comm));
 }
 
+int MPI_Alltoall(const void *send, int scount, MPI_Datatype stype, void *recv, int rcount,
+                 MPI_Datatype rtype, MPI_Comm comm)
+{
+    int w = before(comm, "MPI_Alltoall", -1);
+    return after(w, PMPI_Alltoall(send, scount, stype, recv, rcount, rtype, comm));
+}
+
+int MPI_Alltoallv(const void *send, const int scounts[], const int sdispls[], MPI_Datatype stype,
+                  void *recv, const int rcounts[], const int rdispls[], MPI_Datatype rtype,
+                  MPI_Comm comm)
+{
+    int w = before(comm, "MPI_Alltoallv", -1);
+    return after(w, PMPI_Alltoallv(send, scounts, sdispls, stype, recv, rcounts, rdispls, rtype,
+                                   comm));
+}
+
 int MPI_Barrier(MPI_Comm comm)
 {
     int w = before(comm, "MPI_Barrier", -1);

@@ -315,6 +315,8 @@ static int setup(gd_trainer *t)
         rc = gd_agree(t->comm, load_data(t));
     if (!rc)
         rc = gd_agree(t->comm, plan_batches(t));
+    if (!rc) /* data.shuffle = global: the rows' numbers (and the async modes' one move) */
+        rc = gd_agree(t->comm, gd_global_shuffle_setup(t));
     if (!rc)
         rc = gd_agree(t->comm, build_model(t));
     if (!rc) {
@@ -476,6 +478,9 @@ static int run_epoch(gd_trainer *t)
 {
     long first = t->first_step; /* resumed in mid-epoch: its order and sums are restored */
     t->first_step = 0;
+    if (t->batch.global && !t->strategy->async && !t->ctx.serving) /* also when resumed: the
+        restored order is of this epoch's rows */
+        or_abort(t, gd_global_shuffle_epoch(t, t->ctx.epoch));
     if (!first) {
         order_epoch(t);
         t->ctx.epoch_loss = t->ctx.epoch_count = 0;
@@ -767,6 +772,8 @@ static void teardown(gd_trainer *t)
     gd_data_free(&t->train);
     gd_data_free(&t->val);
     free(t->batch.order);
+    free(t->batch.ids);
+    free(t->batch.starts);
     free(t->batch.scores);
     free(t->batch.bx);
     free(t->batch.by);

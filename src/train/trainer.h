@@ -42,6 +42,10 @@ typedef struct gd_batcher {
     gd_rng shuffle_rng;
     gd_order kind;
     gd_scored_row *scores; /* curriculum only: rows by increasing loss */
+    int global;            /* data.shuffle = global */
+    uint64_t *ids;         /* global: each held row's number in the whole data set */
+    uint64_t *starts;      /* global: per worker, where its rows start in an epoch's
+                              permutation (workers + 1 entries: the last is the total) */
 } gd_batcher;
 
 /* The clock: wall time, the time budget and the step limits. */
@@ -129,6 +133,11 @@ int gd_trajectory_close(gd_trainer *t, int failed);
  * model is the same on all) (stopping.c); metrics: "metrics/rows", of which *rows are saved
  * and which a load sets (output.c). */
 void gd_batcher_declare(gd_trainer *t, gd_state *s);
+/* data.shuffle = global (global_shuffle.c), on workers, collective over the workers: setup
+ * numbers the rows (and, in an asynchronous mode, redistributes them once); each epoch of
+ * a synchronous mode redistributes them by that epoch's permutation. */
+int gd_global_shuffle_setup(gd_trainer *t);
+int gd_global_shuffle_epoch(gd_trainer *t, long epoch);
 void gd_stopping_declare(gd_trainer *t, gd_state *s);
 void gd_metrics_declare(gd_trainer *t, gd_state *s, long *rows);
 
