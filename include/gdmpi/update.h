@@ -71,6 +71,12 @@ double gd_update_prepare(const gd_update *u, const float *w, size_t lo, size_t n
  * there are none), so that clipping and the divergence check see the whole gradient. */
 gd_divergence gd_update_apply(gd_update *u, float *w, size_t lo, size_t n, float *g,
                               double *loss, double count, double lr, long step, MPI_Comm peers);
+/* Gradient noise (Neelakantan et al. 2015) from a stream of this rank's own, for a strategy
+ * whose ranks apply their own updates (local-sgd, easgd, hogwild): with the shared stream
+ * they would all add the same noise vector, perfectly correlated. The lock-step modes keep
+ * the shared stream (one combined update, one draw). */
+void gd_update_own_noise(gd_update *u, uint64_t seed, int rank);
+
 /* Checkpoints (gdmpi/state.h): "update/noise_rng", per rank. */
 void gd_update_declare(gd_update *u, gd_state *s);
 

@@ -90,3 +90,8 @@ void gd_update_declare(gd_update *u, gd_state *s)
 {
     gd_state_add(s, GD_STATE_U64, GD_PER_RANK, u->noise_rng.s, 4, "update/noise_rng");
 }
+
+void gd_update_own_noise(gd_update *u, uint64_t seed, int rank)
+{
+    gd_rng_seed(&u->noise_rng, seed, 1 + (uint64_t)rank, GD_RNG_NOISE); /* 0: the shared one */
+}

@@ -67,6 +67,7 @@ static easgd_state *new_state(gd_step_ctx *ctx, int workers)
     easgd_state *e = gd_alloc(1, sizeof *e, "easgd state");
     if (!e)
         return NULL;
+    local_own_noise(ctx); /* each worker's local steps draw their own gradient noise */
     e->alpha = resolve_alpha(ctx->cfg, workers);
     e->tau = ctx->cfg->parallel.tau;
     e->center = gd_alloc(ctx->model->nparams, sizeof(float), "easgd center");

@@ -184,6 +184,7 @@ static int hw_setup(gd_step_ctx *ctx)
     if (rc)
         return rc;
     s->every = ctx->cfg->parallel.average_every;
+    local_own_noise(ctx); /* P ranks adding one shared noise vector would be one correlated draw */
     open_groups(ctx, s);
     open_window(ctx, s);
     s->own = ctx->model->w;

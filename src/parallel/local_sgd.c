@@ -69,6 +69,11 @@ void local_step_held(gd_step_ctx *ctx, gd_divergence *held)
     }
 }
 
+void local_own_noise(gd_step_ctx *ctx)
+{
+    gd_update_own_noise(ctx->update, (uint64_t)ctx->cfg->train.seed, ctx->rank);
+}
+
 void local_declare(gd_step_ctx *ctx, gd_state *s, const char *group, long *steps,
                    double *samples, gd_divergence *held)
 {
@@ -132,6 +137,7 @@ static int lsgd_setup(gd_step_ctx *ctx)
     if (!s)
         return GD_ERR;
     ctx->state = s;
+    local_own_noise(ctx);
     s->every = ctx->cfg->parallel.average_every;
     s->with_state = ctx->cfg->parallel.average_state;
     s->nstate = s->with_state ? gd_optim_state_len(ctx->optim) : 0;

@@ -39,6 +39,8 @@ void local_agree_diverged(gd_step_ctx *ctx, gd_divergence held);
 void local_epoch_sums(gd_step_ctx *ctx, double samples, gd_divergence held);
 /* Checkpoints of a mode whose ranks train their own copies: the parameters and optimizer
  * state per rank, and under group/: this rank's steps and samples, and its held divergence. */
+/* Each rank's own gradient-noise stream (its updates are its own). */
+void local_own_noise(gd_step_ctx *ctx);
 void local_declare(gd_step_ctx *ctx, gd_state *s, const char *group, long *steps,
                    double *samples, gd_divergence *held);
 

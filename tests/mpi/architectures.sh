@@ -8,6 +8,8 @@ PY=/usr/bin/python3
 mpitest 2 "$BUILD/tests/mpi_hogwild"
 mpitest 2 "$BUILD/tests/mpi_easgd"
 mpitest 3 "$BUILD/tests/mpi_stale"
+mpitest 2 "$BUILD/tests/mpi_noise"
+mpitest 4 "$BUILD/tests/mpi_noise"
 mpitest 2 "$BUILD/tests/mpi_hogwild_race"
 mpitest 4 "$BUILD/tests/mpi_hogwild_race"
 mpitest 3 "$BUILD/tests/mpi_hogwild" 2
