@@ -38,6 +38,9 @@ typedef struct ar_state {
     size_t bucket_floats;
     ar_bucket *bucket;
     MPI_Request *req;     /* nbuckets + 1: the last one moves the loss and count sums */
+    double sums[2];       /* the step's loss and sample count, reduced as doubles: a float
+                             count is exact only to 2^24, and a large finite loss sum would
+                             overflow to inf and read as divergence */
     int *done;            /* MPI_Testsome's index list */
     int active;           /* requests in flight */
     double inflight_since;
@@ -135,7 +138,6 @@ static int allreduce_setup(gd_step_ctx *ctx)
  * loss and count sums, and waits for all of it. */
 static void finish_reduction(gd_step_ctx *ctx, ar_state *s)
 {
-    const size_t n = ctx->model->nparams;
     double now = MPI_Wtime();
     if (s->active)
         s->hidden_s += now - s->inflight_since;
@@ -145,7 +147,9 @@ static void finish_reduction(gd_step_ctx *ctx, ar_state *s)
             start_request(s, s->g + k->lo, k->hi - k->lo, b);
         k->ready = 0;
     }
-    start_request(s, s->g + n, GD_GRAD_EXTRA, s->nbuckets);
+    if (s->active++ == 0)
+        s->inflight_since = MPI_Wtime();
+    MPI_Iallreduce(MPI_IN_PLACE, s->sums, 2, MPI_DOUBLE, MPI_SUM, s->comm, &s->req[s->nbuckets]);
     gd_watchdog_enter("allreduce of gradient buckets", ctx->step);
     MPI_Waitall((int)s->nbuckets + 1, s->req, MPI_STATUSES_IGNORE);
     gd_watchdog_leave();
@@ -158,20 +162,23 @@ static int allreduce_step(gd_step_ctx *ctx)
     ar_state *s = ctx->state;
     const size_t n = ctx->model->nparams;
     float *g = ctx->model->g;
-    g[n] = (float)ctx->batch_loss;
-    g[n + 1] = (float)ctx->batch_count;
+    s->sums[0] = ctx->batch_loss;
+    s->sums[1] = ctx->batch_count;
     double since = MPI_Wtime();
     if (s->overlap) {
         finish_reduction(ctx, s);
-    } else {
+    } else { /* the sums travel beside the gradient, not after it */
+        MPI_Request sums;
         gd_watchdog_enter("allreduce of gradients", ctx->step);
-        MPI_Allreduce(MPI_IN_PLACE, g, (int)(n + GD_GRAD_EXTRA), MPI_FLOAT, MPI_SUM, ctx->comm);
+        MPI_Iallreduce(MPI_IN_PLACE, s->sums, 2, MPI_DOUBLE, MPI_SUM, ctx->comm, &sums);
+        MPI_Allreduce(MPI_IN_PLACE, g, (int)n, MPI_FLOAT, MPI_SUM, ctx->comm);
+        MPI_Wait(&sums, MPI_STATUS_IGNORE);
         gd_watchdog_leave();
         s->exposed_s += MPI_Wtime() - since;
     }
     gd_step_time(ctx, GD_T_COMM, &since);
-    ctx->step_loss = g[n];
-    ctx->step_count = g[n + 1];
+    ctx->step_loss = s->sums[0];
+    ctx->step_count = s->sums[1];
     if (ctx->step_count <= 0)
         return GD_OK;
     gd_step_update(ctx, g); /* divides by the count in its first pass */

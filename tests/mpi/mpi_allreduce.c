@@ -58,6 +58,21 @@ int main(int argc, char **argv)
         printf("%s - allreduce: one global-mean step, identical parameters on all ranks (np=%d)\n",
                good ? "ok" : "not ok", x->size);
     free(all);
+
+    /* The sums are doubles: 2^24 + 1 samples a rank are counted exactly (a float count
+     * rounds to 2^24), and a loss sum of 3e38 a rank stays finite over the ranks (a float
+     * sum overflows to inf, which the pipeline would read as divergence). */
+    const double big_count = 16777217.0;
+    x->batch_count = big_count;
+    x->batch_loss = 3e38;
+    x->diverged = GD_DIV_NONE;
+    run.ops->step(x);
+    good = x->step_count == big_count * x->size && isfinite(x->step_loss) &&
+           x->diverged == GD_DIV_NONE;
+    MPI_Allreduce(MPI_IN_PLACE, &good, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (x->rank == 0)
+        printf("%s - allreduce: loss and count summed as doubles (2^24 + 1 samples, 3e38 loss "
+               "a rank; np=%d)\n", good ? "ok" : "not ok", x->size);
     test_run_free(&run);
     MPI_Finalize();
     return 0;
