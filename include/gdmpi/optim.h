@@ -17,6 +17,7 @@ typedef struct gd_optim_ops {
     const char *name;
     size_t state_slots; /* floats of state per parameter; the state is one flat buffer */
     double default_lr;  /* the lr used when optimizer.lr is 0 (not set) */
+    double default_eps; /* the eps used when optimizer.eps is 0 (not set); 0 here: 1e-8 */
     /* One update of w[0..n) with the mean gradient g at step o->t (1 for the first step). */
     void (*step)(gd_optim *o, float *restrict w, const float *restrict g, size_t n, float lr);
 } gd_optim_ops;

@@ -85,8 +85,9 @@ const gd_key gd_keys[] = {
      "adam family: decay of the first-moment average (below 1)"},
     {"optimizer", "beta2", GD_KEY_REAL, F(optimizer.beta2), "0.999", 0, 1, NULL,
      "adam family: decay of the second-moment average (adamax: of the max norm; below 1)"},
-    {"optimizer", "eps", GD_KEY_REAL, F(optimizer.eps), "1e-8", 0, 1, NULL,
-     "adagrad, adadelta, rmsprop, adam family (not adamax): the denominator's epsilon"},
+    {"optimizer", "eps", GD_KEY_REAL, F(optimizer.eps), "0", 0, 1, NULL,
+     "adagrad, adadelta, rmsprop, adam family (not adamax): the denominator's epsilon (0: "
+     "the optimizer's own default, 1e-8; adadelta 1e-6)"},
     {"optimizer", "rho", GD_KEY_REAL, F(optimizer.rho), "0.95", 0, 1, NULL,
      "adadelta: decay of the squared-gradient and squared-update averages"},
     {"optimizer", "decay", GD_KEY_REAL, F(optimizer.decay), "0.9", 0, 1, NULL,

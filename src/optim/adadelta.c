@@ -22,4 +22,7 @@ static void adadelta_step(gd_optim *o, float *restrict w, const float *restrict 
 }
 
 const gd_optim_ops gd_optim_adadelta = {
-    .name = "adadelta", .state_slots = 2, .default_lr = 1.0, .step = adadelta_step};
+    .name = "adadelta", .state_slots = 2, .default_lr = 1.0,
+    .default_eps = 1e-6, /* Zeiler's and torch's: eps sits inside the numerator's square root
+                            too, so it sets the size of the first steps */
+    .step = adadelta_step};

@@ -7,6 +7,10 @@
 #include "gdmpi/parallel.h"
 #include "gdmpi/schedule.h"
 
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
 /* Each registry installs the names its config keys accept from a constructor
  * (GD_CONFIG_ACCEPTS), which runs only if the registry's object is linked; from a static
  * archive an object is linked only when one of its symbols is used. Naming the registries
@@ -15,11 +19,37 @@
 static const gd_names_fn registries[] __attribute__((used)) = {
     gd_model_names, gd_optim_names, gd_schedule_names, gd_strategy_names};
 
+/* rank 0 of the job (or the only process), once per run. */
+static void warn(const char *msg)
+{
+    int up = 0, rank = 0;
+    MPI_Initialized(&up);
+    if (up)
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0)
+        fprintf(stderr, "gdmpi: warning: %s\n", msg);
+}
+
+/* Values the key ranges allow (torch.optim accepts them too) but that defeat the method. */
+static void warn_degenerate(const gd_config *c)
+{
+    const char *o = c->optimizer.type;
+    if (!strcmp(o, "rmsprop") && c->optimizer.decay == 1)
+        warn("optimizer.decay = 1: RMSprop's squared-gradient average never leaves 0, so every "
+             "step divides the gradient by eps alone");
+    if (!strcmp(o, "adadelta") && c->optimizer.rho == 1)
+        warn("optimizer.rho = 1: Adadelta's averages never leave 0, so every step is "
+             "sqrt(eps) / sqrt(eps) times the gradient: plain SGD at lr");
+}
+
 int gd_config_check(gd_config *c)
 {
     const gd_optim_ops *optim = gd_optim_find(c->optimizer.type);
     if (c->optimizer.lr == 0 && optim) /* 0: the optimizer's own default */
         c->optimizer.lr = optim->default_lr;
+    if (c->optimizer.eps == 0) /* 0: the optimizer's own default */
+        c->optimizer.eps = optim && optim->default_eps > 0 ? optim->default_eps : 1e-8;
+    warn_degenerate(c);
     double start[2]; /* testfn: a bad model.start is refused here, before any training */
     if (gd_model_without_data(c) && c->model.start[0] && gd_testfn_parse_start(c->model.start, start))
         return GD_ECONFIG;

@@ -133,3 +133,12 @@ check "an unknown optimizer lists the known ones" \
     grep -q "known: sgd|momentum|nesterov|adagrad|adadelta|rmsprop|adam|adamax|nadam|amsgrad|adamw" "$TMP/out"
 mpi 1 "$TMP/lin.cfg" --set optimizer.type=adam --set optimizer.beta2=1
 check "beta2 = 1 is refused" grep -q "optimizer.beta2 = 1: must be below 1" "$TMP/out"
+
+# Allowed but degenerate: rmsprop's decay = 1 and adadelta's rho = 1 warn once (rank 0).
+softmax_cfg degen train.epochs=1
+mpi 2 "$TMP/degen.cfg" --set optimizer.type=rmsprop --set optimizer.decay=1
+check "optimizer.decay = 1 with rmsprop: exit 0 and one warning naming it" \
+    sh -c "[ $? -eq 0 ] && [ \$(grep -c 'warning: optimizer.decay = 1' '$TMP/out') -eq 1 ]"
+mpi 2 "$TMP/degen.cfg" --set optimizer.type=adadelta --set optimizer.rho=1
+check "optimizer.rho = 1 with adadelta: one warning naming it" \
+    sh -c "[ \$(grep -c 'warning: optimizer.rho = 1' '$TMP/out') -eq 1 ]"

@@ -214,9 +214,31 @@ static void test_reference_lists_every_key(void **state)
     free(buf);
 }
 
+/* optimizer.eps = 0 (the default) resolves to the optimizer's own: adadelta 1e-6 (Zeiler,
+ * torch), the others 1e-8; a value set by hand stays. */
+static void test_eps_defaults(void **state)
+{
+    (void)state;
+    const struct { const char *type, *set; double want; } cases[] = {
+        {"adadelta", NULL, 1e-6}, {"adam", NULL, 1e-8}, {"rmsprop", NULL, 1e-8},
+        {"adadelta", "optimizer.eps=1e-7", 1e-7}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        gd_config c;
+        gd_config_defaults(&c);
+        snprintf(c.optimizer.type, sizeof c.optimizer.type, "%s", cases[k].type);
+        assert_int_equal(gd_config_set(&c, "data.train=x.h5"), GD_OK);
+        if (cases[k].set)
+            assert_int_equal(gd_config_set(&c, cases[k].set), GD_OK);
+        assert_int_equal(gd_config_check(&c), GD_OK);
+        if (c.optimizer.eps != cases[k].want)
+            fail_msg("%s: eps %g, want %g", cases[k].type, c.optimizer.eps, cases[k].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eps_defaults),
         cmocka_unit_test(test_defaults_and_values),
         cmocka_unit_test(test_set_overrides),
         cmocka_unit_test(test_set_errors),
