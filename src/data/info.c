@@ -25,6 +25,8 @@ typedef struct {
     size_t count, nonfinite;
     size_t *hist; /* HIST_MAX counters when the dataset may hold labels, else NULL */
     int labels;   /* every value so far is an integer in [0, HIST_MAX) */
+    double last;  /* labels: the previous value, for the order statistics below */
+    size_t same_next, descents; /* labels: neighbours equal; a value below the one before */
 } stats;
 
 static H5T_class_t dtype_name(hid_t type, char *buf, size_t len)
@@ -65,6 +67,11 @@ static void add_values(stats *st, const double *v, size_t n)
             st->hist[(size_t)v[i]]++;
         else
             st->labels = 0;
+        if (st->count > 1) { /* count includes v[i] already */
+            st->same_next += v[i] == st->last;
+            st->descents += v[i] < st->last;
+        }
+        st->last = v[i];
     }
 }
 
@@ -116,6 +123,27 @@ static int scan_values(hid_t set, int nd, const hsize_t *dims, stats *st)
     return rc;
 }
 
+/* Labels in file order: sorted, or far more neighbours of one class than a shuffled file
+ * would have (sum_k p_k^2), make contiguous shards non-IID: each rank sees a few classes. */
+static void warn_order(FILE *out, const stats *st)
+{
+    if (st->count < 3 || st->max <= st->min)
+        return;
+    double expect = 0;
+    for (size_t k = 0; k <= (size_t)st->max; k++) {
+        const double p = (double)st->hist[k] / (double)st->count;
+        expect += p * p;
+    }
+    const double same = (double)st->same_next / (double)(st->count - 1);
+    const char *how = st->descents == 0 ? "sorted" : same > fmax(0.5, 2 * expect) ? "clustered"
+                                                                                      : NULL;
+    if (how)
+        fprintf(out, "    warning: the labels are %s in file order (%.0f%% of neighbours share "
+                     "a class; shuffled, about %.0f%%): contiguous shards give each rank a few "
+                     "classes (non-IID workers); train with data.shuffle = global, or shuffle "
+                     "the file\n", how, 100 * same, 100 * expect);
+}
+
 static void print_stats(FILE *out, const stats *st)
 {
     if (st->count)
@@ -128,6 +156,7 @@ static void print_stats(FILE *out, const stats *st)
         return;
     for (size_t k = 0; k <= (size_t)st->max; k++)
         fprintf(out, "    label %zu: %zu\n", k, st->hist[k]);
+    warn_order(out, st);
 }
 
 static int describe_values(hid_t set, const char *path, const char *name, int nd,

@@ -19,6 +19,14 @@ with h5py.File(sys.argv[2], "w") as g:
     g["X"], g["y"] = X[o], y[o]
 PYEOF
 
+# --- gdmpi data info tells a label-sorted file from a shuffled one ------------------------
+"$GDMPI" data info "$TMP/sorted.h5" >"$TMP/info-sorted" 2>&1
+"$GDMPI" data info "$TMP/mix.h5" >"$TMP/info-mix" 2>&1
+check "data info warns that the sorted file's labels are sorted (non-IID shards)" \
+    grep -q "warning: the labels are sorted in file order.*data.shuffle = global" "$TMP/info-sorted"
+check "... and says nothing of the kind for the generated (shuffled) file" \
+    sh -c "! grep -q warning '$TMP/info-mix'"
+
 # --- every row exactly once: full batch at np=3 equals np=1 (float rounding) -------------
 cfg full mix model.type=softmax optimizer.lr=0.5 train.epochs=5 train.batch_size=full data.shuffle=global
 mpi 1 "$TMP/full.cfg" --set output.dir="$TMP/full1" --set data.shuffle=rank
