@@ -20,6 +20,8 @@ typedef struct gd_config {
         double scale;
         char order[GD_NAME_MAX]; /* shuffle|sequential|curriculum */
         char shuffle[GD_NAME_MAX]; /* rank|global */
+        char partition[GD_NAME_MAX]; /* contiguous|label-skew */
+        double partition_alpha;
     } data;
     struct {
         char type[GD_NAME_MAX];

@@ -19,13 +19,15 @@ enum {
     GD_RNG_NOISE = 4,    /* gradient noise (shared by all ranks) */
     GD_RNG_DROPOUT = 5,  /* per-rank dropout masks */
     GD_RNG_TESTFN = 6,   /* testfn gradient noise */
-    GD_RNG_GLOBAL = 7    /* data.shuffle = global: the epoch's permutation of all rows */
+    GD_RNG_GLOBAL = 7,   /* data.shuffle = global: the epoch's permutation of all rows */
+    GD_RNG_PARTITION = 8 /* data.partition = label-skew: the Dirichlet draws (shared) */
 };
 
 void gd_rng_seed(gd_rng *r, uint64_t seed, uint64_t rank, uint64_t purpose);
 uint64_t gd_rng_next(gd_rng *r);
 double gd_rng_uniform(gd_rng *r);            /* [0, 1) */
 double gd_rng_normal(gd_rng *r);             /* N(0, 1), Box-Muller */
+double gd_rng_gamma(gd_rng *r, double shape); /* Gamma(shape, 1), Marsaglia & Tsang 2000 */
 void gd_rng_permute(gd_rng *r, size_t *idx, size_t n); /* Fisher-Yates on idx[0..n) */
 /* A pseudo-random permutation of [0, n), one per key, evaluated at i in O(1) time and
  * memory (a 4-round Feistel network on the smallest even power of two >= n, walked until

@@ -14,6 +14,7 @@
 
 static const char *order_names(void) { return "shuffle|sequential|curriculum"; }
 static const char *shuffle_names(void) { return "rank|global"; }
+static const char *partition_names(void) { return "contiguous|label-skew"; }
 static const char *init_names(void) { return "auto|zeros|normal|he|xavier"; }
 static const char *overlap_names(void) { return "auto|true|false"; }
 static const char *staleness_lr_names(void) { return "none|inverse"; }
@@ -40,6 +41,13 @@ const gd_key gd_keys[] = {
      "which rows each rank holds: rank (its contiguous block of the file, for the whole run) "
      "or global (a seeded permutation of all rows redistributes them: every epoch in the "
      "synchronous modes, once at the start in the asynchronous ones)"},
+    {"data", "partition", GD_KEY_STRING, F(data.partition), "contiguous", 0, 0, partition_names,
+     "how the training rows are split among the workers: contiguous (n/p each, file order) or "
+     "label-skew (non-IID on purpose: each class's rows split by Dirichlet(partition_alpha) "
+     "proportions; needs integer class labels)"},
+    {"data", "partition_alpha", GD_KEY_REAL, F(data.partition_alpha), "0.5", 1e-3, 1e3, NULL,
+     "label-skew: the Dirichlet concentration (small: each worker sees few classes; large: "
+     "close to IID)"},
 
     {"model", "type", GD_KEY_STRING, F(model.type), "softmax", 0, 0, NULL,
      "model: linreg (MSE), logreg (binary cross-entropy), softmax, mlp (neural network)"},

@@ -92,3 +92,23 @@ uint64_t gd_permute(uint64_t i, uint64_t n, uint64_t key)
     while (v >= n);
     return v;
 }
+
+/* Marsaglia & Tsang (2000), "A simple method for generating gamma variables": for
+ * shape >= 1 a squeeze-accepted cube of a normal; below 1, Gamma(shape + 1) U^(1/shape). */
+double gd_rng_gamma(gd_rng *r, double shape)
+{
+    if (shape < 1) {
+        double u = gd_rng_uniform(r);
+        return gd_rng_gamma(r, shape + 1) * pow(u > 0 ? u : 1e-300, 1 / shape);
+    }
+    const double d = shape - 1.0 / 3, c = 1 / sqrt(9 * d);
+    for (;;) {
+        double x = gd_rng_normal(r), v = 1 + c * x;
+        if (v <= 0)
+            continue;
+        v = v * v * v;
+        double u = gd_rng_uniform(r);
+        if (u < 1 - 0.0331 * x * x * x * x || log(u > 0 ? u : 1e-300) < 0.5 * x * x + d * (1 - v + log(v)))
+            return d * v;
+    }
+}

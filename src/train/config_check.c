@@ -50,6 +50,9 @@ int gd_config_check(gd_config *c)
     if (c->optimizer.eps == 0) /* 0: the optimizer's own default */
         c->optimizer.eps = optim && optim->default_eps > 0 ? optim->default_eps : 1e-8;
     warn_degenerate(c);
+    if (!strcmp(c->data.partition, "label-skew") && !strcmp(c->data.shuffle, "global"))
+        return gd_fail(GD_ECONFIG, "data.partition = label-skew and data.shuffle = global: the "
+                       "global shuffle would undo the skew (choose one)");
     double start[2]; /* testfn: a bad model.start is refused here, before any training */
     if (gd_model_without_data(c) && c->model.start[0] && gd_testfn_parse_start(c->model.start, start))
         return GD_ECONFIG;

@@ -313,6 +313,8 @@ static int setup(gd_trainer *t)
         rc = plan_roles(t);
     if (!rc)
         rc = gd_agree(t->comm, load_data(t));
+    if (!rc) /* data.partition = label-skew: the shards change size before batches are planned */
+        rc = gd_agree(t->comm, gd_partition_setup(t));
     if (!rc)
         rc = gd_agree(t->comm, plan_batches(t));
     if (!rc) /* data.shuffle = global: the rows' numbers (and the async modes' one move) */

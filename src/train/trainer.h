@@ -137,6 +137,10 @@ void gd_batcher_declare(gd_trainer *t, gd_state *s);
  * numbers the rows (and, in an asynchronous mode, redistributes them once); each epoch of
  * a synchronous mode redistributes them by that epoch's permutation. */
 int gd_global_shuffle_setup(gd_trainer *t);
+/* data.partition = label-skew (partition.c), on workers, collective over the workers, after
+ * the data is read and before the batches are planned: moves the rows to their skewed
+ * shards. */
+int gd_partition_setup(gd_trainer *t);
 int gd_global_shuffle_epoch(gd_trainer *t, long epoch);
 void gd_stopping_declare(gd_trainer *t, gd_state *s);
 void gd_metrics_declare(gd_trainer *t, gd_state *s, long *rows);

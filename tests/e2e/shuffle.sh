@@ -73,3 +73,41 @@ check "ps-async with a global shuffle: exits 0, every pushed gradient applied" c
 mpi 2 "$TMP/res.cfg" --set output.dir="$TMP/bad" --set data.shuffle=everywhere
 check "data.shuffle = everywhere: status 2 naming the key" \
     sh -c "[ $? -eq 2 ] && grep -q 'data.shuffle' '$TMP/out'"
+
+# --- data.partition = label-skew: non-IID workers on purpose ------------------------------
+# split_of DIR: the printed split, one "worker w: n0 n1 n2" line each.
+cfg skew mix model.type=softmax optimizer.lr=0.5 train.epochs=2 train.batch_size=full \
+    data.partition=label-skew
+mpi 3 "$TMP/skew.cfg" --set output.dir="$TMP/skew-low" --set data.partition_alpha=0.1
+grep '^  worker' "$TMP/out" >"$TMP/split-low"
+mpi 3 "$TMP/skew.cfg" --set output.dir="$TMP/skew-high" --set data.partition_alpha=100
+grep '^  worker' "$TMP/out" >"$TMP/split-high"
+split_ok() { # every class's rows accounted for (291, 634, 575), the shards as printed
+    $PY - "$1" "$TMP/$2/summary.json" "$3" <<'PYEOF'
+import sys, json
+rows = [list(map(int, l.split(":")[1].split())) for l in open(sys.argv[1])]
+totals = [sum(r[c] for r in rows) for c in range(3)]
+shards = [r["rows"] for r in json.load(open(sys.argv[2]))["ranks"]]
+assert totals == [291, 634, 575] and shards == [sum(r) for r in rows], (totals, shards)
+if sys.argv[3] == "skewed":  # some worker lacks a class entirely
+    assert any(v == 0 for r in rows for v in r), rows
+else:  # every worker holds every class, within 25% of an even share
+    assert all(abs(r[c] - totals[c] / 3) < 0.25 * totals[c] / 3 for r in rows for c in range(3)), rows
+PYEOF
+}
+check "label-skew, alpha 0.1 at np=3: every row placed once, some worker lacks a class" \
+    split_ok "$TMP/split-low" skew-low skewed
+check "label-skew, alpha 100: every worker holds about a third of every class" \
+    split_ok "$TMP/split-high" skew-high even
+mpi 3 "$TMP/full.cfg" --set output.dir="$TMP/skew-full" --set data.shuffle=rank \
+    --set data.partition=label-skew --set data.partition_alpha=0.1
+check "... full-batch GD on the skewed shards: the same model as np=1 (every row once, 1e-5)" \
+    close_models full1 skew-full
+mpi 2 "$TMP/skew.cfg" --set output.dir="$TMP/bad" --set data.shuffle=global
+check "label-skew with data.shuffle = global: status 2 naming both" \
+    sh -c "[ $? -eq 2 ] && grep -q 'label-skew and data.shuffle = global' '$TMP/out'"
+fixture reg linreg rows=300 features=3 seed=2
+cfg regskew reg model.type=linreg data.partition=label-skew train.epochs=1
+mpi 2 "$TMP/regskew.cfg" --set output.dir="$TMP/bad"
+check "label-skew on real-valued targets: refused, naming the file and the row" \
+    sh -c "[ $? -ne 0 ] && grep -q 'reg.h5: data.partition = label-skew needs integer class labels; row' '$TMP/out'"

@@ -96,6 +96,27 @@ static void test_global_permutation(void **state)
             fail_msg("row 0 landed in tenth %d %d times of 2000", t, tenths[t]);
 }
 
+/* Gamma(k, 1) has mean k and variance k, for shapes below and above 1 (two branches). */
+static void test_gamma_moments(void **state)
+{
+    (void)state;
+    const double shapes[] = {0.1, 0.5, 1, 3.5};
+    for (size_t s = 0; s < 4; s++) {
+        gd_rng r;
+        gd_rng_seed(&r, 3, 0, 99);
+        double sum = 0, sumsq = 0;
+        const int n = 200000;
+        for (int i = 0; i < n; i++) {
+            double g = gd_rng_gamma(&r, shapes[s]);
+            assert_true(g >= 0);
+            sum += g, sumsq += g * g;
+        }
+        double mean = sum / n, var = sumsq / n - mean * mean, k = shapes[s];
+        if (fabs(mean - k) > 0.02 * k + 0.005 || fabs(var - k) > 0.05 * k + 0.01)
+            fail_msg("gamma(%g): mean %g, variance %g", k, mean, var);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +125,7 @@ int main(void)
         cmocka_unit_test(test_normal_moments),
         cmocka_unit_test(test_permute_is_permutation),
         cmocka_unit_test(test_global_permutation),
+        cmocka_unit_test(test_gamma_moments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
