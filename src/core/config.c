@@ -5,6 +5,7 @@
 #include "gdmpi/config.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/real.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -278,8 +279,8 @@ static int parse_number(const gd_key *k, const char *v, double *out)
         return gd_fail(GD_ECONFIG, "%s.%s = '%s': not %s", k->section, k->name, v,
                        k->type == GD_KEY_REAL ? "a number" : "an integer");
     if (x < k->min || x > k->max)
-        return gd_fail(GD_ECONFIG, "%s.%s = %s: out of range [%g, %g]", k->section, k->name, v,
-                       k->min, k->max);
+        return gd_fail(GD_ECONFIG, "%s.%s = %s: out of range [%s, %s]", k->section, k->name, v,
+                       gd_real(k->min).text, gd_real(k->max).text);
     *out = x;
     return GD_OK;
 }
@@ -496,7 +497,7 @@ void gd_config_format(const gd_config *c, const gd_key *k, char *buf, size_t len
         snprintf(buf, len, "%ld", *(const long *)field);
         return;
     case GD_KEY_REAL:
-        snprintf(buf, len, "%.17g", *(const double *)field);
+        snprintf(buf, len, "%s", gd_real(*(const double *)field).text);
         return;
     case GD_KEY_BOOL:
         snprintf(buf, len, "%s", *(const int *)field ? "true" : "false");

@@ -3,6 +3,7 @@
 #include "ckpt.h"
 #include "gdmpi/error.h"
 #include "gdmpi/inject.h"
+#include "gdmpi/real.h"
 #include "gdmpi/signals.h"
 #include "trainer.h"
 
@@ -68,7 +69,7 @@ void gd_versions(char *mpi, size_t mpi_len, char *blas, size_t blas_len, char *h
 static void json_num(FILE *f, double v)
 {
     if (isfinite(v))
-        fprintf(f, "%.10g", v);
+        fputs(gd_real(v).text, f);
     else
         fprintf(f, "null");
 }

@@ -4,6 +4,9 @@
 #include "gdmpi/config.h"
 #include "gdmpi/config_check.h"
 #include "gdmpi/error.h"
+#include "gdmpi/real.h"
+
+#include <math.h>
 
 /* Writes text to a fresh file in the scratch dir and returns its path. */
 static const char *write_cfg(const char *name, const char *text)
@@ -198,6 +201,42 @@ static void test_print_roundtrip(void **state)
     assert_string_equal(back.data.train, "a.h5");
 }
 
+/* gd_real: the fewest digits that read back, for values a config holds and for values
+ * that need all 17 digits. */
+static void test_real_shortest(void **state)
+{
+    (void)state;
+    assert_string_equal(gd_real(0.1).text, "0.1");
+    assert_string_equal(gd_real(0.05).text, "0.05");
+    assert_string_equal(gd_real(1e-8).text, "1e-08");
+    assert_string_equal(gd_real(1e6).text, "1e+06");
+    assert_string_equal(gd_real(-2.5).text, "-2.5");
+    assert_string_equal(gd_real(0).text, "0");
+    assert_string_equal(gd_real(1.0 / 255).text, "0.00392156862745098");
+    assert_string_equal(gd_real(1.0 / 3).text, "0.3333333333333333");
+    assert_string_equal(gd_real(0.1 + 0.2).text, "0.30000000000000004");
+    assert_string_equal(gd_real(INFINITY).text, "inf");
+    /* every value reads back exactly, whatever its magnitude */
+    for (double x = 1e-300; x < 1e300; x *= 7.3901) {
+        double y = x * 1.0000000000000002;
+        assert_true(strtod(gd_real(y).text, NULL) == y);
+    }
+}
+
+/* `gdmpi config` prints reals in that form; error messages quote the range that way. */
+static void test_print_shortest(void **state)
+{
+    (void)state;
+    gd_config c;
+    char *sets[] = {"optimizer.lr=0.1"};
+    assert_int_equal(load_text(&c, "[data]\ntrain = a.h5\n", 1, sets), GD_OK);
+    char value[64];
+    gd_config_format(&c, gd_config_find("optimizer", "lr"), value, sizeof value);
+    assert_string_equal(value, "0.1");
+    assert_error("[data]\ntrain = a\n[optimizer]\nlr = 2e6\n",
+                 "optimizer.lr = 2e6: out of range [0, 1e+06]");
+}
+
 static void test_reference_lists_every_key(void **state)
 {
     (void)state;
@@ -232,6 +271,8 @@ int main(void)
         cmocka_unit_test(test_checkpoint_every),
         cmocka_unit_test(test_print_roundtrip),
         cmocka_unit_test(test_reference_lists_every_key),
+        cmocka_unit_test(test_real_shortest),
+        cmocka_unit_test(test_print_shortest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
