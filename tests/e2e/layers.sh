@@ -7,7 +7,7 @@
 # ("ps.h" in src/parallel/, found next to it), and nothing else from gdmpi:
 #
 #   layer     headers                                              may include
-#   core      config error rng h5util fs registry state           core
+#   core      config error rng h5util fs registry state real      core
 #   data      data                                                 core data
 #   model     model                                                core data model
 #   optim     optim schedule update                                core optim
@@ -48,7 +48,7 @@ EXCEPTIONS=''
 # layer_of_header NAME.h: the layer that a gdmpi header belongs to (empty: unknown).
 layer_of_header() {
     case ${1%.h} in
-    config | error | rng | h5util | fs | registry | state) echo core ;;
+    config | error | rng | h5util | fs | registry | state | real) echo core ;;
     data) echo data ;;
     model) echo model ;;
     optim | schedule | update) echo optim ;;
