@@ -136,7 +136,7 @@ data-gen: data/linreg-train.h5 data/logreg-train.h5
 run: deps
 	$(MAKE) gdmpi
 	$(MAKE) data-fmnist
-	$(MPIRUN) -np $(NP) ./gdmpi run.cfg
+	$(MPIRUN) -np $(NP) ./gdmpi run.cfg --set output.overwrite=true # runs/run, afresh each time
 
 test: deps
 	$(MAKE) test-bins

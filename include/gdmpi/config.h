@@ -83,6 +83,7 @@ typedef struct gd_config {
     } parallel;
     struct {
         char dir[GD_PATH_MAX];
+        int overwrite;    /* replace another run's outputs in dir (else refuse to train) */
         int trace;        /* write trace.json */
         long trace_steps; /* steps the timeline covers */
         char checkpoint_every[GD_NAME_MAX]; /* "N" epochs, "Ns" steps, "0" off */

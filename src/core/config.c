@@ -187,6 +187,10 @@ const gd_key gd_keys[] = {
 
     {"output", "dir", GD_KEY_STRING, F(output.dir), "", 0, 0, NULL,
      "run directory (empty: runs/<config name>)"},
+    {"output", "overwrite", GD_KEY_BOOL, F(output.overwrite), "false", 0, 1, NULL,
+     "train into an output.dir that holds another run's outputs: remove them first (model.h5, "
+     "metrics.csv, summary.json, trace.json, ...; never other files). false: such a run is "
+     "refused, unless it resumes (train.resume)"},
     {"output", "trace", GD_KEY_BOOL, F(output.trace), "false", 0, 1, NULL,
      "write trace.json, a Chrome trace-event timeline (Perfetto, chrome://tracing): one track "
      "per rank, spans for compute, comm, wait, io, eval"},
