@@ -7,6 +7,7 @@
 #include "gdmpi/real.h"
 
 #include <math.h>
+#include <sys/stat.h>
 
 /* Writes text to a fresh file in the scratch dir and returns its path. */
 static const char *write_cfg(const char *name, const char *text)
@@ -44,7 +45,9 @@ static void test_defaults_and_values(void **state)
                                "batch_size = full\nshuffle = false\n[model]\ntype = linreg\n",
                                0, NULL),
                      GD_OK);
-    assert_string_equal(c.data.train, "a.h5");
+    char in_folder[300];
+    snprintf(in_folder, sizeof in_folder, "%s/a.h5", unit_tmpdir()); /* the config's folder */
+    assert_string_equal(c.data.train, in_folder);
     assert_true(c.data.scale == 0.5);
     assert_int_equal(c.train.epochs, 3);
     assert_int_equal(c.train.batch_size, 0);
@@ -198,7 +201,7 @@ static void test_print_roundtrip(void **state)
     assert_int_equal(gd_config_load(&back, path), GD_OK); /* the printout is itself a valid config */
     assert_int_equal(back.train.batch_size, 0);
     assert_true(back.data.scale == c.data.scale);
-    assert_string_equal(back.data.train, "a.h5");
+    assert_string_equal(back.data.train, c.data.train);
 }
 
 /* gd_real: the fewest digits that read back, for values a config holds and for values
@@ -237,6 +240,38 @@ static void test_print_shortest(void **state)
                  "optimizer.lr = 2e6: out of range [0, 1e+06]");
 }
 
+/* Relative paths in a config file are relative to its folder; absolute ones, empty ones and
+ * train.resume's words stay; a --set path is relative to the working directory. */
+static void test_paths_relative_to_config(void **state)
+{
+    (void)state;
+    char dir[200], path[300], want[400];
+    snprintf(dir, sizeof dir, "%s/sub", unit_tmpdir());
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/p.cfg", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("[data]\ntrain = ../d/train.h5\nval = /abs/val.h5\n[train]\nresume = ck/c.h5\n"
+          "[output]\ndir = out\n", f);
+    fclose(f);
+    gd_config c;
+    char *sets[] = {"data.val=rel/val.h5"};
+    assert_int_equal(gd_config_from_args(&c, path, 0, NULL), GD_OK);
+    snprintf(want, sizeof want, "%s/../d/train.h5", dir);
+    assert_string_equal(c.data.train, want);
+    assert_string_equal(c.data.val, "/abs/val.h5");
+    snprintf(want, sizeof want, "%s/ck/c.h5", dir);
+    assert_string_equal(c.train.resume, want);
+    snprintf(want, sizeof want, "%s/out", dir);
+    assert_string_equal(c.output.dir, want);
+    assert_int_equal(gd_config_from_args(&c, path, 1, sets), GD_OK);
+    assert_string_equal(c.data.val, "rel/val.h5"); /* --set: the working directory */
+    assert_int_equal(load_text(&c, "[data]\ntrain = /a.h5\nval =\n[train]\nresume = auto\n", 0,
+                               NULL), GD_OK);
+    assert_string_equal(c.train.resume, "auto");
+    assert_string_equal(c.data.val, "");
+}
+
 static void test_reference_lists_every_key(void **state)
 {
     (void)state;
@@ -272,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_print_roundtrip),
         cmocka_unit_test(test_reference_lists_every_key),
         cmocka_unit_test(test_real_shortest),
+        cmocka_unit_test(test_paths_relative_to_config),
         cmocka_unit_test(test_print_shortest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
