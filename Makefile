@@ -72,6 +72,18 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 # The binary; helpers building side by side use BUILD=build/x BIN=build/x/gdmpi.
 BIN     ?= gdmpi
 
+# The git commit the binary is built from, for summary.json and --version: "-dirty" when
+# tracked files have uncommitted changes, "unknown" outside git. Only provenance.o uses it,
+# and it is rebuilt when the commit changes (commit.stamp is rewritten only then).
+GIT_COMMIT := $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) || c=unknown; \
+                [ $$c = unknown ] || git diff --quiet HEAD -- 2>/dev/null || c=$$c-dirty; echo $$c)
+$(BUILD)/src/train/provenance.o: CFLAGS += -DGDMPI_COMMIT='"$(GIT_COMMIT)"'
+$(BUILD)/src/train/provenance.o: $(BUILD)/commit.stamp
+$(BUILD)/commit.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' >$@
+FORCE:
+
 .PHONY: all deps test compare test-cluster run bench study memcheck fuzz install clean docs data-fmnist data-gen test-bins
 .DEFAULT_GOAL := all
 
@@ -156,7 +168,7 @@ data-gen: data/linreg-train.h5 data/logreg-train.h5
 run: deps
 	$(MAKE) gdmpi
 	$(MAKE) data-fmnist
-	$(MPIRUN) -np $(NP) ./gdmpi run.cfg
+	$(MPIRUN) -np $(NP) ./gdmpi run.cfg --set output.overwrite=true # runs/run, afresh each time
 
 test: deps
 	$(MAKE) test-bins

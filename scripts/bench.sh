@@ -30,7 +30,7 @@ run() {
     name=$1 np=$2 cfg=$3
     shift 3
     mpirun --oversubscribe -np "$np" "$GDMPI" "$cfg" --set data.val= \
-        --set output.dir="$OUT/$name" "$@" >/dev/null
+        --set output.dir="$OUT/$name" --set output.overwrite=true "$@" >/dev/null
 }
 
 # repeat NAME NP CONFIG [--set ...]: REPEATS runs into $OUT/runs/NAME-1, NAME-2, ...

@@ -31,7 +31,7 @@ fi
 for r in $(seq 1 "$REPEATS"); do
     for mode in $MODES; do
         for slow in none $((NP - 1)); do
-            set -- --set output.dir="$OUT/$r/$mode-$slow" --set model.type=mlp \
+            set -- --set output.dir="$OUT/$r/$mode-$slow" --set output.overwrite=true --set model.type=mlp \
                 --set optimizer.lr=0.05 --set train.epochs="$EPOCHS"
             [ "$slow" != none ] &&
                 set -- "$@" --set parallel.slow_ranks="$slow" --set parallel.slow_factor="$FACTOR"

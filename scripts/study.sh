@@ -42,7 +42,8 @@ train() {
     shift 4
     echo "study: $label (np=$np, $(elapsed) s so far)"
     if ! timeout -k 5 $((3 * secs + 30)) mpirun --oversubscribe -np "$np" "$GDMPI" "$cfg" \
-        --set output.dir="$OUT/runs/$label" --set train.max_seconds="$secs" "$@" \
+        --set output.dir="$OUT/runs/$label" --set output.overwrite=true \
+        --set train.max_seconds="$secs" "$@" \
         >>"$LOG" 2>&1; then
         echo "study: $label failed or overran (see $LOG)"
         FAILED=$((FAILED + 1))

@@ -23,7 +23,7 @@ trap 'rm -rf "$tmp"' EXIT
 "$GDMPI" config --reference >"$tmp/ref"
 "$GDMPI" --help >"$tmp/help"
 "$GDMPI" data --help >"$tmp/data-help"
-version=$("$GDMPI" --version | sed -n '1s/^gdmpi //p')
+version=$("$GDMPI" --version | sed -n '1s/^gdmpi \([^ ]*\).*/\1/p')
 
 # (a) docs/configuration.md: the block between the markers, replaced.
 awk -v ref="$tmp/ref" '

@@ -4,6 +4,7 @@
 #include "gdmpi/data.h"
 #include "gdmpi/error.h"
 #include "gdmpi/model.h"
+#include "gdmpi/provenance.h"
 #include "gdmpi/train.h"
 
 #include <cblas.h>
@@ -367,7 +368,8 @@ static int cmd_version(int argc)
     }
     char mpi[256], blas[256], hdf5[64];
     gd_versions(mpi, sizeof mpi, blas, sizeof blas, hdf5, sizeof hdf5);
-    printf("gdmpi %s\nmpi: %s\nopenblas: %s\nhdf5: %s\n", GDMPI_VERSION, mpi, blas, hdf5);
+    printf("gdmpi %s (commit %s)\nmpi: %s\nopenblas: %s\nhdf5: %s\n", GDMPI_VERSION,
+           gd_build_commit(), mpi, blas, hdf5);
     return GD_OK;
 }
 
@@ -439,6 +441,7 @@ static int names_config_file(const char *arg)
 
 int main(int argc, char **argv)
 {
+    gd_provenance_record(argc, argv); /* summary.json's argv and launcher */
     if (argc < 2) {
         fputs(usage_main, stderr);
         return GD_ECONFIG;

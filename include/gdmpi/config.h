@@ -86,6 +86,7 @@ typedef struct gd_config {
     } parallel;
     struct {
         char dir[GD_PATH_MAX];
+        int overwrite;    /* replace another run's outputs in dir (else refuse to train) */
         int trace;        /* write trace.json */
         long trace_steps; /* steps the timeline covers */
         char checkpoint_every[GD_NAME_MAX]; /* "N" epochs, "Ns" steps, "0" off */
@@ -95,13 +96,17 @@ typedef struct gd_config {
 
 /* GD_KEY_EVERY: "N" (every N epochs), "Ns" (every N optimizer steps) or "0" (off), kept as
  * text and parsed by gd_config_finish (output.checkpoint_every -> checkpoint_epochs/_steps). */
+/* GD_KEY_PATH: a file or directory; a relative one in a config file is taken relative to
+ * that file's folder (a --set one: to the working directory). Its names, if any, are words
+ * that are not paths (train.resume: auto|never) and stay as they are. */
 typedef enum {
     GD_KEY_INT,
     GD_KEY_REAL,
     GD_KEY_BOOL,
     GD_KEY_STRING,
     GD_KEY_BATCH,
-    GD_KEY_EVERY
+    GD_KEY_EVERY,
+    GD_KEY_PATH
 } gd_key_type;
 
 /* Lists the names a key accepts ("a|b|c"); NULL for free-form keys. */
@@ -124,7 +129,8 @@ extern const size_t gd_nkeys;
 
 /* Sets every key to its default. */
 void gd_config_defaults(gd_config *c);
-/* Reads path into c (after defaults). Errors name the file and line; status GD_ECONFIG. */
+/* Reads path into c (after defaults); relative paths in it (GD_KEY_PATH keys) are resolved
+ * against path's folder. Errors name the file and line; status GD_ECONFIG. */
 int gd_config_load(gd_config *c, const char *path);
 /* Applies one "section.key=value" override. */
 int gd_config_set(gd_config *c, const char *assignment);

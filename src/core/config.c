@@ -5,6 +5,7 @@
 #include "gdmpi/config.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/real.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -18,15 +19,16 @@ static const char *partition_names(void) { return "contiguous|label-skew"; }
 static const char *init_names(void) { return "auto|zeros|normal|he|xavier"; }
 static const char *overlap_names(void) { return "auto|true|false"; }
 static const char *staleness_lr_names(void) { return "none|inverse"; }
+static const char *resume_words(void) { return "auto|never"; }
 
 #define F(field) offsetof(gd_config, field), sizeof(((gd_config *)0)->field)
 #define BIG 1e18
 
 /* The one table of keys. Add a key here and it is parsed, validated, printed and documented. */
 const gd_key gd_keys[] = {
-    {"data", "train", GD_KEY_STRING, F(data.train), NULL, 0, 0, NULL,
+    {"data", "train", GD_KEY_PATH, F(data.train), NULL, 0, 0, NULL,
      "training HDF5 file; `{rank}` in the name gives one file per rank"},
-    {"data", "val", GD_KEY_STRING, F(data.val), "", 0, 0, NULL,
+    {"data", "val", GD_KEY_PATH, F(data.val), "", 0, 0, NULL,
      "validation HDF5 file, sharded like train (empty: none)"},
     {"data", "features", GD_KEY_STRING, F(data.features), "X", 0, 0, NULL,
      "dataset of features, rows x columns (float32, float64 or uint8)"},
@@ -150,7 +152,7 @@ const gd_key gd_keys[] = {
      "gradient noise eta: add N(0, eta / (1 + t)^gamma) to the combined gradient (0: off)"},
     {"train", "grad_noise_gamma", GD_KEY_REAL, F(train.grad_noise_gamma), "0.55", 0, 100, NULL,
      "gradient noise decay exponent gamma"},
-    {"train", "resume", GD_KEY_STRING, F(train.resume), "never", 0, 0, NULL,
+    {"train", "resume", GD_KEY_PATH, F(train.resume), "never", 0, 0, resume_words,
      "continue from a checkpoint: auto (output.dir/checkpoint.h5 if there is one), never, or a "
      "checkpoint's path; it must match the config (see docs/checkpoints.md)"},
 
@@ -198,8 +200,12 @@ const gd_key gd_keys[] = {
      "network injection, any mode: microseconds added to every send and every collective "
      "during training, on the calling rank (0: off)"},
 
-    {"output", "dir", GD_KEY_STRING, F(output.dir), "", 0, 0, NULL,
+    {"output", "dir", GD_KEY_PATH, F(output.dir), "", 0, 0, NULL,
      "run directory (empty: runs/<config name>)"},
+    {"output", "overwrite", GD_KEY_BOOL, F(output.overwrite), "false", 0, 1, NULL,
+     "train into an output.dir that holds another run's outputs: remove them first (model.h5, "
+     "metrics.csv, summary.json, trace.json, ...; never other files). false: such a run is "
+     "refused, unless it resumes (train.resume)"},
     {"output", "trace", GD_KEY_BOOL, F(output.trace), "false", 0, 1, NULL,
      "write trace.json, a Chrome trace-event timeline (Perfetto, chrome://tracing): one track "
      "per rank, spans for compute, comm, wait, io, eval"},
@@ -292,8 +298,8 @@ static int parse_number(const gd_key *k, const char *v, double *out)
         return gd_fail(GD_ECONFIG, "%s.%s = '%s': not %s", k->section, k->name, v,
                        k->type == GD_KEY_REAL ? "a number" : "an integer");
     if (x < k->min || x > k->max)
-        return gd_fail(GD_ECONFIG, "%s.%s = %s: out of range [%g, %g]", k->section, k->name, v,
-                       k->min, k->max);
+        return gd_fail(GD_ECONFIG, "%s.%s = %s: out of range [%s, %s]", k->section, k->name, v,
+                       gd_real(k->min).text, gd_real(k->max).text);
     *out = x;
     return GD_OK;
 }
@@ -316,7 +322,8 @@ static int parse_string(const gd_key *k, const char *v, char *out)
         return gd_fail(GD_ECONFIG, "%s.%s: value longer than %zu characters", k->section,
                        k->name, k->size - 1);
     gd_names_fn names = gd_config_names(k);
-    if (names && !name_in_list(v, names()))
+    /* a path key's names are words beside the paths (auto, never), not a closed list */
+    if (names && k->type != GD_KEY_PATH && !name_in_list(v, names()))
         return gd_fail(GD_ECONFIG, "%s.%s = '%s': unknown name (known: %s)", k->section,
                        k->name, v, names());
     strcpy(out, v);
@@ -350,6 +357,8 @@ static int set_value(gd_config *c, const gd_key *k, const char *v)
     case GD_KEY_STRING:
     case GD_KEY_EVERY: /* kept as text; gd_config_finish parses it (parse_every) */
         return parse_string(k, v, field);
+    case GD_KEY_PATH:
+        return parse_string(k, v, field);
     }
     return gd_fail(GD_ECONFIG, "%s.%s: bad key type", k->section, k->name);
 }
@@ -365,9 +374,27 @@ void gd_config_defaults(gd_config *c)
 /* Parser state for one file: which keys were seen, for duplicate detection. */
 typedef struct {
     gd_config *cfg;
+    const char *path;  /* the config file */
+    size_t folder_len; /* of its folder, with the '/' (0: the working directory) */
     unsigned char seen[sizeof gd_keys / sizeof gd_keys[0]];
     int failed;
 } load_ctx;
+
+/* A relative path in a config file is relative to the file's folder, as in most
+ * config-driven tools: the config then works from any working directory. An empty value,
+ * an absolute path and a key's own words (train.resume = auto) stay as they are. */
+static int resolve_path(const load_ctx *ctx, const gd_key *k, char *value)
+{
+    if (!ctx->folder_len || !value[0] || value[0] == '/' ||
+        (k->names && name_in_list(value, k->names())))
+        return GD_OK;
+    if (ctx->folder_len + strlen(value) >= k->size)
+        return gd_fail(GD_ECONFIG, "%s.%s = '%s': longer than %zu characters once taken "
+                       "relative to the config's folder", k->section, k->name, value, k->size - 1);
+    memmove(value + ctx->folder_len, value, strlen(value) + 1);
+    memcpy(value, ctx->path, ctx->folder_len);
+    return GD_OK;
+}
 
 static int lookup_key(const char *section, const char *name, const gd_key **out)
 {
@@ -396,6 +423,8 @@ static int on_ini_value(void *user, const char *section, const char *name, const
         rc = gd_fail(GD_ECONFIG, "duplicate key '%s' in [%s]", name, section);
     if (!rc)
         rc = set_value(ctx->cfg, k, value);
+    if (!rc && k->type == GD_KEY_PATH)
+        rc = resolve_path(ctx, k, (char *)ctx->cfg + k->offset);
     if (rc) {
         ctx->failed = 1;
         return 0;
@@ -426,7 +455,8 @@ int gd_config_load(gd_config *c, const char *path)
     FILE *f = fopen(path, "r");
     if (!f)
         return gd_fail(GD_ECONFIG, "%s: cannot open config: %s", path, strerror(errno));
-    load_ctx ctx = {.cfg = c};
+    const char *slash = strrchr(path, '/');
+    load_ctx ctx = {.cfg = c, .path = path, .folder_len = slash ? (size_t)(slash - path) + 1 : 0};
     gd_clear_error();
     int line = ini_parse_file(f, on_ini_value, &ctx);
     /* inih reports the first bad line, which may be a syntax error before the key our
@@ -510,13 +540,14 @@ void gd_config_format(const gd_config *c, const gd_key *k, char *buf, size_t len
         snprintf(buf, len, "%ld", *(const long *)field);
         return;
     case GD_KEY_REAL:
-        snprintf(buf, len, "%.17g", *(const double *)field);
+        snprintf(buf, len, "%s", gd_real(*(const double *)field).text);
         return;
     case GD_KEY_BOOL:
         snprintf(buf, len, "%s", *(const int *)field ? "true" : "false");
         return;
     case GD_KEY_STRING:
     case GD_KEY_EVERY:
+    case GD_KEY_PATH:
         snprintf(buf, len, "%s", field);
         return;
     }
@@ -554,6 +585,10 @@ void gd_config_print_reference(FILE *out)
         case GD_KEY_EVERY:
             snprintf(accepts, sizeof accepts, "%s",
                      gd_config_names(k) ? gd_config_names(k)() : "text");
+            break;
+        case GD_KEY_PATH:
+            snprintf(accepts, sizeof accepts, "%s%spath", k->names ? k->names() : "",
+                     k->names ? "|a " : "a ");
             break;
         }
         for (char *p = accepts; *p; p++)

@@ -10,6 +10,7 @@
 #include "gdmpi/config.h"
 #include "gdmpi/error.h"
 #include "gdmpi/h5util.h"
+#include "gdmpi/real.h"
 #include "gdmpi/rng.h"
 
 #include <hdf5.h>
@@ -60,8 +61,8 @@ static int check_spec(const gd_gen_spec *s)
     if (s->task == GD_TASK_CLASSES && (s->classes < 2 || s->classes > INT32_MAX))
         return gd_fail(GD_ECONFIG, "data gen: softmax needs classes >= 2 (got %ld)", s->classes);
     if (!(s->noise >= 0) || isinf(s->noise))
-        return gd_fail(GD_ECONFIG, "data gen: noise must be a finite number >= 0 (got %g)",
-                       s->noise);
+        return gd_fail(GD_ECONFIG, "data gen: noise must be a finite number >= 0 (got %s)",
+                       gd_real(s->noise).text);
     int rc = check_path("output", s->out);
     if (rc != GD_OK || !s->val_out)
         return rc;

@@ -6,6 +6,7 @@
 
 #include "gdmpi/error.h"
 #include "gdmpi/h5util.h"
+#include "gdmpi/real.h"
 
 #include <hdf5.h>
 #include <limits.h>
@@ -352,7 +353,8 @@ int gd_data_check_labels(const gd_dataset *ds, long classes, MPI_Comm comm)
     size_t row = first_bad_row(ds, bad, bad == SIZE_MAX ? 0 : ds->y[bad], &value, comm);
     if (row == SIZE_MAX)
         return GD_OK;
-    return gd_fail(GD_ERR, "%s: label %g at row %zu is not a class in [0, %ld)", ds->path, value,
+    return gd_fail(GD_ERR, "%s: label %s at row %zu is not a class in [0, %ld)", ds->path,
+                   gd_real(value).text,
                    row, classes);
 }
 

@@ -4,6 +4,7 @@
  * (predictions.c writes them). */
 #include "gdmpi/error.h"
 #include "gdmpi/model.h"
+#include "gdmpi/real.h"
 #include "predictions.h"
 
 #include <math.h>
@@ -23,8 +24,8 @@ static int resolve_input(const gd_model *m, const char *model_path, const gd_mod
                        "data.labels): it was written by an older gdmpi; evaluate it with "
                        "`gdmpi eval CONFIG`, which reads them from the config", model_path);
     if (given && rec->recorded && fabs(given->scale - rec->scale) > 1e-12 * fabs(rec->scale))
-        return gd_fail(GD_ECONFIG, "data.scale = %.17g, but %s was trained with data.scale = "
-                       "%.17g", given->scale, model_path, rec->scale);
+        return gd_fail(GD_ECONFIG, "data.scale = %s, but %s was trained with data.scale = %s",
+                       gd_real(given->scale).text, model_path, gd_real(rec->scale).text);
     *out = given ? *given : *rec;
     return GD_OK;
 }

@@ -2,6 +2,7 @@
 
 #include "gdmpi/config.h"
 #include "gdmpi/error.h"
+#include "gdmpi/real.h"
 #include "gdmpi/registry.h"
 
 #include <stdlib.h>
@@ -35,9 +36,9 @@ GD_CONFIG_ACCEPTS(type, "optimizer", "type", gd_optim_names)
 static int check_hparams(const gd_optim_hparams *hp)
 {
     if (hp->beta1 >= 1)
-        return gd_fail(GD_ECONFIG, "optimizer.beta1 = %g: must be below 1", hp->beta1);
+        return gd_fail(GD_ECONFIG, "optimizer.beta1 = %s: must be below 1", gd_real(hp->beta1).text);
     if (hp->beta2 >= 1)
-        return gd_fail(GD_ECONFIG, "optimizer.beta2 = %g: must be below 1", hp->beta2);
+        return gd_fail(GD_ECONFIG, "optimizer.beta2 = %s: must be below 1", gd_real(hp->beta2).text);
     return GD_OK;
 }
 

@@ -40,6 +40,7 @@
 #include "ps.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/real.h"
 #include "gdmpi/watchdog.h"
 
 #include <math.h>
@@ -111,9 +112,9 @@ static void center_as_model(gd_step_ctx *ctx, easgd_state *e)
 static void json_easgd(FILE *f, const char *variant, const easgd_state *e, int workers,
                        double exchanges)
 {
-    fprintf(f, "  \"easgd\": {\"variant\": \"%s\", \"tau\": %ld, \"alpha\": %.6g, \"beta\": "
-               "%.6g, \"workers\": %d, \"exchanges\": %.0f},\n",
-            variant, e->tau, e->alpha, e->alpha * workers, workers, exchanges);
+    fprintf(f, "  \"easgd\": {\"variant\": \"%s\", \"tau\": %ld, \"alpha\": %s, \"beta\": "
+               "%s, \"workers\": %d, \"exchanges\": %.0f},\n",
+            variant, e->tau, gd_real(e->alpha).text, gd_real(e->alpha * workers).text, workers, exchanges);
 }
 
 /* ---- easgd (synchronous) ------------------------------------------------------------ */
@@ -121,10 +122,10 @@ static void json_easgd(FILE *f, const char *variant, const easgd_state *e, int w
 static int sync_check(const gd_config *c, int size)
 {
     if (c->parallel.alpha * size > 1)
-        return gd_fail(GD_ECONFIG, "parallel.alpha = %g with %d ranks: the center would move "
-                       "beta = ranks x alpha = %g of the way to the ranks' mean at each exchange; "
+        return gd_fail(GD_ECONFIG, "parallel.alpha = %s with %d ranks: the center would move "
+                       "beta = ranks x alpha = %s of the way to the ranks' mean at each exchange; "
                        "above 1 it overshoots (lower alpha; 0 picks beta = 0.9)",
-                       c->parallel.alpha, size, c->parallel.alpha * size);
+                       gd_real(c->parallel.alpha).text, size, gd_real(c->parallel.alpha * size).text);
     return GD_OK;
 }
 

@@ -74,6 +74,7 @@
 #include "ps.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/real.h"
 #include "gdmpi/watchdog.h"
 
 #include <limits.h>
@@ -441,8 +442,8 @@ static void json_list(FILE *f, const char *name, const double *v, int n, const c
 static void json_stale(FILE *f, const char *name, const char *unit, const ps_stale *st)
 {
     int bins = st->count > 0 ? (int)(st->max < PS_HIST - 1 ? st->max : PS_HIST - 1) + 1 : 0;
-    fprintf(f, "\"%s\": {\"unit\": \"%s\", \"count\": %.0f, \"mean\": %.6g, \"max\": %.0f, ", name,
-            unit, st->count, st->count > 0 ? st->sum / st->count : 0.0, st->max);
+    fprintf(f, "\"%s\": {\"unit\": \"%s\", \"count\": %.0f, \"mean\": %s, \"max\": %.0f, ", name,
+            unit, st->count, gd_real(st->count > 0 ? st->sum / st->count : 0.0).text, st->max);
     json_list(f, "histogram", st->hist, bins, "%.0f");
     fprintf(f, ", \"histogram_last_bin\": \">= %d\"}", PS_HIST - 1);
 }
@@ -450,10 +451,10 @@ static void json_stale(FILE *f, const char *name, const char *unit, const ps_sta
 static void json_conservation(FILE *f, const ps_report *r)
 {
     fprintf(f, "\"conservation\": {\"ok\": %s, \"pushes_sent\": %.0f, \"pushes_applied\": %.0f, "
-               "\"samples_sent\": %.0f, \"samples_applied\": %.0f, \"gradient_sum_sent\": %.10g, "
-               "\"gradient_sum_applied\": %.10g}",
+               "\"samples_sent\": %.0f, \"samples_applied\": %.0f, \"gradient_sum_sent\": %s, "
+               "\"gradient_sum_applied\": %s}",
             r->conserved ? "true" : "false", r->sent.pushes, r->applied.pushes, r->sent.samples,
-            r->applied.samples, r->sent.gsum, r->applied.gsum);
+            r->applied.samples, gd_real(r->sent.gsum).text, gd_real(r->applied.gsum).text);
 }
 
 void ps_summary(const gd_step_ctx *ctx, FILE *f)

@@ -3,6 +3,8 @@
 #include "ckpt.h"
 #include "gdmpi/error.h"
 #include "gdmpi/inject.h"
+#include "gdmpi/provenance.h"
+#include "gdmpi/real.h"
 #include "gdmpi/signals.h"
 #include "trainer.h"
 
@@ -68,7 +70,7 @@ void gd_versions(char *mpi, size_t mpi_len, char *blas, size_t blas_len, char *h
 static void json_num(FILE *f, double v)
 {
     if (isfinite(v))
-        fprintf(f, "%.10g", v);
+        fputs(gd_real(v).text, f);
     else
         fprintf(f, "null");
 }
@@ -143,7 +145,9 @@ static void json_versions(FILE *f)
 {
     char mpi[256], blas[256], hdf5[64];
     gd_versions(mpi, sizeof mpi, blas, sizeof blas, hdf5, sizeof hdf5);
-    fprintf(f, "  \"versions\": {\"gdmpi\": \"%s\", \"mpi\": ", GDMPI_VERSION);
+    fprintf(f, "  \"versions\": {\"gdmpi\": \"%s\", \"commit\": ", GDMPI_VERSION);
+    gd_json_string(f, gd_build_commit());
+    fprintf(f, ", \"mpi\": ");
     gd_json_string(f, mpi);
     fprintf(f, ", \"openblas\": ");
     gd_json_string(f, blas);
@@ -151,7 +155,7 @@ static void json_versions(FILE *f)
 }
 
 static int write_summary_file(const gd_trainer *t, int status, const char *message,
-                              const double *timers, const double *rows)
+                              const double *timers, const double *rows, const char *hosts)
 {
     char tmp[GD_PATH_MAX + 32], path[GD_PATH_MAX + 32];
     FILE *f = gd_open_tmp(t->cfg->output.dir, "summary.json", tmp, path, sizeof tmp);
@@ -161,7 +165,9 @@ static int write_summary_file(const gd_trainer *t, int status, const char *messa
             status == GD_OK ? "ok" : status == GD_EDIVERGED ? "diverged"
                                    : status == GD_EXIT_SIGNAL ? "interrupted" : "failed");
     gd_json_string(f, message);
-    fprintf(f, ",\n  \"ranks_total\": %d,\n  \"mode\": ", t->size);
+    fprintf(f, ",\n");
+    gd_json_provenance(f, hosts, t->size, MPI_Wtime() - t->clock.t_job);
+    fprintf(f, "  \"ranks_total\": %d,\n  \"mode\": ", t->size);
     gd_json_string(f, t->cfg->parallel.mode);
     fprintf(f, ",\n  \"model\": {\"type\": \"%s\", \"features\": %zu, \"outputs\": %zu, "
                "\"parameters\": %zu},\n", t->model.ops ? t->model.ops->name : "",
@@ -204,6 +210,7 @@ int gd_write_summary(const gd_trainer *t, int status, const char *message)
     if (t->rank == 0 && !gathered)
         gd_abort(t->comm, GD_ERR);
     MPI_Gather(mine, PER_RANK, MPI_DOUBLE, gathered, PER_RANK, MPI_DOUBLE, 0, t->comm);
+    char *hosts = gd_gather_hosts(t->comm, 0);
     if (t->rank != 0)
         return GD_OK;
     double *timers = gd_alloc((size_t)t->size, sizeof t->ctx.timers, "summary");
@@ -215,8 +222,9 @@ int gd_write_summary(const gd_trainer *t, int status, const char *message)
             memcpy(rows + RANK_FIGURES * r, gathered + r * PER_RANK + GD_T_COUNT,
                    RANK_FIGURES * sizeof(double));
         }
-        rc = write_summary_file(t, status, message, timers, rows);
+        rc = write_summary_file(t, status, message, timers, rows, hosts);
     }
+    free(hosts);
     free(gathered);
     free(timers);
     free(rows);

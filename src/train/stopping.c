@@ -1,6 +1,7 @@
 /* Stopping rules as small state machines fed one number per epoch, so that the unit
  * tests can drive them with synthetic loss sequences. The loop (train.c) feeds them and
  * makes every rank agree on the verdict. */
+#include "gdmpi/real.h"
 #include "trainer.h"
 
 #include <float.h>
@@ -66,7 +67,8 @@ void gd_json_stopping(const gd_trainer *t, FILE *f)
     const gd_early_stop *e = &t->stopping.early;
     fprintf(f, "  \"stop_reason\": \"%s\",\n", gd_stop_reason_name(t->stopping.reason));
     if (e->best_epoch > 0)
-        fprintf(f, "  \"best_epoch\": %ld,\n  \"best_val_loss\": %.10g,\n", e->best_epoch, e->best);
+        fprintf(f, "  \"best_epoch\": %ld,\n  \"best_val_loss\": %s,\n", e->best_epoch,
+                gd_real(e->best).text);
     else
         fprintf(f, "  \"best_epoch\": null,\n  \"best_val_loss\": null,\n");
     int restored = t->stopping.best_w && e->best_epoch > 0 && t->stopping.reason != GD_STOP_DIVERGED;

@@ -25,6 +25,7 @@
 #include "gdmpi/inject.h"
 #include "gdmpi/signals.h"
 #include "gdmpi/trace.h"
+#include "rundir.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -799,7 +800,9 @@ int gd_train(const gd_config *cfg, MPI_Comm comm)
     t.data_size = t.size;
     openblas_set_num_threads((int)cfg->train.threads);
     gd_trace_open(cfg, comm);
-    int rc = setup(&t);
+    int rc = gd_rundir_claim(cfg, comm); /* output.overwrite: before any data is read */
+    if (!rc)
+        rc = setup(&t);
     /* parallel.stall_timeout: from here on a blocked communication cannot hang the job */
     if (!rc)
         rc = gd_agree(comm, gd_watchdog_start(cfg->parallel.stall_timeout, t.rank));

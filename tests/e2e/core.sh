@@ -59,8 +59,8 @@ check "gdmpi eval CONFIG reproduces the final validation accuracy" eval_agrees
 check "gdmpi eval --model --data prints loss and accuracy" grep -q '^accuracy 0\.9' "$TMP/eval2.out"
 
 # gdmpi config prints every key, resolved, with --set applied.
-"$GDMPI" config "$TMP/softmax.cfg" --set optimizer.lr=0.25 >"$TMP/resolved.cfg"
-check "gdmpi config prints the resolved config with overrides" grep -q '^lr = 0.25 ' "$TMP/resolved.cfg"
+"$GDMPI" config "$TMP/softmax.cfg" --set optimizer.lr=0.1 >"$TMP/resolved.cfg"
+check "gdmpi config prints the resolved config with overrides, reals shortest (lr = 0.1)" grep -q '^lr = 0.1 ' "$TMP/resolved.cfg"
 check "gdmpi --version names Open MPI, OpenBLAS and HDF5" sh -c "'$GDMPI' --version | grep -q 'hdf5: 1\.'"
 
 # The generator is reproducible: same seed, same file contents.

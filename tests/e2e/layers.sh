@@ -7,12 +7,13 @@
 # ("ps.h" in src/parallel/, found next to it), and nothing else from gdmpi:
 #
 #   layer     headers                                              may include
-#   core      config error rng h5util fs registry state           core
+#   core      config error rng h5util fs registry state real      core
 #   data      data                                                 core data
 #   model     model                                                core data model
 #   optim     optim schedule update                                core optim
 #   parallel  parallel step inject watchdog                        core data model optim parallel
 #   train     train checkpoint signals stopping trace config_check every layer but pmpi and main
+#             provenance
 #   pmpi      (none: src/pmpi/ is linked, never included)          core parallel
 #   main      src/main.c                                           every layer with headers
 #
@@ -48,12 +49,12 @@ EXCEPTIONS=''
 # layer_of_header NAME.h: the layer that a gdmpi header belongs to (empty: unknown).
 layer_of_header() {
     case ${1%.h} in
-    config | error | rng | h5util | fs | registry | state) echo core ;;
+    config | error | rng | h5util | fs | registry | state | real) echo core ;;
     data) echo data ;;
     model) echo model ;;
     optim | schedule | update) echo optim ;;
     parallel | step | inject | watchdog) echo parallel ;;
-    train | checkpoint | signals | stopping | trace | config_check) echo train ;;
+    train | checkpoint | signals | stopping | trace | config_check | provenance) echo train ;;
     esac
 }
 
@@ -132,8 +133,8 @@ printf '%s\n' "$EXCEPTIONS" | while read -r layer header reason; do
 done
 core_up=$(grep -h '#include "gdmpi/' src/core/*.c include/gdmpi/config.h include/gdmpi/error.h \
     include/gdmpi/rng.h include/gdmpi/h5util.h include/gdmpi/fs.h include/gdmpi/registry.h \
-    include/gdmpi/state.h |
-    grep -E 'gdmpi/(data|model|optim|schedule|parallel|inject|watchdog|train|checkpoint|signals|trace|config_check)\.h')
+    include/gdmpi/state.h include/gdmpi/real.h |
+    grep -E 'gdmpi/(data|model|optim|schedule|parallel|inject|watchdog|train|checkpoint|signals|trace|config_check|provenance)\.h')
 check "core includes nothing from data, model, optim, parallel or train" [ -z "$core_up" ]
 
 # ---- (b) blocking MPI calls --------------------------------------------------------------

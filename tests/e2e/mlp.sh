@@ -83,9 +83,10 @@ PYEOF
 }
 check "model.h5 holds the architecture attributes and the running statistics" attributes
 
-# Bad keys: the message names the key; the exit status is 2.
+# Bad keys: the message names the key; the exit status is 2. (A fresh output.dir: rings'
+# holds a run's outputs, and training into it would be refused before the config is.)
 bad() {
-    mpi 1 "$TMP/rings.cfg" "$@"
+    mpi 1 "$TMP/rings.cfg" --set output.dir="$TMP/bad-run" "$@"
     status=$?
     [ "$status" -eq 2 ] && grep -q "$msg" "$TMP/out"
 }

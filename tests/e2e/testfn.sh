@@ -52,8 +52,8 @@ tf tep --set output.checkpoint_every=1 --set train.resume=auto --set optimizer.t
 refused=$?
 check "a refused resume (another optimizer: status $refused) leaves trajectory.csv as it was" \
     sh -c "[ $refused -eq 2 ] && cmp -s '$TMP/tep/trajectory.csv' '$TMP/tfull/trajectory.csv'"
-rm "$TMP/tmid/trajectory.csv" "$TMP/tmid/checkpoint.h5"
-tf tmid --set train.epochs=2 --set output.checkpoint_every=1
+# a fresh run into tmid: output.overwrite removes the old run's trajectory.csv and checkpoint
+tf tmid --set train.epochs=2 --set output.checkpoint_every=1 --set output.overwrite=true
 rm "$TMP/tmid/trajectory.csv"
 tf tmid --set output.checkpoint_every=1 --set train.resume=auto
 check "without the previous trajectory.csv a resume warns" \

@@ -4,6 +4,10 @@
 #include "gdmpi/config.h"
 #include "gdmpi/config_check.h"
 #include "gdmpi/error.h"
+#include "gdmpi/real.h"
+
+#include <math.h>
+#include <sys/stat.h>
 
 /* Writes text to a fresh file in the scratch dir and returns its path. */
 static const char *write_cfg(const char *name, const char *text)
@@ -41,7 +45,9 @@ static void test_defaults_and_values(void **state)
                                "batch_size = full\nshuffle = false\n[model]\ntype = linreg\n",
                                0, NULL),
                      GD_OK);
-    assert_string_equal(c.data.train, "a.h5");
+    char in_folder[300];
+    snprintf(in_folder, sizeof in_folder, "%s/a.h5", unit_tmpdir()); /* the config's folder */
+    assert_string_equal(c.data.train, in_folder);
     assert_true(c.data.scale == 0.5);
     assert_int_equal(c.train.epochs, 3);
     assert_int_equal(c.train.batch_size, 0);
@@ -195,7 +201,75 @@ static void test_print_roundtrip(void **state)
     assert_int_equal(gd_config_load(&back, path), GD_OK); /* the printout is itself a valid config */
     assert_int_equal(back.train.batch_size, 0);
     assert_true(back.data.scale == c.data.scale);
-    assert_string_equal(back.data.train, "a.h5");
+    assert_string_equal(back.data.train, c.data.train);
+}
+
+/* gd_real: the fewest digits that read back, for values a config holds and for values
+ * that need all 17 digits. */
+static void test_real_shortest(void **state)
+{
+    (void)state;
+    assert_string_equal(gd_real(0.1).text, "0.1");
+    assert_string_equal(gd_real(0.05).text, "0.05");
+    assert_string_equal(gd_real(1e-8).text, "1e-08");
+    assert_string_equal(gd_real(1e6).text, "1e+06");
+    assert_string_equal(gd_real(-2.5).text, "-2.5");
+    assert_string_equal(gd_real(0).text, "0");
+    assert_string_equal(gd_real(1.0 / 255).text, "0.00392156862745098");
+    assert_string_equal(gd_real(1.0 / 3).text, "0.3333333333333333");
+    assert_string_equal(gd_real(0.1 + 0.2).text, "0.30000000000000004");
+    assert_string_equal(gd_real(INFINITY).text, "inf");
+    /* every value reads back exactly, whatever its magnitude */
+    for (double x = 1e-300; x < 1e300; x *= 7.3901) {
+        double y = x * 1.0000000000000002;
+        assert_true(strtod(gd_real(y).text, NULL) == y);
+    }
+}
+
+/* `gdmpi config` prints reals in that form; error messages quote the range that way. */
+static void test_print_shortest(void **state)
+{
+    (void)state;
+    gd_config c;
+    char *sets[] = {"optimizer.lr=0.1"};
+    assert_int_equal(load_text(&c, "[data]\ntrain = a.h5\n", 1, sets), GD_OK);
+    char value[64];
+    gd_config_format(&c, gd_config_find("optimizer", "lr"), value, sizeof value);
+    assert_string_equal(value, "0.1");
+    assert_error("[data]\ntrain = a\n[optimizer]\nlr = 2e6\n",
+                 "optimizer.lr = 2e6: out of range [0, 1e+06]");
+}
+
+/* Relative paths in a config file are relative to its folder; absolute ones, empty ones and
+ * train.resume's words stay; a --set path is relative to the working directory. */
+static void test_paths_relative_to_config(void **state)
+{
+    (void)state;
+    char dir[200], path[300], want[400];
+    snprintf(dir, sizeof dir, "%s/sub", unit_tmpdir());
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/p.cfg", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("[data]\ntrain = ../d/train.h5\nval = /abs/val.h5\n[train]\nresume = ck/c.h5\n"
+          "[output]\ndir = out\n", f);
+    fclose(f);
+    gd_config c;
+    char *sets[] = {"data.val=rel/val.h5"};
+    assert_int_equal(gd_config_from_args(&c, path, 0, NULL), GD_OK);
+    snprintf(want, sizeof want, "%s/../d/train.h5", dir);
+    assert_string_equal(c.data.train, want);
+    assert_string_equal(c.data.val, "/abs/val.h5");
+    snprintf(want, sizeof want, "%s/ck/c.h5", dir);
+    assert_string_equal(c.train.resume, want);
+    snprintf(want, sizeof want, "%s/out", dir);
+    assert_string_equal(c.output.dir, want);
+    assert_int_equal(gd_config_from_args(&c, path, 1, sets), GD_OK);
+    assert_string_equal(c.data.val, "rel/val.h5"); /* --set: the working directory */
+    assert_int_equal(load_text(&c, "[data]\ntrain = /a.h5\nval =\n[train]\nresume = auto\n", 0,
+                               NULL), GD_OK);
+    assert_string_equal(c.train.resume, "auto");
+    assert_string_equal(c.data.val, "");
 }
 
 static void test_reference_lists_every_key(void **state)
@@ -254,6 +328,9 @@ int main(void)
         cmocka_unit_test(test_checkpoint_every),
         cmocka_unit_test(test_print_roundtrip),
         cmocka_unit_test(test_reference_lists_every_key),
+        cmocka_unit_test(test_real_shortest),
+        cmocka_unit_test(test_paths_relative_to_config),
+        cmocka_unit_test(test_print_shortest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
