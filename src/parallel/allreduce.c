@@ -121,7 +121,9 @@ static int allreduce_setup(gd_step_ctx *ctx)
         return GD_ERR;
     ctx->state = s;
     s->comm = MPI_COMM_NULL;
-    s->overlap = wants_overlap(ctx);
+    /* One rank has nothing to overlap with: buckets would only cut the first layer's
+     * weight gradient into smaller GEMMs and poll requests that move nothing. */
+    s->overlap = ctx->size > 1 && wants_overlap(ctx);
     if (!s->overlap)
         return GD_OK;
     s->g = ctx->model->g;

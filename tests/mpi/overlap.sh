@@ -48,6 +48,19 @@ check "summary.json reports hidden and exposed communication time" summary_field
 overlap_auto() { grep -q '"overlap": true' "$TMP/over2/summary.json" &&
     mpi 2 "$TMP/mlp.cfg" --set output.dir="$TMP/auto" && grep -q '"overlap": true' "$TMP/auto/summary.json"; }
 check "parallel.overlap = auto turns overlap on for mlp" overlap_auto
+# One rank: nothing to overlap with, so the step is plain even when overlap = true, and the
+# model is the one plain gives (to the bit: no bucket splits the first layer's GEMM).
+one_rank_plain() {
+    mpi 1 "$TMP/mlp.cfg" --set parallel.overlap=true --set output.dir="$TMP/over1" &&
+        mpi 1 "$TMP/mlp.cfg" --set parallel.overlap=false --set output.dir="$TMP/plain1" &&
+        grep -q '"overlap": false' "$TMP/over1/summary.json" &&
+        $PY - "$TMP/over1/model.h5" "$TMP/plain1/model.h5" <<'PYEOF'
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, "r")["params"][()] for p in sys.argv[1:3])
+sys.exit(0 if np.array_equal(a, b) else 1)
+PYEOF
+}
+check "at np=1 overlap = true runs plain, with plain's model" one_rank_plain
 
 # 1202 rows over 3 ranks (401, 401, 400) in batches of 200: rank 2 has no rows at the third
 # step but must still take part in sync_bn's reductions and the buckets: no hang, same model.
