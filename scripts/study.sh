@@ -1,8 +1,10 @@
 #!/bin/sh
 # make study: the optimizer study (configs/optimizers/*.cfg) and the architecture study
 # (configs/architectures/*.cfg, each also with a straggler where gdmpi has
-# parallel.slow_ranks), compared with scripts/compare into one report.md with the PNGs
-# beside it. Sized to finish in under 10 minutes on 2 cores: architecture runs get
+# parallel.slow_ranks), and the variants (staleness-aware lr beside Downpour and allreduce
+# under the straggler; local-sgd on a label-sorted Fashion-MNIST with contiguous shards and
+# with data.shuffle = global), compared with scripts/compare into one report.md with the
+# PNGs beside it. Sized to finish in under 10 minutes on 2 cores: architecture runs get
 # at most ARCH_EPOCHS epochs and an equal share of the time budget (train.max_seconds).
 #
 # Environment: GDMPI (./gdmpi), OUT (runs/study), OPT_DIR (configs/optimizers), ARCH_DIR
@@ -11,7 +13,8 @@
 # three workers), ARCH_EPOCHS (10), BUDGET (seconds for the whole study: 540),
 # SLOW_FACTOR (3: how much slower the straggler is), ARCH_SET (overrides of the architecture
 # configs, "key=value ...": by default an mlp, as scripts/straggler-study.sh does, since
-# softmax's step takes microseconds and a slower compute would hardly show).
+# softmax's step takes microseconds and a slower compute would hardly show), VARIANT_SECS
+# (20: seconds of each run of the variants section, kept out of the architectures' share).
 set -u
 GDMPI=${GDMPI:-./gdmpi}
 OUT=${OUT:-runs/study}
@@ -23,6 +26,8 @@ SLOW_FACTOR=${SLOW_FACTOR:-3}
 ARCH_SET=${ARCH_SET-model.type=mlp model.hidden=256,128 optimizer.lr=0.05}
 OPT_DIR=${OPT_DIR:-configs/optimizers}
 ARCH_DIR=${ARCH_DIR:-configs/architectures}
+VARIANT_SECS=${VARIANT_SECS:-20}
+VARIANT_RUNS=3 # the variants section's runs (variants_study)
 PY=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 GDMPI
 START=$(date +%s)
@@ -132,7 +137,7 @@ architecture_study() {
     fi
     straggler=0
     has_key parallel.slow_ranks && straggler=1
-    left=$((BUDGET - $(elapsed)))
+    left=$((BUDGET - $(elapsed) - VARIANT_RUNS * VARIANT_SECS))
     secs=$((left / (n * (1 + straggler))))
     [ "$secs" -gt 90 ] && secs=90
     [ "$secs" -lt 5 ] && secs=5
@@ -201,6 +206,53 @@ print()
 PY
 }
 
+# Variants of one architecture, each against its baseline: the staleness-aware lr of
+# ps-async beside averaged pushes, Downpour as published and allreduce, all with the
+# straggler (the architecture study's +slow runs); and local-sgd on a copy of
+# Fashion-MNIST sorted by label, with contiguous shards (non-IID workers) and with
+# data.shuffle = global.
+variants_study() {
+    slow="--set parallel.slow_ranks=$((ARCH_NP - 1)) --set parallel.slow_factor=$SLOW_FACTOR"
+    # shellcheck disable=SC2046,SC2086
+    [ -f "$ARCH_DIR/ps-async.cfg" ] && train "ps-async-inverse+slow" "$ARCH_NP" "$VARIANT_SECS" \
+        "$ARCH_DIR/ps-async.cfg" $(arch_args "$ARCH_DIR/ps-async.cfg") $slow \
+        --set parallel.staleness_lr=inverse
+    sorted="$OUT/fmnist-train-sorted.h5"
+    "$PY" - data/fmnist-train.h5 "$sorted" <<'PY' >>"$LOG" 2>&1
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    X, y = f["X"][...], f["y"][...]
+o = np.argsort(y, kind="stable")
+with h5py.File(sys.argv[2], "w") as g:
+    g["X"], g["y"] = X[o], y[o]
+PY
+    for shuffle in rank global; do
+        train "local-sgd-sorted-$shuffle" "$ARCH_NP" "$VARIANT_SECS" run.cfg \
+            --set data.train="$sorted" --set parallel.mode=local-sgd \
+            --set parallel.average_every=100 --set data.shuffle=$shuffle --set train.epochs=5
+    done
+    {
+        echo "## Variants"
+        echo
+        echo "### Staleness, with the straggler"
+        echo
+        echo "ps-async (averaged pushes) with \`staleness_lr = none\` and \`inverse\` (Zhang et al."
+        echo "2016), Downpour as published, and allreduce, rank $((ARCH_NP - 1)) $SLOW_FACTOR x slower."
+        echo "(AdaptiveRevision, McMahan & Streeter 2014, is not in gdmpi yet.)"
+        echo
+        compare_runs variants-stale- "Staleness, rank $((ARCH_NP - 1)) slower" \
+            "ps-async+slow" "ps-async-inverse+slow" "downpour+slow" "allreduce+slow"
+        echo "### Non-IID workers: a label-sorted file"
+        echo
+        echo "local-sgd (average every 100 steps) at np=$ARCH_NP on Fashion-MNIST sorted by label:"
+        echo "contiguous shards give each worker two or three classes; \`data.shuffle = global\`"
+        echo "redistributes the rows every epoch."
+        echo
+        compare_runs variants-iid- "local-sgd on a label-sorted file, np=$ARCH_NP" \
+            local-sgd-sorted-rank local-sgd-sorted-global
+    } >"$OUT/section-3-variants.md"
+}
+
 machine() {
     printf '%s cores, %s, %s; %s\n' "$(nproc)" "$(uname -m)" \
         "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
@@ -222,6 +274,7 @@ write_report() {
 
 optimizer_study
 architecture_study
+variants_study
 write_report
 echo "study: wrote $OUT/report.md in $(elapsed) s ($FAILED failures)"
 [ "$(elapsed)" -le 600 ] || echo "study: over the 10-minute budget"
