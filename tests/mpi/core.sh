@@ -1,5 +1,6 @@
 # MPI tests of the core trainer at np = 1, 2, 3 (uneven shards) and 4.
 . tests/lib.sh
+PY=/usr/bin/python3
 
 fixture d softmax rows=1003 features=6 classes=3 seed=5
 for r in 0 1 2 3; do
@@ -37,4 +38,30 @@ check "uneven shards at np=3: each epoch uses every row once (2 x 1003 samples)"
 # records, a lone save by rank 0, load errors naming the dataset, and ranks that disagree.
 for np in 1 2 3 4; do
     mpitest $np "$BUILD/tests/mpi_state" "$TMP"
+done
+
+# Every row is used exactly once per epoch, at np = 2 and 3 (240 rows: whole batches), shuffled: a
+# linreg on one-hot rows (row i is e_i, target 1) moves weight i only when row i is in a
+# batch. After one epoch of small SGD steps every weight has moved (no row skipped), and by
+# about the same amount (a row taken twice would move its weight about twice as far; the
+# bias, which every row moves, grows only to 0.2 or so, so single uses differ by < 1.4x).
+$PY - "$TMP/onehot.h5" <<'PYEOF'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f["X"] = np.eye(240, dtype=np.float32)
+    f["y"] = np.ones(240, dtype=np.float32)
+PYEOF
+cfg onehot - data.train="$TMP/onehot.h5" model.type=linreg optimizer.lr=0.01 train.epochs=1 \
+    train.batch_size=10
+once_each() {
+    $PY - "$TMP/$1/model.h5" <<'PYEOF'
+import sys, h5py, numpy as np
+w = h5py.File(sys.argv[1], "r")["params"][...][:240]
+ok = w.min() > 0 and w.max() / w.min() < 1.4
+sys.exit(0 if ok else print("# weights min %g max %g" % (w.min(), w.max())) or 1)
+PYEOF
+}
+for np in 2 3; do
+    mpi $np "$TMP/onehot.cfg" --set output.dir="$TMP/onehot$np"
+    check "np=$np: one shuffled epoch uses every row exactly once (one-hot linreg)" once_each onehot$np
 done
