@@ -288,6 +288,10 @@ static int plan_roles(gd_trainer *t)
         rc = gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous mode "
                      "(allreduce, ps, local-sgd, easgd); %s has no common best epoch",
                      c->train.patience, c->parallel.mode);
+    if (!rc && t->strategy->async && c->output.log_every > 0)
+        rc = gd_fail(GD_ECONFIG, "output.log_every = %ld: steps.csv needs a synchronous mode "
+                     "(allreduce, ps, local-sgd, easgd); in %s no rank sees every step",
+                     c->output.log_every, c->parallel.mode);
     if (!rc && t->strategy->async && !t->strategy->has_servers)
         t->agree_comm = MPI_COMM_SELF; /* hogwild: no rank waits for another in training */
     if (rc || !t->strategy->has_servers)
@@ -425,14 +429,6 @@ static void check_time_budget(gd_trainer *t)
     agree_deadline(t);
 }
 
-static void log_progress(const gd_trainer *t, long s)
-{
-    long every = t->cfg->train.log_every;
-    if (t->rank == 0 && every && t->ctx.step % every == 0)
-        printf("  epoch %ld step %ld/%ld  loss %.6f\n", t->ctx.epoch, s + 1, t->ctx.steps_per_epoch,
-               t->ctx.epoch_count ? t->ctx.epoch_loss / t->ctx.epoch_count : 0.0);
-}
-
 static int by_score(const void *a, const void *b)
 {
     const gd_scored_row *x = a, *y = b;
@@ -484,7 +480,7 @@ static int run_epoch(gd_trainer *t)
         int rc = train_step(t, s);
         if (rc)
             return rc;
-        log_progress(t, s);
+        gd_steps_record(t); /* output.log_every: steps.csv */
         check_time_budget(t);
         if ((rc = gd_checkpoint_after_step(t, s))) /* checkpoint_every = Ns, signals */
             return rc;
@@ -614,6 +610,7 @@ static void end_epoch(gd_trainer *t)
         or_abort(t, t->strategy->epoch_row(&t->ctx, 1));
     record_epoch(t, &t->metrics.rows[t->metrics.nrows++]);
     print_epoch(t);
+    gd_steps_flush(t, 0);
     if (t->rank == 0 && gd_write_metrics(t))
         gd_abort(t->comm, GD_ERR);
     if (t->cfg->train.max_seconds > 0)
@@ -712,6 +709,8 @@ static int train_loop(gd_trainer *t)
         return GD_ERR;
     t->ctx.t_start = MPI_Wtime();
     int rc = gd_checkpoint_resume(t); /* train.resume */
+    if (!rc && t->cfg->output.log_every > 0) /* synchronous modes only: all ranks are here */
+        rc = gd_agree(t->comm, gd_steps_open(t));
     if (rc)
         return rc;
     gd_inject_arm(1); /* parallel.delay_us: training's messages only */
@@ -720,6 +719,7 @@ static int train_loop(gd_trainer *t)
      * ranks have agreed on the end. */
     gd_watchdog_watch_calls(!t->strategy->async);
     rc = t->ctx.serving && t->strategy->serve ? serve(t) : run_epochs(t);
+    gd_steps_close(t);
     /* model.h5 gets the best epoch's parameters; restored before finish, which gathers a
      * parameter server's slice */
     t->ctx.best_kept = t->stopping.best_w && t->stopping.early.best_epoch > 0;
@@ -770,6 +770,7 @@ static void teardown(gd_trainer *t)
     free(t->batch.by);
     free(t->stopping.best_w);
     free(t->metrics.rows);
+    gd_steps_close(t);
     gd_checkpoint_destroy(t);
     if (t->ctx.role_comm != t->comm && t->ctx.role_comm != MPI_COMM_NULL)
         MPI_Comm_free(&t->ctx.role_comm);
