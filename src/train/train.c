@@ -189,11 +189,15 @@ static int plan_batches(gd_trainer *t)
     size_t rows = t->train.rows;
     t->batch.rows = c->train.batch_size == 0 || (size_t)c->train.batch_size > rows
                         ? rows : (size_t)c->train.batch_size;
-    long plan[2] = {rows ? (long)((rows + t->batch.rows - 1) / t->batch.rows) : 0,
-                    (long)t->train.cols};
-    MPI_Allreduce(MPI_IN_PLACE, plan, 2, MPI_LONG, MPI_MAX, t->comm);
+    /* steps per epoch, width, and the banner's rows per worker: max, and -min (a server
+     * holds no rows and is no worker: it stays out of the min) */
+    long plan[4] = {rows ? (long)((rows + t->batch.rows - 1) / t->batch.rows) : 0,
+                    (long)t->train.cols, (long)rows, t->ctx.serving ? LONG_MIN : -(long)rows};
+    MPI_Allreduce(MPI_IN_PLACE, plan, 4, MPI_LONG, MPI_MAX, t->comm);
     t->ctx.steps_per_epoch = t->ctx.updates_per_epoch = plan[0];
     t->train.cols = (size_t)plan[1];
+    t->console.rows_max = plan[2];
+    t->console.rows_min = -plan[3];
     t->batch.kind = order_from_config(c);
     if (t->ctx.serving)
         return GD_OK;
@@ -481,6 +485,7 @@ static int run_epoch(gd_trainer *t)
         if (rc)
             return rc;
         gd_steps_record(t); /* output.log_every: steps.csv */
+        gd_console_step(t, s); /* on a terminal: the progress line */
         check_time_budget(t);
         if ((rc = gd_checkpoint_after_step(t, s))) /* checkpoint_every = Ns, signals */
             return rc;
@@ -537,11 +542,12 @@ static void record_epoch(gd_trainer *t, gd_metrics_row *r)
     r->wait_frac = busy > 0 ? timers[GD_T_WAIT] / busy : 0;
 }
 
-static void print_epoch(const gd_trainer *t)
+static void print_epoch(gd_trainer *t)
 {
     const gd_metrics_row *r = &t->metrics.rows[t->metrics.nrows - 1];
     if (t->rank != 0)
         return;
+    gd_console_clear(t);
     printf("epoch %3ld  step %7ld  train_loss %.6f", r->epoch, r->step, r->train_loss);
     if (t->has_val)
         printf("  val_loss %.6f", r->val_loss);
@@ -713,6 +719,7 @@ static int train_loop(gd_trainer *t)
         rc = gd_agree(t->comm, gd_steps_open(t));
     if (rc)
         return rc;
+    gd_console_banner(t);
     gd_inject_arm(1); /* parallel.delay_us: training's messages only */
     /* An asynchronous rank may wait long for the others without a stall (one that has done
      * its epochs waits in finish): the watchdog watches only its bracketed calls until the
