@@ -2,7 +2,7 @@
 # and gradient norm are the step's own (pinned on a test function, where both are known
 # from the path); with N = steps per epoch its losses are metrics.csv's; a run resumed
 # after a crash writes the same rows as one never stopped (but wall_s), in allreduce, ps
-# and local-sgd; asynchronous modes and the old key train.log_every are refused by name.
+# and local-sgd, also into another output.dir; asynchronous modes and the old key train.log_every are refused by name.
 . tests/lib.sh
 . tests/e2e/lib/checkpoint.sh
 
@@ -75,6 +75,16 @@ for mode in allreduce ps local-sgd; do
     without_wall "$TMP/$mode-cut/steps.csv" >"$TMP/b.csv"
     check "$mode: the resumed steps.csv equals the uninterrupted one but for wall_s" cmp -s "$TMP/a.csv" "$TMP/b.csv"
 done
+
+# train.resume = PATH into another output.dir: the rows before the checkpoint come from the
+# steps.csv beside it.
+args="--set output.log_every=3 --set output.checkpoint_every=7s"
+GDMPI_FAULT=checkpoint-write:3 train 2 elsewhere-cut $args
+train 2 elsewhere $args --set train.resume="$TMP/elsewhere-cut/checkpoint.h5"
+check "resume = PATH into a new dir exits 0" [ $? -eq 0 ]
+without_wall "$TMP/elsewhere/steps.csv" >"$TMP/b.csv"
+without_wall "$TMP/allreduce-full/steps.csv" >"$TMP/a.csv"
+check "... and its steps.csv equals the uninterrupted one but for wall_s" cmp -s "$TMP/a.csv" "$TMP/b.csv"
 
 # A resume whose steps.csv lost the rows the checkpoint counts says so, and how to go on.
 GDMPI_FAULT=checkpoint-write:3 train 2 lost --set output.log_every=3 --set output.checkpoint_every=7s
