@@ -41,6 +41,12 @@ epoch_losses() { awk -F, -v c="$2" 'NR>1{print $c}' "$1"; }
 check "log_every = steps per epoch: train_loss is metrics.csv's, epoch by epoch" \
     [ "$(epoch_losses "$TMP/every19/steps.csv" 5)" = "$(epoch_losses "$TMP/every19/metrics.csv" 5)" ]
 
+# 600 rows in one epoch: the 256-row buffer is written when full, twice, and at the end.
+train 1 long --set output.log_every=1 --set train.batch_size=2 --set train.epochs=1
+each_step_once() { awk -F, 'NR>1 && $1 != NR-1 {bad=1} END {exit bad || NR != 601}' "$1"; }
+check "600 rows in one epoch (a full buffer written twice): steps 1..600, each once, in order" \
+    each_step_once "$TMP/long/steps.csv"
+
 # --- a test function: f and its gradient at each step's point are known from the path ----
 # booth: f = (x + 2y - 7)^2 + (2x + y - 5)^2. A row's step k was taken at trajectory row k-1.
 mpi 1 configs/testfn-rosenbrock.cfg --set model.function=booth --set optimizer.type=sgd \
