@@ -442,6 +442,9 @@ static int names_config_file(const char *arg)
 int main(int argc, char **argv)
 {
     gd_provenance_record(argc, argv); /* summary.json's argv and launcher */
+    /* Every line as it is written, also into a file or a pipe (a batch job's log, srun),
+     * where stdout would otherwise be fully buffered and arrive all at once at the end. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         fputs(usage_main, stderr);
         return GD_ECONFIG;

@@ -13,7 +13,7 @@
 #define GD_CHECKPOINT_FILE "checkpoint.h5"
 
 /* 1 for the keys that may change between a checkpoint and its resume (they are left out
- * of the config hash): train.epochs, max_steps, max_seconds, resume, log_every, threads,
+ * of the config hash): train.epochs, max_steps, max_seconds, resume, threads,
  * data.train and data.val (paths: the data may move; rows and width are checked instead),
  * parallel.stall_timeout and the straggler / delay injection keys, and all of [output]. */
 int gd_checkpoint_key_may_change(const char *section, const char *name);

@@ -57,7 +57,6 @@ typedef struct gd_config {
         int shuffle;
         long max_steps; /* 0: no limit */
         long threads;   /* OpenBLAS threads per rank */
-        long log_every; /* 0: one line per epoch */
         double tol;     /* 0: off */
         long tol_epochs;
         long patience;  /* 0: no early stopping */
@@ -89,6 +88,7 @@ typedef struct gd_config {
         int overwrite;    /* replace another run's outputs in dir (else refuse to train) */
         int trace;        /* write trace.json */
         long trace_steps; /* steps the timeline covers */
+        long log_every;   /* a steps.csv row every N optimizer steps; 0: off */
         char checkpoint_every[GD_NAME_MAX]; /* "N" epochs, "Ns" steps, "0" off */
         long checkpoint_epochs, checkpoint_steps; /* parsed from it by gd_config_finish */
     } output;

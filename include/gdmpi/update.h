@@ -38,6 +38,9 @@ typedef struct gd_update {
     double clip_norm;      /* train.clip_norm (0: off) */
     double noise, noise_gamma; /* train.grad_noise eta and gamma (eta 0: off) */
     gd_rng noise_rng;      /* the noise stream: (seed, 0, GD_RNG_NOISE) on every rank */
+    double sumsq;          /* the squared norm of the last step's whole mean gradient, after
+                              the penalties and before clipping (steps.csv's grad_norm; the
+                              trainer sets it to NaN to see whether a step made one) */
 } gd_update;
 
 /* The pipeline for optimizer o over a vector of nparams floats whose first nweights are

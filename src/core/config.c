@@ -134,8 +134,6 @@ const gd_key gd_keys[] = {
      "stop after this many optimizer steps (0: no limit)"},
     {"train", "threads", GD_KEY_INT, F(train.threads), "1", 1, 1024, NULL,
      "OpenBLAS threads per rank"},
-    {"train", "log_every", GD_KEY_INT, F(train.log_every), "0", 0, 9e18, NULL,
-     "also print a progress line every N steps (0: one line per epoch)"},
     {"train", "tol", GD_KEY_REAL, F(train.tol), "0", 0, 1e6, NULL,
      "stop when the epoch's training loss changes by less than tol (relative) for tol_epochs "
      "epochs in a row (0: off)"},
@@ -212,6 +210,9 @@ const gd_key gd_keys[] = {
     {"output", "trace_steps", GD_KEY_INT, F(output.trace_steps), "100", 1, 100000, NULL,
      "trace: optimizer steps the timeline covers from the start (io and eval spans: all); "
      "bounds its size"},
+    {"output", "log_every", GD_KEY_INT, F(output.log_every), "0", 0, 9e18, NULL,
+     "append a row to steps.csv every N optimizer steps: loss since the last row, lr, gradient "
+     "norm (0: off; synchronous modes only)"},
     {"output", "checkpoint_every", GD_KEY_EVERY, F(output.checkpoint_every), "0", 0, 0, NULL,
      "write checkpoint.h5 every N epochs, or every N optimizer steps with `Ns` (0: only when "
      "SIGTERM, SIGINT or SIGUSR1 stops the run)"},
@@ -396,9 +397,29 @@ static int resolve_path(const load_ctx *ctx, const gd_key *k, char *value)
     return GD_OK;
 }
 
+/* Keys that moved: a config that still spells one the old way is told the new name. */
+static const struct {
+    const char *old_section, *old_name, *now, *why;
+} moved_keys[] = {
+    {"train", "log_every", "output.log_every",
+     "it writes steps.csv rows; progress lines now redraw by themselves on a terminal"},
+};
+
+static int moved_key(const char *section, const char *name)
+{
+    for (size_t i = 0; i < sizeof moved_keys / sizeof moved_keys[0]; i++)
+        if (!strcmp(section, moved_keys[i].old_section) && !strcmp(name, moved_keys[i].old_name))
+            return gd_fail(GD_ECONFIG, "%s.%s is now %s (%s)", section, name, moved_keys[i].now,
+                           moved_keys[i].why);
+    return GD_OK;
+}
+
 static int lookup_key(const char *section, const char *name, const gd_key **out)
 {
     char list[1024];
+    int rc = moved_key(section, name);
+    if (rc)
+        return rc;
     if (!known_section(section)) {
         list_sections(list, sizeof list);
         return gd_fail(GD_ECONFIG, "unknown section [%s] (known: %s)", section, list);

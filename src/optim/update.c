@@ -19,7 +19,8 @@ void gd_update_init(gd_update *u, gd_optim *o, size_t nparams, size_t nweights,
                      .l1 = c->model.l1,
                      .clip_norm = c->train.clip_norm,
                      .noise = c->train.grad_noise,
-                     .noise_gamma = c->train.grad_noise_gamma};
+                     .noise_gamma = c->train.grad_noise_gamma,
+                     .sumsq = NAN};
     gd_rng_seed(&u->noise_rng, (uint64_t)c->train.seed, 0, GD_RNG_NOISE);
 }
 
@@ -46,6 +47,7 @@ static void add_noise(gd_update *u, size_t lo, size_t n, float *g, long step)
 gd_divergence gd_update_step(gd_update *u, float *w, size_t lo, size_t n, float *g,
                              double loss, double sumsq, double lr, long step)
 {
+    u->sumsq = sumsq;
     if (!isfinite(loss) || !isfinite(sumsq))
         return isfinite(loss) ? GD_DIV_GRADIENT : GD_DIV_LOSS; /* w keeps its last finite values */
     if (u->clip_norm > 0)

@@ -38,7 +38,7 @@ int gd_checkpoint_key_may_change(const char *section, const char *name)
 {
     static const char *const keys[] = {
         "train.epochs", "train.max_steps", "train.max_seconds", "train.resume",
-        "train.log_every", "train.threads", "data.train", "data.val", "parallel.stall_timeout",
+        "train.threads", "data.train", "data.val", "parallel.stall_timeout",
         "parallel.slow_ranks", "parallel.slow_factor", "parallel.delay_us"};
     char full[2 * GD_NAME_MAX];
     if (!strcmp(section, "output"))
@@ -156,16 +156,18 @@ static gd_stop_reason stop_at_resume(const gd_trainer *t)
     return GD_STOP_NONE;
 }
 
-static void say_resumed(const gd_trainer *t, const char *path)
+void gd_checkpoint_describe_start(const gd_trainer *t, char *buf, size_t len)
 {
-    if (t->rank != 0)
-        return;
-    if (t->ckpt->pos > 0)
-        printf("resuming from %s: epoch %ld, step %ld (%ld of the epoch's %ld steps done)\n", path,
-               t->ctx.epoch, t->ctx.step, t->ckpt->pos, t->ctx.steps_per_epoch);
+    const gd_ckpt *k = t->ckpt;
+    if (!k || !k->resumed_from[0])
+        snprintf(buf, len, "a fresh run (train.resume = %s)", t->cfg->train.resume);
+    else if (k->pos > 0)
+        snprintf(buf, len, "resuming from %s: epoch %ld, step %ld (%ld of the epoch's %ld steps "
+                 "done)", k->resumed_from, t->ctx.epoch, t->ctx.step, k->pos,
+                 t->ctx.steps_per_epoch);
     else
-        printf("resuming from %s: after epoch %ld, step %ld\n", path, t->ctx.epoch, t->ctx.step);
-    fflush(stdout);
+        snprintf(buf, len, "resuming from %s: after epoch %ld, step %ld", k->resumed_from,
+                 t->ctx.epoch, t->ctx.step);
 }
 
 /* Collective: in a synchronous mode every rank must resume at the same epoch and step, or
@@ -199,7 +201,6 @@ int gd_checkpoint_resume(gd_trainer *t)
         return rc;
     snprintf(k->resumed_from, sizeof k->resumed_from, "%s", path);
     t->stopping.reason = stop_at_resume(t);
-    say_resumed(t, path);
     /* no agreement here: a ps-async worker's resumed() is a round trip with the servers */
     return t->strategy->resumed ? t->strategy->resumed(&t->ctx) : GD_OK;
 }

@@ -15,6 +15,7 @@
  *   stopping/    tol_prev, tol_calm, early_best, early_best_epoch, early_stale,
  *                best_params (the best epoch's), best_state (per rank)
  *   metrics/     rows (metrics.csv's rows so far, a compound record each)
+ *   steps/       sums (the loss and samples since steps.csv's last row), bytes (its length)
  *   progress/    position (per rank: epoch, step, steps taken in the epoch, 0 once it is
  *                over), sums (per rank: the epoch's loss and count, samples, lr), timers
  *                (per rank), wall (seconds of training so far)
@@ -36,7 +37,7 @@
 #include <unistd.h>
 
 #define CK_FORMAT "gdmpi-checkpoint"
-#define CK_VERSION 2
+#define CK_VERSION 3
 #define CK_CONFIG_MAX 65536
 
 enum { POS_EPOCH, POS_STEP, POS_TAKEN };
@@ -65,6 +66,7 @@ static int declare_run(gd_trainer *t, gd_state *s, gd_state_use use)
     gd_batcher_declare(t, s);
     gd_stopping_declare(t, s);
     gd_metrics_declare(t, s, &t->ckpt->metrics_rows);
+    gd_steps_declare(t, s);
     declare_progress(t, s);
     return GD_OK;
 }
@@ -94,6 +96,7 @@ static void stage(gd_trainer *t, long rows)
     k->sums[SUM_LR] = t->ctx.lr;
     k->wall = MPI_Wtime() - t->ctx.t_start;
     k->metrics_rows = rows;
+    gd_steps_flush(t, 1); /* steps.csv on disk up to here: its length goes in the file */
 }
 
 /* ---- writing ----------------------------------------------------------------------------- */

@@ -69,6 +69,9 @@ int gd_checkpoint_end(gd_trainer *t, int rc);
 /* After the outputs are written: a run that a signal stopped exits with GD_EXIT_SIGNAL
  * and a message (rc stays when it is already an error). */
 int gd_checkpoint_exit_status(gd_trainer *t, int rc);
+/* How the run starts, for the banner: "a fresh run (...)" or "resuming from PATH: ..." (after
+ * gd_checkpoint_resume, before the first step). */
+void gd_checkpoint_describe_start(const gd_trainer *t, char *buf, size_t len);
 /* Rank 0, summary.json: `  "checkpoint": {...},` (what was written and resumed). */
 void gd_checkpoint_json(const gd_trainer *t, FILE *f);
 void gd_checkpoint_destroy(gd_trainer *t);

@@ -191,11 +191,15 @@ static int plan_batches(gd_trainer *t)
     size_t rows = t->train.rows;
     t->batch.rows = c->train.batch_size == 0 || (size_t)c->train.batch_size > rows
                         ? rows : (size_t)c->train.batch_size;
-    long plan[2] = {rows ? (long)((rows + t->batch.rows - 1) / t->batch.rows) : 0,
-                    (long)t->train.cols};
-    MPI_Allreduce(MPI_IN_PLACE, plan, 2, MPI_LONG, MPI_MAX, t->comm);
+    /* steps per epoch, width, and the banner's rows per worker: max, and -min (a server
+     * holds no rows and is no worker: it stays out of the min) */
+    long plan[4] = {rows ? (long)((rows + t->batch.rows - 1) / t->batch.rows) : 0,
+                    (long)t->train.cols, (long)rows, t->ctx.serving ? LONG_MIN : -(long)rows};
+    MPI_Allreduce(MPI_IN_PLACE, plan, 4, MPI_LONG, MPI_MAX, t->comm);
     t->ctx.steps_per_epoch = t->ctx.updates_per_epoch = plan[0];
     t->train.cols = (size_t)plan[1];
+    t->console.rows_max = plan[2];
+    t->console.rows_min = -plan[3];
     t->batch.kind = order_from_config(c);
     if (t->ctx.serving)
         return GD_OK;
@@ -290,6 +294,10 @@ static int plan_roles(gd_trainer *t)
         rc = gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous mode "
                      "(allreduce, ps, local-sgd, easgd); %s has no common best epoch",
                      c->train.patience, c->parallel.mode);
+    if (!rc && t->strategy->async && c->output.log_every > 0)
+        rc = gd_fail(GD_ECONFIG, "output.log_every = %ld: steps.csv needs a synchronous mode "
+                     "(allreduce, ps, local-sgd, easgd); in %s no rank sees every step",
+                     c->output.log_every, c->parallel.mode);
     if (!rc && t->strategy->async && !t->strategy->has_servers)
         t->agree_comm = MPI_COMM_SELF; /* hogwild: no rank waits for another in training */
     if (rc || !t->strategy->has_servers)
@@ -432,14 +440,6 @@ static void check_time_budget(gd_trainer *t)
     agree_deadline(t);
 }
 
-static void log_progress(const gd_trainer *t, long s)
-{
-    long every = t->cfg->train.log_every;
-    if (t->rank == 0 && every && t->ctx.step % every == 0)
-        printf("  epoch %ld step %ld/%ld  loss %.6f\n", t->ctx.epoch, s + 1, t->ctx.steps_per_epoch,
-               t->ctx.epoch_count ? t->ctx.epoch_loss / t->ctx.epoch_count : 0.0);
-}
-
 static int by_score(const void *a, const void *b)
 {
     const gd_scored_row *x = a, *y = b;
@@ -494,7 +494,8 @@ static int run_epoch(gd_trainer *t)
         int rc = train_step(t, s);
         if (rc)
             return rc;
-        log_progress(t, s);
+        gd_steps_record(t); /* output.log_every: steps.csv */
+        gd_console_step(t, s); /* on a terminal: the progress line */
         check_time_budget(t);
         if ((rc = gd_checkpoint_after_step(t, s))) /* checkpoint_every = Ns, signals */
             return rc;
@@ -551,11 +552,12 @@ static void record_epoch(gd_trainer *t, gd_metrics_row *r)
     r->wait_frac = busy > 0 ? timers[GD_T_WAIT] / busy : 0;
 }
 
-static void print_epoch(const gd_trainer *t)
+static void print_epoch(gd_trainer *t)
 {
     const gd_metrics_row *r = &t->metrics.rows[t->metrics.nrows - 1];
     if (t->rank != 0)
         return;
+    gd_console_clear(t);
     printf("epoch %3ld  step %7ld  train_loss %.6f", r->epoch, r->step, r->train_loss);
     if (t->has_val)
         printf("  val_loss %.6f", r->val_loss);
@@ -624,6 +626,7 @@ static void end_epoch(gd_trainer *t)
         or_abort(t, t->strategy->epoch_row(&t->ctx, 1));
     record_epoch(t, &t->metrics.rows[t->metrics.nrows++]);
     print_epoch(t);
+    gd_steps_flush(t, 0);
     if (t->rank == 0 && gd_write_metrics(t))
         gd_abort(t->comm, GD_ERR);
     if (t->cfg->train.max_seconds > 0)
@@ -722,14 +725,18 @@ static int train_loop(gd_trainer *t)
         return GD_ERR;
     t->ctx.t_start = MPI_Wtime();
     int rc = gd_checkpoint_resume(t); /* train.resume */
+    if (!rc && t->cfg->output.log_every > 0) /* synchronous modes only: all ranks are here */
+        rc = gd_agree(t->comm, gd_steps_open(t));
     if (rc)
         return rc;
+    gd_console_banner(t);
     gd_inject_arm(1); /* parallel.delay_us: training's messages only */
     /* An asynchronous rank may wait long for the others without a stall (one that has done
      * its epochs waits in finish): the watchdog watches only its bracketed calls until the
      * ranks have agreed on the end. */
     gd_watchdog_watch_calls(!t->strategy->async);
     rc = t->ctx.serving && t->strategy->serve ? serve(t) : run_epochs(t);
+    gd_steps_close(t);
     /* model.h5 gets the best epoch's parameters; restored before finish, which gathers a
      * parameter server's slice */
     t->ctx.best_kept = t->stopping.best_w && t->stopping.early.best_epoch > 0;
@@ -782,6 +789,7 @@ static void teardown(gd_trainer *t)
     free(t->batch.by);
     free(t->stopping.best_w);
     free(t->metrics.rows);
+    gd_steps_close(t);
     gd_checkpoint_destroy(t);
     if (t->ctx.role_comm != t->comm && t->ctx.role_comm != MPI_COMM_NULL)
         MPI_Comm_free(&t->ctx.role_comm);

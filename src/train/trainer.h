@@ -70,6 +70,32 @@ typedef struct gd_metrics {
     long nrows;
 } gd_metrics;
 
+/* steps.csv (steps.c): rank 0's rows not yet written, and what a checkpoint keeps. */
+#define GD_STEPS_BUFFER 256
+
+typedef struct gd_step_row {
+    long step, epoch;
+    double wall, samples, train_loss, lr, grad_norm;
+} gd_step_row;
+
+typedef struct gd_steps {
+    gd_step_row *buf;      /* rank 0 with output.log_every: GD_STEPS_BUFFER rows */
+    int nbuf;
+    FILE *file;            /* steps.csv, open for appending (NULL: no rows here) */
+    double sums[2];        /* the loss sum and samples since the last row (checkpointed) */
+    long bytes;            /* steps.csv's length after the last flush (checkpointed) */
+} gd_steps;
+
+/* The console (progress.c): rank 0's banner and, on a terminal, the in-epoch line. */
+typedef struct gd_console {
+    int tty;                 /* rank 0 and stdout is a terminal: the line redraws */
+    int width;               /* the length of the line on screen (0: none) */
+    double next_draw;        /* MPI_Wtime() before which no redraw */
+    double t0, samples0;     /* this process's training start, and the samples seen then */
+    long step0;
+    long rows_min, rows_max; /* rows per worker (plan_batches) */
+} gd_console;
+
 struct gd_trainer {
     const gd_config *cfg;
     MPI_Comm comm;
@@ -93,6 +119,8 @@ struct gd_trainer {
     gd_clock clock;
     gd_stopping stopping;
     gd_metrics metrics;
+    gd_steps steps;
+    gd_console console;
 
     /* Checkpoints (checkpoint.c). After a resume the loop starts in first_epoch (0: 1), of
      * which the checkpoint had taken first_step steps (0: a fresh epoch, else its order and
@@ -144,6 +172,25 @@ int gd_partition_setup(gd_trainer *t);
 int gd_global_shuffle_epoch(gd_trainer *t, long epoch);
 void gd_stopping_declare(gd_trainer *t, gd_state *s);
 void gd_metrics_declare(gd_trainer *t, gd_state *s, long *rows);
+
+/* steps.csv (steps.c), rank 0 with output.log_every (elsewhere these do nothing). open:
+ * after the resume, a fresh file or the resumed one's prefix; record: after every step
+ * (a row every log_every steps); flush: the buffered rows (durable: fsynced, before a
+ * checkpoint records the length); close: the last rows. A failed write ends the job.
+ * declare: "steps/sums" and "steps/bytes" (rank 0's, as GD_SHARED). */
+int gd_steps_open(gd_trainer *t);
+void gd_steps_record(gd_trainer *t);
+void gd_steps_flush(gd_trainer *t, int durable);
+void gd_steps_close(gd_trainer *t);
+void gd_steps_declare(gd_trainer *t, gd_state *s);
+
+/* The console (progress.c). banner: rank 0 prints version, ranks and roles, mode, model,
+ * rows per worker, steps per epoch, output dir and how the run starts (after the resume);
+ * step: after step s of the epoch, on a terminal, redraws the progress line (a few times a
+ * second at most); clear: wipes that line before a whole line is printed. */
+void gd_console_banner(gd_trainer *t);
+void gd_console_step(gd_trainer *t, long s);
+void gd_console_clear(gd_trainer *t);
 
 /* Outputs (rank 0 writes; every file goes to a temporary name, then rename). */
 int gd_write_metrics(const gd_trainer *t);
