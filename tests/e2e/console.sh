@@ -11,7 +11,7 @@ cfg job uneven train.epochs=2 train.batch_size=50 output.checkpoint_every=1
 # --- the banner ----------------------------------------------------------------------------
 mpi 2 "$TMP/job.cfg" --set output.dir="$TMP/b"
 check "a 2-rank run exits 0" [ $? -eq 0 ]
-version=$("$GDMPI" --version | sed -n '1s/^gdmpi //p')
+version=$("$GDMPI" --version | sed -n '1s/^gdmpi \([^ ]*\).*/\1/p') # the number, without the commit
 check "banner: the version, the ranks and roles, the mode" \
     grep -qx "gdmpi $version: 2 ranks, 2 workers, parallel.mode = allreduce" "$TMP/out"
 params=$(sed -n 's/.*"parameters": \([0-9]*\).*/\1/p' "$TMP/b/summary.json")
