@@ -56,9 +56,9 @@ roofline_section() {
         repeat softmax-np1 1 $sm
         repeat softmax-seq-np1 1 $sm --set train.shuffle=false
         repeat softmax-np2 2 $sm --set output.trace=true --set output.trace_steps=2000
-        repeat mlp-np1 1 $mlp
+        repeat mlp-np1 1 $mlp --set parallel.overlap=true
         repeat mlp-nooverlap-np1 1 $mlp --set parallel.overlap=false
-        repeat mlp-np2 2 $mlp
+        repeat mlp-np2 2 $mlp --set parallel.overlap=true
         repeat mlp-nooverlap-np2 2 $mlp --set parallel.overlap=false --set output.trace=true \
             --set output.trace_steps=2000
     }

@@ -157,7 +157,8 @@ const gd_key gd_keys[] = {
     {"parallel", "mode", GD_KEY_STRING, F(parallel.mode), "allreduce", 0, 0, NULL,
      "how gradients are combined across ranks"},
     {"parallel", "overlap", GD_KEY_STRING, F(parallel.overlap), "auto", 0, 0, overlap_names,
-     "allreduce: reduce gradient buckets during backward; auto: on for mlp, off otherwise"},
+     "allreduce: reduce gradient buckets during backward; auto: on for mlp when every node has "
+     "a core beyond its ranks (progress needs one), off otherwise"},
     {"parallel", "bucket_kb", GD_KEY_INT, F(parallel.bucket_kb), "256", 1, 1048576, NULL,
      "allreduce with overlap: KiB of gradient per MPI_Iallreduce bucket"},
     {"parallel", "stall_timeout", GD_KEY_REAL, F(parallel.stall_timeout), "300", 0, 1e6, NULL,

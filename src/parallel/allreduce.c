@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct ar_bucket {
     size_t lo, hi;  /* gradient floats [lo, hi) */
@@ -48,12 +49,30 @@ typedef struct ar_state {
     int reduced;
 } ar_state;
 
-/* parallel.overlap: auto means on for models that report their gradient slices. */
+/* Collective: every node has a core beyond its ranks. Overlap needs one: the requests in
+ * flight progress only inside MPI calls, and with every core computing, backward's GEMMs and
+ * the reduction take turns instead of overlapping (make bench, 2 cores, np=2, the mlp: 0.78 s
+ * an epoch with overlap, 0.50 s without; docs/benchmarks.md). Agreed by MIN, so that every
+ * rank takes the same kind of step. */
+static int spare_core(MPI_Comm comm)
+{
+    MPI_Comm node;
+    int ranks_here = 1;
+    MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &ranks_here);
+    MPI_Comm_free(&node);
+    int spare = sysconf(_SC_NPROCESSORS_ONLN) > ranks_here;
+    MPI_Allreduce(MPI_IN_PLACE, &spare, 1, MPI_INT, MPI_MIN, comm);
+    return spare;
+}
+
+/* parallel.overlap: auto means on for models that report their gradient slices, on nodes
+ * with a core to spare (collective). */
 static int wants_overlap(const gd_step_ctx *ctx)
 {
     const char *v = ctx->cfg->parallel.overlap;
     if (!strcmp(v, "auto"))
-        return ctx->model->ops->lockstep;
+        return spare_core(ctx->comm) && ctx->model->ops->lockstep;
     return !strcmp(v, "true");
 }
 

@@ -82,20 +82,30 @@ def build(root, bare):
     c = {n: best(root, n) for n in ("softmax-np1", "softmax-seq-np1", "softmax-np2", "mlp-np1",
                                      "mlp-nooverlap-np1", "mlp-np2", "mlp-nooverlap-np2")}
     rows = []
-    for name, label, gemm in (("softmax-np1", "softmax, shuffled", "gemm_softmax_s"),
-                              ("softmax-seq-np1", "softmax, train.shuffle=false", "gemm_softmax_s"),
-                              ("mlp-np1", "mlp, overlap=true (the config)", "gemm_mlp_s"),
-                              ("mlp-nooverlap-np1", "mlp, overlap=false", "gemm_mlp_s")):
+    # issue 14's targets: the mlp within 1.15x of the bare sgemm roofline, softmax 1.4x
+    for name, label, gemm, most in (
+            ("softmax-np1", "softmax, shuffled", "gemm_softmax_s", 1.4),
+            ("softmax-seq-np1", "softmax, train.shuffle=false", "gemm_softmax_s", 1.4),
+            ("mlp-np1", "mlp, overlap=true", "gemm_mlp_s", 1.15),
+            ("mlp-nooverlap-np1", "mlp, overlap=false", "gemm_mlp_s", 1.15)):
         r = c[name]["epoch_s"] / bare[gemm]
-        row(rows, "(a) epoch s, np=1: " + label, c[name]["epoch_s"], bare[gemm], r, "<= 1.3",
-            r <= 1.3)
-    for one, two, label, target in (("softmax-np1", "softmax-np2", "softmax", None),
-                                    ("mlp-np1", "mlp-np2", "mlp, overlap=true", 1.8),
+        row(rows, "(a) epoch s, np=1: " + label, c[name]["epoch_s"], bare[gemm], r,
+            "<= %g" % most, r <= most)
+    for one, two, label, target in (("softmax-np1", "softmax-np2", "softmax", 1.8),
+                                    ("mlp-np1", "mlp-np2", "mlp, overlap=true", None),
                                     ("mlp-nooverlap-np1", "mlp-nooverlap-np2", "mlp, overlap=false",
-                                     1.8)):
+                                     None)):
         sp = c[one]["epoch_s"] / c[two]["epoch_s"]
         row(rows, "(b) speedup np=2 over np=1: " + label, c[two]["epoch_s"], c[one]["epoch_s"], sp,
             ">= 1.8" if target else "-", sp >= target if target else None)
+    # the mlp at np=2 against its no-overlap limit: half the np=1 epoch plus one bare
+    # allreduce of the same bytes per step (only overlap can beat it); target within 1.1x
+    for one, two, label in (("mlp-nooverlap-np1", "mlp-np2", "mlp, overlap=true"),
+                            ("mlp-nooverlap-np1", "mlp-nooverlap-np2", "mlp, overlap=false")):
+        limit = c[one]["epoch_s"] / 2 + c[two]["steps_per_epoch"] * bare["allreduce_mlp_median_s"]
+        r = c[two]["epoch_s"] / limit
+        row(rows, "(b) epoch s, np=2, against T1/2 + steps x bare allreduce: " + label,
+            c[two]["epoch_s"], limit, r, "<= 1.1", r <= 1.1)
     one = c["mlp-nooverlap-np1"]
     step = one["epoch_s"] / one["steps_per_epoch"]
     ceiling = 2 * step / (step + bare["allreduce_mlp_median_s"])
