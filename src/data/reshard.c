@@ -31,9 +31,9 @@ static size_t record_bytes(const gd_dataset *ds)
 static int plan_sends(const int *dest, size_t rows, int ranks, size_t rec, int *counts,
                       int *displs)
 {
-    size_t *n = calloc((size_t)ranks, sizeof *n);
+    size_t *n = gd_alloc((size_t)ranks, sizeof *n, "reshard counts");
     if (!n)
-        return gd_fail(GD_ERR, "out of memory (reshard)");
+        return GD_ERR;
     for (size_t i = 0; i < rows; i++)
         n[dest[i]]++;
     size_t at = 0;

@@ -27,13 +27,13 @@ typedef struct split {
 
 static uint64_t *cut_of(const split *sp, long c) { return sp->cut + c * (sp->workers + 1); }
 
-/* Every rank draws the same proportions and cuts each class by them. */
-static void draw_cuts(split *sp, const uint64_t *totals, const gd_config *cfg)
+/* Every rank draws the same proportions and cuts each class by them (g: one double per
+ * worker, scratch). */
+static void draw_cuts(split *sp, const uint64_t *totals, const gd_config *cfg, double *g)
 {
     gd_rng r;
     gd_rng_seed(&r, (uint64_t)cfg->train.seed, 0, GD_RNG_PARTITION);
-    double *g = malloc((size_t)sp->workers * sizeof *g);
-    for (long c = 0; g && c < sp->classes; c++) {
+    for (long c = 0; c < sp->classes; c++) {
         double sum = 0;
         for (int w = 0; w < sp->workers; w++)
             sum += g[w] = gd_rng_gamma(&r, cfg->data.partition_alpha);
@@ -45,17 +45,17 @@ static void draw_cuts(split *sp, const uint64_t *totals, const gd_config *cfg)
             cut[w + 1] = w + 1 == sp->workers ? totals[c] : (uint64_t)llround(acc * (double)totals[c]);
         }
     }
-    free(g);
 }
 
-/* Where each of this rank's rows goes, its place there, and this rank's new row count. */
-static size_t route(const split *sp, const gd_dataset *ds, int me, int *dest, uint64_t *pos)
+/* Where each of this rank's rows goes, its place there, and this rank's new row count
+ * (seen: one zeroed counter per class, scratch). */
+static size_t route(const split *sp, const gd_dataset *ds, int me, int *dest, uint64_t *pos,
+                    uint64_t *seen)
 {
-    uint64_t *seen = calloc((size_t)sp->classes, sizeof *seen);
     size_t mine = 0;
     for (long c = 0; c < sp->classes; c++)
         mine += cut_of(sp, c)[me + 1] - cut_of(sp, c)[me];
-    for (size_t i = 0; seen && i < ds->rows; i++) {
+    for (size_t i = 0; i < ds->rows; i++) {
         const long c = (long)ds->y[i];
         const uint64_t j = sp->first[c] + seen[c]++, *cut = cut_of(sp, c);
         int w = 0;
@@ -67,7 +67,6 @@ static size_t route(const split *sp, const gd_dataset *ds, int me, int *dest, ui
         dest[i] = w;
         pos[i] = before + (j - cut[w]);
     }
-    free(seen);
     return mine;
 }
 
@@ -128,15 +127,18 @@ int gd_partition_setup(gd_trainer *t)
     int *dest = rc ? NULL : gd_alloc(rows + 1, sizeof *dest, "partition");
     uint64_t *pos = rc ? NULL : gd_alloc(rows + 1, sizeof *pos, "partition");
     uint64_t *ids = rc ? NULL : gd_alloc(rows + 1, sizeof *ids, "partition");
-    if (!rc)
-        rc = gd_agree(t->ctx.role_comm, dest && pos && ids ? GD_OK : GD_ERR);
+    uint64_t *seen = rc ? NULL : gd_alloc((size_t)sp.classes, sizeof *seen, "partition");
+    double *g = rc ? NULL : gd_alloc((size_t)sp.workers, sizeof *g, "partition");
+    if (!rc) /* every scratch buffer, or none of the ranks goes on (a short one would
+                send the cut search past the last worker) */
+        rc = gd_agree(t->ctx.role_comm, dest && pos && ids && seen && g ? GD_OK : GD_ERR);
     if (!rc) {
-        draw_cuts(&sp, totals, t->cfg);
+        draw_cuts(&sp, totals, t->cfg, g);
         for (size_t i = 0; i < rows; i++)
             ids[i] = t->train.first_row + i;
         if (t->data_rank == 0)
             print_split(&sp, t->cfg->data.partition_alpha);
-        size_t mine = route(&sp, &t->train, t->data_rank, dest, pos);
+        size_t mine = route(&sp, &t->train, t->data_rank, dest, pos, seen);
         rc = gd_data_reshard(&t->train, &ids, dest, pos, mine, t->ctx.role_comm);
     }
     free(totals ? totals - sp.classes : NULL);
@@ -145,5 +147,7 @@ int gd_partition_setup(gd_trainer *t)
     free(dest);
     free(pos);
     free(ids);
+    free(seen);
+    free(g);
     return rc;
 }
