@@ -36,6 +36,7 @@ BIN     ?= $(BUILD)/gdmpi
 # Open MPI unloads its components at MPI_Finalize, which leaves their allocations
 # without symbols; keep them loaded so tests/lsan.supp can name them.
 export OMPI_MCA_mca_base_component_disable_dlclose := 1
+export GDMPI_SANITIZED := 1
 export LSAN_OPTIONS := suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 export ASAN_OPTIONS := fast_unwind_on_malloc=0:detect_leaks=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1

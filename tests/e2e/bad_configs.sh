@@ -5,7 +5,7 @@
 fixture good softmax rows=300 features=4 classes=3 seed=1
 cd "$TMP" || exit 1
 ulimit -c unlimited 2>/dev/null
-for np in 2 4; do
+for np in $(ranks "2 4"); do
     for src in "$OLDPWD"/tests/e2e/bad/configs/*.cfg; do
         name=$(basename "$src" .cfg)
         needle=$(head -n 1 "$src" | sed -n 's/^# expect: //p')

@@ -42,7 +42,7 @@ ulimit -c unlimited 2>/dev/null
 expect() {
     name=$1 needle=$2
     shift 2
-    for np in 2 4; do
+    for np in $(ranks "2 4"); do
         rm -rf "$TMP/out-$name"
         start=$(date +%s)
         timeout -k 2 10 mpirun --oversubscribe -np $np "$GDMPI" "$@" >"$TMP/out" 2>&1

@@ -68,7 +68,7 @@ PYEOF
 
 for kind in $KINDS; do
     data=$TMP/$(fixture_of "$kind")-val.h5 out=$TMP/$kind-pred
-    for np in 1 2; do
+    for np in 1 $(ranks 2); do
         for ext in h5 csv; do
             mpi $np predict --model "$TMP/$kind/model.h5" --data "$data" -o "$out$np.$ext"
             check "$kind: predict at np=$np ends with 'wrote 200 predictions to $out$np.$ext'" \
