@@ -1,5 +1,6 @@
 # gdmpi: distributed data-parallel SGD on Open MPI, OpenBLAS and HDF5.
-# Targets: all (default), test, test-cluster, run, bench, study, deps, install, clean, docs,
+# Targets: all (default), test, test-cluster, run, bench, study, deps, install, uninstall,
+# clean, docs,
 # compare.
 #   make test                      every suite: unit, mpi, e2e
 #   make test SUITE=unit|mpi|e2e   one kind of suite
@@ -10,9 +11,23 @@
 # Objects depend on the headers they include (-MMD -MP, the .d files next to them).
 
 CC       := mpicc
-PKGS     := hdf5-openmpi openblas inih zlib
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The libraries come from pkg-config (Debian: hdf5-openmpi, openblas, inih, zlib). On a
+# cluster whose parallel HDF5 is a module, HDF5_DIR=/path (include/ and lib/ under it) or
+# an h5pcc on PATH takes HDF5's place. They are read once per make; `make run` and `make
+# test` install the packages and then build in a sub-make, which reads them afresh. When
+# one is missing, scripts/check-libs.sh (in the flags stamp's rule) stops the build with a
+# message naming it, instead of compiling without it.
+PKGS     := openblas inih zlib
+HDF5_DIR ?=
+ifneq ($(HDF5_DIR),)
+HDF5_CFLAGS = -I$(HDF5_DIR)/include
+HDF5_LIBS   = -L$(HDF5_DIR)/lib -Wl,-rpath,$(HDF5_DIR)/lib -lhdf5
+else
+HDF5_CFLAGS := $(shell scripts/check-libs.sh --hdf5-cflags)
+HDF5_LIBS   := $(shell scripts/check-libs.sh --hdf5-libs)
+endif
+PKG_CFLAGS := $(HDF5_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(HDF5_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # -O3 vectorises the per-step passes over the parameters (the optimizers, the norm), which
 # -O2 leaves scalar; -fno-math-errno lets sqrtf be one instruction in those loops (nothing in
 # gdmpi reads errno after a math function). Neither changes a result: no reassociation, and
@@ -36,7 +51,7 @@ BIN     ?= $(BUILD)/gdmpi
 # Open MPI unloads its components at MPI_Finalize, which leaves their allocations
 # without symbols; keep them loaded so tests/lsan.supp can name them.
 export OMPI_MCA_mca_base_component_disable_dlclose := 1
-export GDMPI_SANITIZED := 1
+export GDMPI_SANITIZE := $(SANITIZE)
 export LSAN_OPTIONS := suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 export ASAN_OPTIONS := fast_unwind_on_malloc=0:detect_leaks=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
@@ -85,7 +100,7 @@ $(BUILD)/commit.stamp: FORCE
 	@echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' >$@
 FORCE:
 
-.PHONY: all deps test compare test-cluster run bench study memcheck fuzz install clean docs data-fmnist data-gen test-bins
+.PHONY: all deps test compare test-cluster run bench study memcheck fuzz install uninstall clean docs data-fmnist data-gen test-bins
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -103,6 +118,7 @@ $(BUILD)/libgdmpi.a: $(LIB_OBJS)
 # change of flags rebuilds everything instead of mixing old objects with new ones.
 FLAGS_STAMP := $(BUILD)/cflags
 $(FLAGS_STAMP): FORCE
+	@HDF5_DIR='$(HDF5_DIR)' scripts/check-libs.sh $(PKGS)
 	@mkdir -p $(dir $@)
 	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' >$@
 .PHONY: FORCE
@@ -213,10 +229,17 @@ fuzz: deps
 docs: gdmpi
 	@scripts/update-docs.sh
 
-install: gdmpi
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 gdmpi $(DESTDIR)$(PREFIX)/bin/gdmpi
-	install -m 644 docs/gdmpi.1 $(DESTDIR)$(PREFIX)/share/man/man1/gdmpi.1
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, the man page, the bash
+# completion, share/gdmpi/{configs,scripts,hostfiles}, the public headers, libgdmpi.a and
+# gdmpi.pc (docs/install.md). make uninstall removes exactly what install wrote.
+INSTALL_ROOT := $(DESTDIR)$(PREFIX)
+SHARE_DIRS   := configs scripts hostfiles
+install: $(BIN) $(BUILD)/libgdmpi.a
+	@scripts/install-files.sh install "$(INSTALL_ROOT)" "$(PREFIX)" $(BIN) $(BUILD)/libgdmpi.a \
+	    "$(PKG_CFLAGS)" "$(PKG_LIBS)" $(SHARE_DIRS)
+
+uninstall:
+	@scripts/install-files.sh uninstall "$(INSTALL_ROOT)" "$(PREFIX)" - - - -
 
 clean:
 	rm -rf build gdmpi
