@@ -315,7 +315,12 @@ static int cmd_data_gen(int argc, char **argv)
         return usage_error("gdmpi data", "%s", "data gen needs --task and -o");
     if (s.task == GD_TASK_CLASSES && !s.classes)
         s.classes = 3;
-    return gd_data_generate(&s);
+    int rc = gd_data_generate(&s);
+    if (rc == GD_OK)
+        rc = gd_data_report_written(s.out, stdout);
+    if (rc == GD_OK && s.val_out)
+        rc = gd_data_report_written(s.val_out, stdout);
+    return rc;
 }
 
 static int cmd_data_convert(int argc, char **argv)
@@ -331,7 +336,8 @@ static int cmd_data_convert(int argc, char **argv)
     }
     if (!images || !labels || !out || argc % 2 == 0)
         return usage_error("gdmpi data", "%s", "data convert idx needs --images, --labels and -o");
-    return gd_idx_convert(images, labels, out);
+    int rc = gd_idx_convert(images, labels, out);
+    return rc == GD_OK ? gd_data_report_written(out, stdout) : rc;
 }
 
 static int data_command(int argc, char **argv)

@@ -92,4 +92,8 @@ int gd_idx_read(const char *path, int want_dims, size_t dims[3], uint8_t **data)
 /* `gdmpi data info`: shapes, dtypes, ranges and label histogram of a file. */
 int gd_data_info(const char *path, FILE *out);
 
+/* The line `data gen` and `data convert` end with, read back from the file they wrote:
+ * "wrote N rows x D features to PATH" (X's shape). */
+int gd_data_report_written(const char *path, FILE *out);
+
 #endif

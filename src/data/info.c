@@ -308,3 +308,25 @@ int gd_data_info(const char *path, FILE *out)
     H5Fclose(f);
     return rc;
 }
+
+int gd_data_report_written(const char *path, FILE *out)
+{
+    gd_h5_quiet();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return gd_fail(GD_ERR, "%s: cannot open the file just written", path);
+    hid_t set = H5Dopen2(f, "X", H5P_DEFAULT);
+    hid_t space = set < 0 ? H5I_INVALID_HID : H5Dget_space(set);
+    hsize_t dims[2] = {0, 1};
+    int nd = space < 0 ? -1 : H5Sget_simple_extent_dims(space, dims, NULL);
+    if (space >= 0)
+        H5Sclose(space);
+    if (set >= 0)
+        H5Dclose(set);
+    H5Fclose(f);
+    if (nd < 1 || nd > 2)
+        return gd_fail(GD_ERR, "%s: X is not a rows x features dataset", path);
+    fprintf(out, "wrote %llu rows x %llu features to %s\n", (unsigned long long)dims[0],
+            (unsigned long long)(nd == 2 ? dims[1] : 1), path);
+    return GD_OK;
+}

@@ -68,3 +68,21 @@ fixture a softmax rows=50 features=3 classes=3 seed=9
 fixture b softmax rows=50 features=3 classes=3 seed=9
 same_data() { [ "$(h5dump -d X "$TMP/a.h5" | tail -n +2)" = "$(h5dump -d X "$TMP/b.h5" | tail -n +2)" ]; }
 check "data gen with the same seed writes the same data" same_data
+
+# data gen and data convert end with what they wrote, read back from the file.
+"$GDMPI" data gen --task softmax --rows 120 --features 7 --classes 3 -o "$TMP/said.h5" \
+    --val "$TMP/said-val.h5" --val-rows 30 >"$TMP/said.out"
+check "data gen ends with 'wrote N rows x D features to PATH' for each file" \
+    [ "$(cat "$TMP/said.out")" = "wrote 120 rows x 7 features to $TMP/said.h5
+wrote 30 rows x 7 features to $TMP/said-val.h5" ]
+$PY - "$TMP" <<'PYEOF'
+import gzip, struct, sys
+d = sys.argv[1]
+with gzip.open(d + "/img.gz", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, 5, 3, 4) + bytes(range(60)))
+with gzip.open(d + "/lab.gz", "wb") as f:
+    f.write(struct.pack(">II", 0x801, 5) + bytes([0, 1, 2, 1, 0]))
+PYEOF
+"$GDMPI" data convert idx --images "$TMP/img.gz" --labels "$TMP/lab.gz" -o "$TMP/conv.h5" >"$TMP/conv.out"
+check "data convert ends with 'wrote 5 rows x 12 features to PATH'" \
+    [ "$(cat "$TMP/conv.out")" = "wrote 5 rows x 12 features to $TMP/conv.h5" ]
