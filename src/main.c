@@ -16,6 +16,7 @@
 static const char usage_main[] =
     "usage: gdmpi CONFIG [--set section.key=value]...   train (also: gdmpi train CONFIG ...)\n"
     "       gdmpi config CONFIG [--set ...]              print the resolved config\n"
+    "       gdmpi config CONFIG [--set ...] --check      check that a run would start\n"
     "       gdmpi config --reference                     print the config key reference\n"
     "       gdmpi eval CONFIG [--set ...]                evaluate output.dir/model.h5\n"
     "       gdmpi eval --model MODEL.h5 --data DATA.h5   evaluate a saved model\n"
@@ -42,11 +43,14 @@ static const char help_train[] =
     "example: mpirun -np 2 gdmpi train run.cfg --set optimizer.lr=0.05\n";
 
 static const char help_config[] =
-    "usage: gdmpi config CONFIG [--set section.key=value]...\n"
+    "usage: gdmpi config CONFIG [--set section.key=value]... [--check]\n"
     "       gdmpi config --reference\n"
     "Prints the resolved config (every key, with its default), or the key reference.\n"
     "options:\n"
     "  --set section.key=value   override one config key (repeatable)\n"
+    "  --check                   instead, check that a run would start: the config, and\n"
+    "                            output.dir (another run's outputs there are refused unless\n"
+    "                            output.overwrite or train.resume say what to do with them)\n"
     "  --reference               the reference of every key (docs/configuration.md)\n"
     "example: gdmpi config run.cfg --set train.epochs=3\n";
 
@@ -144,18 +148,38 @@ static int cmd_train(int argc, char **argv)
     return rc;
 }
 
+/* Removes every FLAG from argv (in place); whether there was one. */
+static int take_flag(int *argc, char **argv, const char *flag)
+{
+    int kept = 0, found = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (!strcmp(argv[i], flag))
+            found = 1;
+        else
+            argv[kept++] = argv[i];
+    }
+    *argc = kept;
+    return found;
+}
+
 static int cmd_config(int argc, char **argv)
 {
     if (argc == 1 && !strcmp(argv[0], "--reference")) {
         gd_config_print_reference(stdout);
         return GD_OK;
     }
+    int check = take_flag(&argc, argv, "--check");
     gd_config cfg;
     int rc = config_from_command_line(argc, argv, &cfg);
-    if (!rc)
-        gd_config_print(&cfg, stdout);
-    else
+    const char *verdict = NULL;
+    if (!rc && check)
+        rc = gd_train_check_outputs(&cfg, &verdict);
+    if (rc)
         print_error(0);
+    else if (check)
+        printf("the config is valid; output.dir = '%s': %s\n", cfg.output.dir, verdict);
+    else
+        gd_config_print(&cfg, stdout);
     return rc;
 }
 

@@ -12,6 +12,11 @@
 /* Runs a whole training job, collectively over comm. Returns the exit status. */
 int gd_train(const gd_config *cfg, MPI_Comm comm);
 
+/* What a run of cfg would say of its output.dir, without MPI and without touching it:
+ * GD_OK, with *verdict "fresh", "resume" or "overwrite", or the refusal gd_train would
+ * give (another run's outputs there, no overwrite, no resume). For `gdmpi config --check`. */
+int gd_train_check_outputs(const gd_config *cfg, const char **verdict);
+
 /* The atomic file helpers every output uses (core). */
 #include "gdmpi/fs.h"
 

@@ -4,6 +4,7 @@
 
 #include "gdmpi/checkpoint.h"
 #include "gdmpi/error.h"
+#include "gdmpi/train.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -57,22 +58,35 @@ static int remove_outputs(const gd_config *c)
     return rc;
 }
 
-/* Rank 0's verdict: a resume continues the run in the directory and keeps its files. */
-static int claim_on_rank0(const gd_config *c)
+/* The verdict on output.dir: a resume continues the run in the directory and keeps its
+ * files; an overwrite replaces another run's outputs; else there must be none. */
+static int verdict(const gd_config *c, const char **what)
 {
+    *what = "resume";
     if (strcmp(c->train.resume, "never"))
         return GD_OK;
     char found[256];
     outputs_present(c, found, sizeof found);
-    if (!found[0])
+    *what = found[0] ? "overwrite" : "fresh";
+    if (!found[0] || c->output.overwrite)
         return GD_OK;
-    if (c->output.overwrite)
-        return remove_outputs(c);
     int resumable = strstr(found, GD_CHECKPOINT_FILE) != NULL;
     return gd_fail(GD_ECONFIG, "output.dir = '%s' holds another run's outputs (%s): pass "
                    "--set output.overwrite=true to replace them, or train into a new output.dir%s",
                    c->output.dir, found,
                    resumable ? " (--set train.resume=auto continues that run)" : "");
+}
+
+static int claim_on_rank0(const gd_config *c)
+{
+    const char *what;
+    int rc = verdict(c, &what);
+    return rc == GD_OK && !strcmp(what, "overwrite") ? remove_outputs(c) : rc;
+}
+
+int gd_train_check_outputs(const gd_config *c, const char **what)
+{
+    return verdict(c, what);
 }
 
 int gd_rundir_claim(const gd_config *c, MPI_Comm comm)

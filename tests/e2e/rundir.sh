@@ -43,3 +43,35 @@ run res 1 --set output.checkpoint_every=1 --set train.resume=auto --set train.ep
 check "train.resume = auto into the run's own directory is no conflict (status 0)" [ $? -eq 0 ]
 check "... and it resumed: metrics.csv has both epochs" [ "$(csv_last epoch "$TMP/res/metrics.csv")" = 2 ]
 expect res 2 "(--set train.resume=auto continues that run)" 1
+
+# `gdmpi config --check` gives the verdict a run would give, without MPI or touching the dir.
+said() {
+    dir=$1
+    shift
+    "$GDMPI" config "$TMP/job.cfg" --set output.dir="$TMP/$dir" "$@" >"$TMP/check" 2>&1
+}
+# refused STATUS: the check ended with status 2 naming $TMP/first's other run.
+refused() { [ "$1" -eq 2 ] && grep -q "output.dir = '$TMP/first' holds another run's outputs" "$TMP/check"; }
+said first --check
+check "config --check: another run's outputs there are refused (status 2), as training would" \
+    refused $?
+said first --check --set output.overwrite=true
+check "config --check: with output.overwrite the verdict is 'overwrite'" \
+    grep -qx "the config is valid; output.dir = '$TMP/first': overwrite" "$TMP/check"
+said res --set train.resume=auto --check
+check "config --check: with train.resume = auto the verdict is 'resume'" \
+    grep -qx "the config is valid; output.dir = '$TMP/res': resume" "$TMP/check"
+said new --check
+check "config --check: a new directory is 'fresh'" \
+    grep -qx "the config is valid; output.dir = '$TMP/new': fresh" "$TMP/check"
+check "... and config --check created nothing" [ ! -e "$TMP/new" ]
+
+# The Slurm job script resumes only on a requeue: resubmitting a finished job is refused
+# before any rank starts (its --check says so before submission), a requeue resumes.
+sbatch_check() { GDMPI=$GDMPI bash scripts/slurm/gdmpi.sbatch --check "$TMP/job.cfg" --set output.dir="$TMP/first" >"$TMP/check" 2>&1; }
+sbatch_check
+check "gdmpi.sbatch --check: a finished job submitted again is refused (status 2), naming output.dir" \
+    refused $?
+SLURM_RESTART_COUNT=1 sbatch_check
+check "gdmpi.sbatch --check on a requeue: it resumes (train.resume=auto on the command line)" \
+    grep -q 'run.*--set train.resume=auto' "$TMP/check"
