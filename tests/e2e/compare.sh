@@ -48,3 +48,46 @@ check "the labels name the rows" grep -q '^| sync |' "$TMP/cmp2/x-table.md"
 
 "$PY" scripts/compare -o "$TMP/cmp3" "$TMP/nowhere" >/dev/null 2>"$TMP/err"
 check "a path without metrics.csv is an error naming it" grep -q "nowhere: no metrics.csv" "$TMP/err"
+
+# --seeds 2 with one config at its own rank count (RUN@3): two trainings (train.seed = 1
+# and 2) that are one mean curve and one table row; --format svg, steps.csv as vs_step.
+GDMPI="$GDMPI" timeout 90 "$PY" scripts/compare -o "$TMP/cmp4" --np 2 --seeds 2 --format svg \
+    --dpi 50 --set output.log_every=5 "$TMP/sgd.cfg@3" >/dev/null 2>"$TMP/err"
+check "compare --seeds 2 --format svg exits 0" [ $? -eq 0 ]
+check "... it trained seed 1 and seed 2" grep -q '"seed": "2"' "$TMP/cmp4/runs/sgd-seed2/summary.json"
+check "... at the run's own rank count (sgd.cfg@3)" grep -q '"ranks_total": 3' "$TMP/cmp4/runs/sgd-seed1/summary.json"
+check "... the seeds are one table row, named with their count" rows_ok "$TMP/cmp4/table.md" 1
+check "... the row is 'sgd (2 seeds)' at 3 ranks" grep -q '^| sgd (2 seeds) | allreduce | 3 |' "$TMP/cmp4/table.md"
+# The row's final val loss is the mean of the two seeds' final val loss.
+mean_ok() {
+    "$PY" - "$TMP/cmp4" <<'PY'
+import csv, sys
+d = sys.argv[1]
+last = lambda p: float(list(csv.DictReader(open(p)))[-1]["val_loss"])
+want = (last(d + "/runs/sgd-seed1/metrics.csv") + last(d + "/runs/sgd-seed2/metrics.csv")) / 2
+row = [c.strip() for c in open(d + "/table.md").read().splitlines()[2].split("|")]
+sys.exit(0 if abs(float(row[7]) - want) < 1e-4 else print(row[7], want) or 1)
+PY
+}
+check "... whose val loss is the mean of the two seeds'" mean_ok
+is_svg() { [ -s "$1" ] && grep -q '<svg' "$1"; }
+check "... the images are SVG (vs_epoch.svg)" is_svg "$TMP/cmp4/vs_epoch.svg"
+check "... with the seeds' band drawn (a filled path)" grep -q 'fill-opacity' "$TMP/cmp4/vs_epoch.svg"
+check "... steps.csv gives vs_step.svg" is_svg "$TMP/cmp4/vs_step.svg"
+check "... compare.md links the SVGs" grep -q '(vs_step.svg)' "$TMP/cmp4/compare.md"
+# Forty runs: no two share both colour and line style.
+styles_ok() {
+    "$PY" - <<'PY'
+import importlib.machinery, importlib.util, sys
+loader = importlib.machinery.SourceFileLoader("compare", "scripts/compare")
+spec = importlib.util.spec_from_loader("compare", loader)
+m = importlib.util.module_from_spec(spec)
+loader.exec_module(m)
+pairs = {(m.style(i)["color"], m.style(i)["linestyle"]) for i in range(40)}
+triples = {tuple(sorted(m.style(i).items())) for i in range(200)}
+sys.exit(0 if len(pairs) == 40 and len(triples) == 200 else 1)
+PY
+}
+check "run styles: colour and line style never repeat within 40 runs, all three within 200" styles_ok
+"$PY" scripts/compare --format gif "$TMP/adam" >/dev/null 2>"$TMP/err"
+check "an unknown --format is refused naming the choices" grep -q "invalid choice: 'gif'" "$TMP/err"
