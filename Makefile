@@ -186,6 +186,7 @@ run: deps
 	$(MAKE) gdmpi
 	$(MAKE) data-fmnist
 	$(MPIRUN) -np $(NP) ./gdmpi run.cfg --set output.overwrite=true # runs/run, afresh each time
+	@scripts/run-summary runs/run data/fmnist-test.h5
 
 test: deps
 	$(MAKE) test-bins

@@ -49,7 +49,7 @@ repeat() {
 # with the same per-rank batch; (c) comm per step vs a bare MPI_Allreduce of the same
 # floats; (d) peak RSS per rank vs shard + 4 x parameters + 40 MiB.
 roofline_section() {
-    sm="run.cfg --set train.epochs=$SOFTMAX_EPOCHS"
+    sm="configs/fmnist-softmax.cfg --set train.epochs=$SOFTMAX_EPOCHS"
     mlp="configs/fmnist-mlp.cfg --set train.epochs=$MLP_EPOCHS"
     # shellcheck disable=SC2086
     {

@@ -227,7 +227,7 @@ with h5py.File(sys.argv[2], "w") as g:
     g["X"], g["y"] = X[o], y[o]
 PY
     for shuffle in rank global; do
-        train "local-sgd-sorted-$shuffle" "$ARCH_NP" "$VARIANT_SECS" run.cfg \
+        train "local-sgd-sorted-$shuffle" "$ARCH_NP" "$VARIANT_SECS" configs/fmnist-softmax.cfg \
             --set data.train="$sorted" --set parallel.mode=local-sgd \
             --set parallel.average_every=100 --set data.shuffle=$shuffle --set train.epochs=5
     done
