@@ -10,6 +10,7 @@
 #include "gdmpi/config.h"
 #include "gdmpi/error.h"
 #include "gdmpi/h5util.h"
+#include "gdmpi/meter.h"
 #include "gdmpi/real.h"
 #include "gdmpi/rng.h"
 
@@ -134,7 +135,8 @@ static void set_target(gd_task task, const double *score, size_t outputs, void *
         ((int32_t *)y)[i] = argmax(score, outputs);
 }
 
-static int draw_split(const truth *t, const gd_gen_spec *spec, gd_rng *r, split *s)
+static int draw_split(const truth *t, const gd_gen_spec *spec, gd_rng *r, split *s,
+                      const char *path)
 {
     /* float and int32 targets have the same size, so one allocation serves both. */
     _Static_assert(sizeof(float) == sizeof(int32_t), "targets share one buffer");
@@ -143,10 +145,15 @@ static int draw_split(const truth *t, const gd_gen_spec *spec, gd_rng *r, split 
     double *score = s->y ? gd_alloc(t->outputs, sizeof(double), "scores") : NULL;
     if (!score)
         return GD_ERR;
+    char what[GD_PATH_MAX + 32];
+    snprintf(what, sizeof what, "data gen: %s: row", path);
+    gd_meter meter = {.on = gd_stdout_is_terminal()};
     for (size_t i = 0; i < s->rows; i++) {
         draw_row(t, spec->noise, r, s->x + i * t->features, score);
         set_target(spec->task, score, t->outputs, s->y, i);
+        gd_meter_count(&meter, what, i + 1, s->rows);
     }
+    gd_meter_clear(&meter);
     free(score);
     return GD_OK;
 }
@@ -199,7 +206,7 @@ static int make_file(const char *path, size_t rows, const gd_gen_spec *spec, con
                      gd_rng *r)
 {
     split s = {.rows = rows};
-    int rc = draw_split(t, spec, r, &s);
+    int rc = draw_split(t, spec, r, &s, path);
     if (rc == GD_OK)
         rc = write_split(path, spec, t, &s);
     free(s.x);

@@ -3,6 +3,7 @@
  * eval reduces the sums over the ranks, predict gathers the rows to rank 0
  * (predictions.c writes them). */
 #include "gdmpi/error.h"
+#include "gdmpi/meter.h"
 #include "gdmpi/model.h"
 #include "gdmpi/real.h"
 #include "predictions.h"
@@ -149,13 +150,17 @@ static int32_t finish_row(gd_task task, float *z, size_t k)
 }
 
 /* This rank's predictions: the scores in chunks of max_batch rows, then each row finished. */
-static void predict_shard(gd_model *m, const gd_dataset *ds, gd_predictions *p)
+/* Rank 0 shows its shard's progress on a terminal (the others' run alongside). */
+static void predict_shard(gd_model *m, const gd_dataset *ds, gd_predictions *p, int rank)
 {
     const size_t k = m->outputs;
+    gd_meter meter = {.on = rank == 0 && gd_stdout_is_terminal()};
     for (size_t i = 0; i < ds->rows; i += m->max_batch) {
         size_t rows = ds->rows - i < m->max_batch ? ds->rows - i : m->max_batch;
         m->ops->scores(m, ds->x + i * m->features, rows, p->out + i * k);
+        gd_meter_count(&meter, "predict: row", i + rows, ds->rows);
     }
+    gd_meter_clear(&meter);
     for (size_t i = 0; i < ds->rows; i++)
         p->cls[i] = finish_row(m->ops->task, p->out + i * k, k);
 }
@@ -170,13 +175,13 @@ int gd_model_predict_files(const char *model_path, const char *data_path, const 
         return rc;
     gd_predictions p = {.task = m.ops->task, .k = m.outputs, .model_type = m.ops->name,
                         .model_path = model_path, .data_path = data_path};
-    rc = gd_agree(comm, gd_predictions_alloc(&p, ds.rows));
-    if (!rc) {
-        predict_shard(&m, &ds, &p);
-        rc = gd_predictions_write(&p, ds.first_row, ds.total_rows, out_path, comm);
-    }
     int rank;
     MPI_Comm_rank(comm, &rank);
+    rc = gd_agree(comm, gd_predictions_alloc(&p, ds.rows));
+    if (!rc) {
+        predict_shard(&m, &ds, &p, rank);
+        rc = gd_predictions_write(&p, ds.first_row, ds.total_rows, out_path, comm);
+    }
     if (!rc && rank == 0)
         fprintf(log, "wrote %zu predictions to %s\n", ds.total_rows, out_path);
     gd_predictions_free(&p);

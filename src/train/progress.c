@@ -1,8 +1,8 @@
 /* The console of a training run, rank 0 (docs/outputs.md, "Console"): the start-up banner,
  * and on a terminal a progress line that redraws in place ('\r') within the epoch, at
- * most PROGRESS_HZ times a second. Into a file or a pipe (a batch job, srun) only whole
- * lines go: the banner and the epoch lines; main() makes stdout line-buffered, so each
- * arrives as it is written. */
+ * most GD_METER_HZ times a second (gdmpi/meter.h). Into a file or a pipe (a batch job,
+ * srun) only whole lines go: the banner and the epoch lines; main() makes stdout
+ * line-buffered, so each arrives as it is written. */
 #include "progress.h"
 
 #include "ckpt.h"
@@ -10,11 +10,6 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#define PROGRESS_HZ 4
 
 void gd_progress_duration(char *buf, size_t len, double s)
 {
@@ -55,36 +50,10 @@ static void describe_roles(const gd_trainer *t, char *buf, size_t len)
                  w == 1 ? "" : "s");
 }
 
-/* 1 when path names a terminal device. */
-static int names_terminal(const char *path)
-{
-    return !strncmp(path, "/dev/pts/", 9) || !strncmp(path, "/dev/tty", 8) ||
-           !strcmp(path, "/dev/console");
-}
-
-/* Whether a person watches stdout. mpirun gives its ranks a pseudo-terminal whatever its
- * own stdout is (a log file, a pipe), so under Open MPI the answer is the launcher's: the
- * parent's stdout, read from /proc (readlink has no side effect on a pipe, unlike an
- * open). A remote daemon's stdout is no terminal: plain lines there, as under srun. */
-static int stdout_is_terminal(void)
-{
-    if (!isatty(STDOUT_FILENO))
-        return 0;
-    if (!getenv("OMPI_COMM_WORLD_SIZE"))
-        return 1;
-    char link[64], target[256];
-    snprintf(link, sizeof link, "/proc/%ld/fd/1", (long)getppid());
-    ssize_t n = readlink(link, target, sizeof target - 1);
-    if (n <= 0)
-        return 0;
-    target[n] = '\0';
-    return names_terminal(target);
-}
-
 void gd_console_banner(gd_trainer *t)
 {
     gd_console *c = &t->console;
-    c->tty = t->rank == 0 && stdout_is_terminal();
+    c->meter.on = t->rank == 0 && gd_stdout_is_terminal();
     c->t0 = MPI_Wtime();
     c->step0 = t->ctx.step;
     c->samples0 = t->ctx.samples_seen;
@@ -130,26 +99,16 @@ static gd_progress_figures figures(const gd_trainer *t, long s, double now)
 void gd_console_step(gd_trainer *t, long s)
 {
     gd_console *c = &t->console;
-    if (!c->tty)
-        return;
     double now = MPI_Wtime();
-    if (now < c->next_draw)
+    if (!gd_meter_due(&c->meter, now))
         return;
-    c->next_draw = now + 1.0 / PROGRESS_HZ;
     char line[160];
     gd_progress_figures p = figures(t, s, now);
-    int n = (int)gd_progress_format(line, sizeof line, &p);
-    /* pad over a longer line drawn before */
-    printf("\r%s%*s", line, c->width > n ? c->width - n : 0, "");
-    fflush(stdout); /* no newline: line buffering would hold it */
-    c->width = n > c->width ? n : c->width;
+    gd_progress_format(line, sizeof line, &p);
+    gd_meter_draw(&c->meter, line);
 }
 
 void gd_console_clear(gd_trainer *t)
 {
-    gd_console *c = &t->console;
-    if (!c->width)
-        return;
-    printf("\r%*s\r", c->width, "");
-    c->width = 0;
+    gd_meter_clear(&t->console.meter);
 }

@@ -7,6 +7,7 @@
 
 #include "gdmpi/config.h"
 #include "gdmpi/data.h"
+#include "gdmpi/meter.h"
 #include "gdmpi/model.h"
 #include "gdmpi/optim.h"
 #include "gdmpi/parallel.h"
@@ -88,9 +89,8 @@ typedef struct gd_steps {
 
 /* The console (progress.c): rank 0's banner and, on a terminal, the in-epoch line. */
 typedef struct gd_console {
-    int tty;                 /* rank 0 and stdout is a terminal: the line redraws */
-    int width;               /* the length of the line on screen (0: none) */
-    double next_draw;        /* MPI_Wtime() before which no redraw */
+    gd_meter meter;          /* the in-epoch line: on for rank 0 on a terminal; its clock
+                                is MPI_Wtime() */
     double t0, samples0;     /* this process's training start, and the samples seen then */
     long step0;
     long rows_min, rows_max; /* rows per worker (plan_batches) */

@@ -63,6 +63,14 @@ if command -v script >/dev/null 2>&1; then
         sh -c "n=\$(wc -l <'$TMP/draws'); [ \$n -ge 3 ] && [ \$n -le 200 ]"
     check "... it reaches the first epoch's later steps" grep -q '^epoch 1/3  step [1-9][0-9]*/' "$TMP/draws"
     check "... and the epoch lines are still whole lines" [ "$(count "$TMP/tty.out" "epoch   [123]  step")" -eq 3 ]
+    # data gen too (gdmpi/meter.h): a second's work (a wide softmax: 200 scores per row)
+    # shows "data gen: PATH: row N/TOTAL (P%)", then the whole line of what it wrote.
+    script -qec "'$GDMPI' data gen --task softmax --rows 40000 --features 100 --classes 200 \
+        -o '$TMP/wide.h5'" /dev/null >"$TMP/gen.out" 2>&1
+    check "on a terminal, data gen draws its progress (row N/40000)" \
+        sh -c "tr '\\r' '\\n' <'$TMP/gen.out' | grep -Eq '^data gen: $TMP/wide.h5: row [0-9]+/40000 \([0-9]+%\) *$'"
+    check "... and ends with the whole line of what it wrote" \
+        sh -c "tr '\\r' '\\n' <'$TMP/gen.out' | grep -q '^wrote 40000 rows x 100 features to $TMP/wide.h5'"
 else
     skip "progress line on a terminal" "no script(1) (bsdutils); test_progress pins its text"
 fi
