@@ -216,6 +216,7 @@ holds() {
 import sys, json
 s = json.load(open(sys.argv[1]))
 p = s.get("ps", {})
+h = s.get("hogwild", {})
 ok = eval("(" + sys.argv[2] + ")")
 sys.exit(0 if ok else print("#", json.dumps({k: v for k, v in s.items() if k != "config"})[:700]) or 1)
 PYEOF

@@ -13,15 +13,20 @@
  * training (an asynchronous strategy without servers): a straggler slows only itself.
  *
  * Several groups (several nodes, or group_size > 0): every parallel.average_every = H steps
- * the group leaders (group rank 0) average the groups' copies with one MPI_Allreduce. A
- * leader sends its group's change d_g = w_g - r since the last average r (the same in every
- * group), and adds back
+ * the group leaders (group rank 0) average the groups' copies in a round: an
+ * MPI_Iallreduce that the leader posts and then leaves in flight, training on, testing it
+ * once a step. A leader sends its group's change d_g = w_g - r since the last average r
+ * (the same in every group), and when the round completes adds back
  *   w_g <- w_g + mean(d) - d_g,   r <- r + mean(d)
- * so that the updates its group wrote during the allreduce are kept (the mean is over the
- * groups that applied updates in the period, so a group that has finished does not pull the
- * others back). Leaders that have finished keep taking part in these rounds until every
- * leader has finished (a flag in the message), so that no leader waits forever for a round.
- * The message also carries stop reasons, which reach the other groups this way.
+ * so that the updates its group wrote while the round was in flight are kept (the mean is
+ * over the groups that applied updates in the period, so a group that has finished does
+ * not pull the others back). So no group waits for another: a round completes when the
+ * slowest leader has posted it, and until then the faster groups keep stepping; a round
+ * that falls due while the last is in flight is posted as soon as that one completes (a
+ * straggler lowers how often the fast groups average, not how fast they step). Leaders
+ * that have finished keep taking part in rounds, then waiting for each, until every
+ * leader has finished (a flag in the message), so that no leader waits forever for a
+ * round. The message also carries stop reasons, which reach the other groups this way.
  *
  * Memory model: the window is locked once (MPI_Win_lock_all) for the run; MPI_Win_sync
  * around each barrier makes the writes before it visible after it. Loads and stores in
@@ -66,6 +71,8 @@ typedef struct hw_state {
                                 lead's evaluation snapshot, and the final model */
     float *read;             /* the shared vector as a step read it */
     float *ref, *send, *recv; /* leaders with several groups: r, and the round's messages */
+    MPI_Request round;       /* the leader's round in flight (MPI_REQUEST_NULL: none) */
+    int round_due;           /* a round fell due while the last was in flight */
     long every, steps, rounds;
     double last_updates;     /* leader: the group's updates at the last round */
     double loss, samples, updates; /* this rank's, cumulative */
@@ -178,6 +185,7 @@ static int hw_setup(gd_step_ctx *ctx)
     if (s) {
         s->group = s->leaders = MPI_COMM_NULL;
         s->win = MPI_WIN_NULL;
+        s->round = MPI_REQUEST_NULL;
     }
     /* every rank must reach the collectives below, or none */
     int rc = gd_agree(ctx->comm, s ? GD_OK : GD_ERR);
@@ -242,16 +250,16 @@ static void check_stop(gd_step_ctx *ctx, hw_state *s)
         gd_step_stop(ctx, (gd_stop_reason)why);
 }
 
-/* Leader: one averaging round among the leaders (see the top). Returns how many leaders
- * have finished, `done` being this one's flag. */
-static int average_groups(gd_step_ctx *ctx, hw_state *s, int done)
+/* Leader: posts an averaging round among the leaders (see the top), `done` being this
+ * one's finished flag, and leaves it in flight. */
+static void post_round(gd_step_ctx *ctx, hw_state *s, int done)
 {
     double since = MPI_Wtime(), loss, samples, updates;
     const size_t n = ctx->model->nparams, len = n + 2 + GD_STOP_COUNT;
     group_sums(s, &loss, &samples, &updates);
     const float weight = updates > s->last_updates ? 1.0f : 0.0f;
     s->last_updates = updates;
-    float *d = s->send, *sum = s->recv;
+    float *d = s->send;
     for (size_t i = 0; i < n; i++)
         d[i] = weight * (s->shared[i] - s->ref[i]);
     memset(d + n, 0, (2 + GD_STOP_COUNT) * sizeof(float));
@@ -259,8 +267,16 @@ static int average_groups(gd_step_ctx *ctx, hw_state *s, int done)
     d[n + 1] = (float)done;
     d[n + 2 + atomic_load(s->stop)] = 1;
     gd_step_time(ctx, GD_T_COMPUTE, &since);
-    MPI_Allreduce(d, sum, (int)len, MPI_FLOAT, MPI_SUM, s->leaders);
+    MPI_Iallreduce(d, s->recv, (int)len, MPI_FLOAT, MPI_SUM, s->leaders, &s->round);
     gd_step_time(ctx, GD_T_COMM, &since);
+}
+
+/* Leader: applies the round that has completed. Returns how many leaders had finished. */
+static int apply_round(gd_step_ctx *ctx, hw_state *s)
+{
+    double since = MPI_Wtime();
+    const size_t n = ctx->model->nparams;
+    const float *d = s->send, *sum = s->recv;
     if (sum[n] > 0) {
         const float inv = 1.0f / sum[n];
         for (size_t i = 0; i < n; i++) {
@@ -277,6 +293,37 @@ static int average_groups(gd_step_ctx *ctx, hw_state *s, int done)
     s->rounds++;
     gd_step_time(ctx, GD_T_COMPUTE, &since);
     return (int)sum[n + 1];
+}
+
+/* Leader, each step: progresses the round in flight and applies it once complete; posts
+ * the next when one is due and none is in flight. Never waits. */
+static void drive_rounds(gd_step_ctx *ctx, hw_state *s)
+{
+    if (s->round != MPI_REQUEST_NULL) {
+        double since = MPI_Wtime();
+        int complete = 0;
+        MPI_Test(&s->round, &complete, MPI_STATUS_IGNORE);
+        gd_step_time(ctx, GD_T_COMM, &since);
+        if (complete)
+            apply_round(ctx, s);
+    }
+    s->round_due |= ++s->steps % s->every == 0;
+    if (s->round_due && s->round == MPI_REQUEST_NULL) {
+        post_round(ctx, s, 0);
+        s->round_due = 0;
+    }
+}
+
+/* Leader: waits for the round in flight, if any, and applies it. Returns how many leaders
+ * had finished (0 when there was none). */
+static int complete_round(gd_step_ctx *ctx, hw_state *s)
+{
+    if (s->round == MPI_REQUEST_NULL)
+        return 0;
+    double since = MPI_Wtime();
+    MPI_Wait(&s->round, MPI_STATUS_IGNORE);
+    gd_step_time(ctx, GD_T_WAIT, &since);
+    return apply_round(ctx, s);
 }
 
 /* One lock-free update, as Hogwild!'s: read the shared vector, run this rank's update
@@ -307,8 +354,8 @@ static int hw_step(gd_step_ctx *ctx)
     sparse_step(ctx, s);
     publish(ctx, s);
     check_stop(ctx, s);
-    if (s->ref && ++s->steps % s->every == 0)
-        average_groups(ctx, s, 0);
+    if (s->ref)
+        drive_rounds(ctx, s);
     return GD_OK;
 }
 
@@ -362,8 +409,12 @@ static int hw_finish(gd_step_ctx *ctx)
 {
     hw_state *s = ctx->state;
     group_sync(s);
-    while (s->ref && average_groups(ctx, s, 1) < s->ngroups)
-        ;
+    if (s->ref) {
+        complete_round(ctx, s); /* posted in training: its done flag is 0 */
+        do
+            post_round(ctx, s, 1);
+        while (complete_round(ctx, s) < s->ngroups);
+    }
     group_sync(s);
     memcpy(s->own, s->shared, ctx->model->nparams * sizeof(float));
     ctx->model->w = s->own;
