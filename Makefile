@@ -203,10 +203,12 @@ test-cluster: deps
 	$(MAKE) $(BIN)
 	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) tests/cluster/run.sh
 
+# make bench PEERS=1 adds the same problems in PyTorch (installs python3-torch).
+PEERS ?= 0
 bench: deps
 	$(MAKE) gdmpi $(BENCH_BINS)
 	$(MAKE) data-fmnist
-	@BUILD=$(BUILD) scripts/bench.sh
+	@BUILD=$(BUILD) PEERS=$(PEERS) scripts/bench.sh
 
 # The optimizer and architecture studies: runs/study/report.md with its PNGs (< 10 min).
 study: deps

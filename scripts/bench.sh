@@ -127,6 +127,34 @@ json.dump({"architectures": {
 PY
 }
 
+# ---- PEERS=1: the same two problems in PyTorch (Debian's python3-torch) ------------------
+# tests/bench/torch_peer.py: single process (one thread) and DDP over gloo at np=2, the best
+# epoch of each, beside gdmpi's from the roofline section (busy seconds per epoch).
+TORCH_EPOCHS_SOFTMAX=${TORCH_EPOCHS_SOFTMAX:-3}
+TORCH_EPOCHS_MLP=${TORCH_EPOCHS_MLP:-2}
+peers_section() {
+    scripts/install-deps.sh python3-torch
+    $PY tests/bench/torch_peer.py data/fmnist-train.h5 "$OUT/torch.json" \
+        "$TORCH_EPOCHS_SOFTMAX" "$TORCH_EPOCHS_MLP" >/dev/null
+    $PY - "$OUT/torch.json" "$OUT/part-roofline.json" "$OUT/part-peers.json" <<'PY'
+import json, sys
+torch, roof, out = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+cases = roof["roofline"]["cases"]
+pairs = (("softmax np=1", "softmax-np1", "softmax_np1_s"),
+         ("softmax np=2 (torch: DDP, gloo)", "softmax-np2", "softmax_np2_ddp_s"),
+         ("mlp np=1", "mlp-nooverlap-np1", "mlp_np1_s"),
+         ("mlp np=2 (torch: DDP, gloo)", "mlp-nooverlap-np2", "mlp_np2_ddp_s"))
+rows = []
+print("PyTorch %s peers: the same problems, best epoch s (gdmpi: busy s per epoch)" % torch["torch_version"])
+print("%-34s %9s %9s %14s" % ("problem", "gdmpi", "torch", "torch / gdmpi"))
+for label, case, key in pairs:
+    g, t = cases[case]["epoch_s"], torch[key]
+    rows.append({"problem": label, "gdmpi_s": g, "torch_s": t, "torch_over_gdmpi": t / g})
+    print("%-34s %9.3f %9.3f %13.2fx" % (label, g, t, t / g))
+json.dump({"peers": {"torch_version": torch["torch_version"], "table": rows}}, open(out, "w"))
+PY
+}
+
 # bench.json: {"machine": ..., "load_average": [at the start, at the end], then every
 # part's members}. Other processes on the cores make every figure worse: say so.
 merge_parts() {
@@ -147,5 +175,6 @@ PY
 }
 
 roofline_section
+if [ "${PEERS:-0}" = 1 ]; then peers_section; fi
 architectures_section
 merge_parts
