@@ -44,8 +44,10 @@ int main(void)
 }
 C
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+# The sanitizer build's library needs the sanitizers' runtime on the program's link line.
 # shellcheck disable=SC2046 # pkg-config's flags are words
-mpicc -std=c11 -o "$TMP/uses" "$TMP/uses.c" $(pkg-config --cflags --libs gdmpi) >"$TMP/cc.out" 2>&1
+mpicc -std=c11 ${GDMPI_SANITIZE:+-fsanitize=$GDMPI_SANITIZE} -o "$TMP/uses" "$TMP/uses.c" \
+    $(pkg-config --cflags --libs gdmpi) >"$TMP/cc.out" 2>&1
 check "a program compiles and links against the installed libgdmpi.a with gdmpi.pc" [ -x "$TMP/uses" ]
 "$TMP/uses" >"$TMP/uses.out" 2>&1
 check "... and runs: model.init_scale's default is 0.01" grep -q '^init_scale 0.01 permute [0-9]' "$TMP/uses.out"
