@@ -48,6 +48,18 @@ static int name_index(const char *const *names, const char *value)
     return -1;
 }
 
+int mlp_find_activation(const char *name) { return name_index(activation_names, name); }
+int mlp_find_output(const char *name) { return name_index(output_names, name); }
+const char *mlp_activation_name(mlp_activation act) { return activation_names[act]; }
+
+mlp_output mlp_output_of_task(gd_task task)
+{
+    static const mlp_output by_task[] = {[GD_TASK_REGRESSION] = MLP_OUT_LINEAR,
+                                         [GD_TASK_BINARY] = MLP_OUT_SIGMOID,
+                                         [GD_TASK_CLASSES] = MLP_OUT_SOFTMAX};
+    return by_task[task];
+}
+
 /* "256,128" -> {256, 128}; empty -> no hidden layer. */
 static int parse_hidden(const char *text, size_t *sizes, size_t *count)
 {
@@ -96,17 +108,14 @@ static int read_config(gd_model *m, mlp *p, size_t *hidden, size_t *nhidden, int
     return GD_OK;
 }
 
-/* The output follows the task of the ops variant (see mlp_specialize). */
-static int set_output(gd_model *m, mlp *p)
+int mlp_output_setup(gd_model *m, mlp_output *out)
 {
-    static const mlp_output by_task[] = {[GD_TASK_REGRESSION] = MLP_OUT_LINEAR,
-                                         [GD_TASK_BINARY] = MLP_OUT_SIGMOID,
-                                         [GD_TASK_CLASSES] = MLP_OUT_SOFTMAX};
-    p->out = by_task[m->ops->task];
-    if (p->out != MLP_OUT_SOFTMAX)
+    *out = mlp_output_of_task(m->ops->task);
+    if (*out != MLP_OUT_SOFTMAX)
         m->outputs = 1; /* one unit: a probability or a value */
     else if (m->outputs < 2)
-        return gd_fail(GD_ECONFIG, "mlp with model.output = softmax needs at least 2 classes");
+        return gd_fail(GD_ECONFIG, "%s with model.output = softmax needs at least 2 classes",
+                       m->ops->name);
     return GD_OK;
 }
 
@@ -159,13 +168,6 @@ static void count_buffers(const gd_model *m, const mlp *p, size_t *floats, size_
     *floats += 2 * rows * widest;
 }
 
-static float *take(float **cursor, size_t count)
-{
-    float *p = *cursor;
-    *cursor += count;
-    return p;
-}
-
 static void carve_buffers(gd_model *m, mlp *p)
 {
     const size_t rows = m->max_batch;
@@ -174,26 +176,26 @@ static void carve_buffers(gd_model *m, mlp *p)
     size_t widest = 0;
     for (size_t l = 0; l < p->nlayers; l++) {
         mlp_layer *L = &p->layer[l];
-        L->z = take(&f, rows * L->out);
+        L->z = mlp_take(&f, rows * L->out);
         if (l + 1 < p->nlayers) {
-            L->h = L->a = take(&f, rows * L->out);
+            L->h = L->a = mlp_take(&f, rows * L->out);
             if (p->dropout > 0) {
-                L->mask = take(&f, rows * L->out);
-                L->a = take(&f, rows * L->out);
+                L->mask = mlp_take(&f, rows * L->out);
+                L->a = mlp_take(&f, rows * L->out);
             }
             widest = L->out > widest ? L->out : widest;
         }
         if (L->bn) {
-            L->mean = take(&f, L->out);
-            L->inv_std = take(&f, L->out);
-            L->run_mean = take(&s, L->out);
-            L->run_var = take(&s, L->out);
+            L->mean = mlp_take(&f, L->out);
+            L->inv_std = mlp_take(&f, L->out);
+            L->run_mean = mlp_take(&s, L->out);
+            L->run_var = mlp_take(&s, L->out);
             L->sums = d;
             d += 2 * L->out + 1;
         }
     }
-    p->delta[0] = take(&f, rows * widest);
-    p->delta[1] = take(&f, rows * widest);
+    p->delta[0] = mlp_take(&f, rows * widest);
+    p->delta[1] = mlp_take(&f, rows * widest);
 }
 
 static int allocate(gd_model *m, mlp *p)
@@ -244,7 +246,7 @@ static int mlp_setup(gd_model *m)
     m->impl = p;
     int rc = read_config(m, p, hidden, &nhidden, &bn);
     if (!rc)
-        rc = set_output(m, p);
+        rc = mlp_output_setup(m, &p->out);
     if (!rc) {
         p->nlayers = nhidden + 1;
         p->layer = gd_alloc(p->nlayers, sizeof *p->layer, "mlp layers");
@@ -350,7 +352,7 @@ static double mlp_loss_grad(gd_model *m, const float *x, const float *y, size_t 
 {
     mlp *p = m->impl;
     forward(m, x, n, grad != NULL);
-    double loss = mlp_output_loss(m, p->layer[p->nlayers - 1].z, y, n, correct);
+    double loss = mlp_output_loss(p->out, m->outputs, p->layer[p->nlayers - 1].z, y, n, correct);
     if (grad)
         backward(m, x, n, grad);
     return loss;
@@ -360,7 +362,7 @@ static void mlp_predict(gd_model *m, const float *x, size_t n, float *out)
 {
     mlp *p = m->impl;
     forward(m, x, n, 0);
-    mlp_output_predict(m, p->layer[p->nlayers - 1].z, n, out);
+    mlp_output_predict(p->out, m->outputs, p->layer[p->nlayers - 1].z, n, out);
 }
 
 /* The output layer's z (logits, or the value) for the rows, in inference mode. */
@@ -411,14 +413,20 @@ const gd_model_ops gd_model_mlp = MLP_OPS(GD_TASK_CLASSES);
 static const gd_model_ops mlp_binary = MLP_OPS(GD_TASK_BINARY);
 static const gd_model_ops mlp_regression = MLP_OPS(GD_TASK_REGRESSION);
 
-static const gd_model_ops *mlp_specialize(const gd_config *cfg)
+const gd_model_ops *mlp_output_variant(const gd_config *cfg, const gd_model_ops *softmax,
+                                       const gd_model_ops *binary, const gd_model_ops *regression)
 {
     switch (name_index(output_names, cfg->model.output)) {
     case MLP_OUT_SIGMOID:
-        return &mlp_binary;
+        return binary;
     case MLP_OUT_LINEAR:
-        return &mlp_regression;
+        return regression;
     default:
-        return &gd_model_mlp;
+        return softmax;
     }
+}
+
+static const gd_model_ops *mlp_specialize(const gd_config *cfg)
+{
+    return mlp_output_variant(cfg, &gd_model_mlp, &mlp_binary, &mlp_regression);
 }

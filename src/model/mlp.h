@@ -56,6 +56,14 @@ typedef struct mlp {
     double *dblock;     /* the one double allocation behind the sums */
 } mlp;
 
+/* The next count floats of a block being carved into buffers. */
+static inline float *mlp_take(float **cursor, size_t count)
+{
+    float *p = *cursor;
+    *cursor += count;
+    return p;
+}
+
 /* Kernels (mlp_kernels.c). n is the batch's row count; train selects batch statistics,
  * dropout and running-statistic updates. Each works on whole-batch buffers. */
 void mlp_affine_forward(const gd_model *m, const mlp_layer *L, const float *x, size_t n);
@@ -73,10 +81,29 @@ void mlp_weight_backward(gd_model *m, const mlp_layer *L, const float *delta, co
 /* dx (n x in) = delta W. */
 void mlp_input_backward(const gd_model *m, const mlp_layer *L, const float *delta, size_t n,
                         float *dx);
-/* Loss sum of the output z against y; turns z into dLoss/dz when grad is wanted. */
-double mlp_output_loss(const gd_model *m, float *z, const float *y, size_t n, size_t *correct);
-/* Writes one prediction per row from the output z. */
-void mlp_output_predict(const gd_model *m, float *z, size_t n, float *out);
+/* h = act(v) elementwise (h may be v). */
+void mlp_activate(mlp_activation act, const float *v, float *h, size_t count);
+/* delta *= f'(.), written in terms of the activation's output h. */
+void mlp_activation_backward(mlp_activation act, const float *h, float *delta, size_t count);
+/* Loss sum of the output z (n x k) against y; turns z into dLoss/dz. */
+double mlp_output_loss(mlp_output out, size_t k, float *z, const float *y, size_t n,
+                       size_t *correct);
+/* Writes one prediction per row from the output z (n x k). */
+void mlp_output_predict(mlp_output out, size_t k, const float *z, size_t n, float *dst);
+
+/* Names (mlp.c), shared with the cnn: the activation and output model.activation and
+ * model.output name (-1: unknown), and an activation's name. */
+int mlp_find_activation(const char *name);
+int mlp_find_output(const char *name);
+const char *mlp_activation_name(mlp_activation act);
+/* The output of a model type's task variant (regression: linear, binary: sigmoid). */
+mlp_output mlp_output_of_task(gd_task task);
+/* Sets *out from m's task variant and m->outputs (1 unless softmax); GD_ECONFIG for softmax
+ * on fewer than 2 classes. */
+int mlp_output_setup(gd_model *m, mlp_output *out);
+/* The variant of a model type that model.output selects (the ops' specialize). */
+const gd_model_ops *mlp_output_variant(const gd_config *cfg, const gd_model_ops *softmax,
+                                       const gd_model_ops *binary, const gd_model_ops *regression);
 /* Tells the strategy that grad[offset, offset+len) is final. */
 void mlp_report(const gd_model *m, size_t offset, size_t len);
 

@@ -89,7 +89,7 @@ void mlp_batchnorm_forward(gd_model *m, mlp_layer *L, size_t n, int train)
             L->z[i * k + j] = (L->z[i * k + j] - L->mean[j]) * L->inv_std[j];
 }
 
-static void activate(mlp_activation act, const float *v, float *h, size_t count)
+void mlp_activate(mlp_activation act, const float *v, float *h, size_t count)
 {
     switch (act) {
     case MLP_RELU:
@@ -129,13 +129,12 @@ void mlp_activation_forward(const gd_model *m, mlp_layer *L, size_t n, int train
                 L->h[i * k + j] = gamma[j] * L->z[i * k + j] + beta[j];
         v = L->h;
     }
-    activate(p->act, v, L->h, count);
+    mlp_activate(p->act, v, L->h, count);
     if (train && p->dropout > 0)
         dropout_forward(p, L, count);
 }
 
-/* delta *= f'(.) written in terms of the activation's output h. */
-static void activation_backward(mlp_activation act, const float *h, float *delta, size_t count)
+void mlp_activation_backward(mlp_activation act, const float *h, float *delta, size_t count)
 {
     switch (act) {
     case MLP_RELU:
@@ -202,7 +201,7 @@ void mlp_hidden_backward(gd_model *m, mlp_layer *L, float *delta, size_t n, floa
     if (p->dropout > 0)
         for (size_t e = 0; e < count; e++)
             delta[e] *= L->mask[e];
-    activation_backward(p->act, L->h, delta, count);
+    mlp_activation_backward(p->act, L->h, delta, count);
     if (L->bn)
         batchnorm_backward(m, L, delta, n, grad);
     else
@@ -288,14 +287,14 @@ static double linear_loss(float *z, const float *y, size_t n)
     return loss;
 }
 
-double mlp_output_loss(const gd_model *m, float *z, const float *y, size_t n, size_t *correct)
+double mlp_output_loss(mlp_output out, size_t k, float *z, const float *y, size_t n,
+                       size_t *correct)
 {
-    const mlp *p = m->impl;
     size_t right = 0;
     double loss = 0;
-    switch (p->out) {
+    switch (out) {
     case MLP_OUT_SOFTMAX:
-        loss = softmax_loss(z, y, n, m->outputs, &right);
+        loss = softmax_loss(z, y, n, k, &right);
         break;
     case MLP_OUT_SIGMOID:
         loss = sigmoid_loss(z, y, n, &right);
@@ -309,13 +308,12 @@ double mlp_output_loss(const gd_model *m, float *z, const float *y, size_t n, si
     return loss;
 }
 
-void mlp_output_predict(const gd_model *m, float *z, size_t n, float *out)
+void mlp_output_predict(mlp_output kind, size_t k, const float *z, size_t n, float *out)
 {
-    const mlp *p = m->impl;
     for (size_t i = 0; i < n; i++) {
-        if (p->out == MLP_OUT_SOFTMAX)
-            out[i] = (float)argmax(z + i * m->outputs, m->outputs);
-        else if (p->out == MLP_OUT_SIGMOID)
+        if (kind == MLP_OUT_SOFTMAX)
+            out[i] = (float)argmax(z + i * k, k);
+        else if (kind == MLP_OUT_SIGMOID)
             out[i] = sigmoidf_stable(z[i]);
         else
             out[i] = z[i];

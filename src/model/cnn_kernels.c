@@ -1,0 +1,128 @@
+/* The cnn's own kernels, on whole-batch NHWC buffers (cnn.h): im2col and its adjoint col2im
+ * (Chellapilla et al. 2006), and the max and average pools. The GEMMs are the MLP's kernels.
+ * Each is a single pass; none allocates. */
+#include "cnn.h"
+
+#include <string.h>
+
+/* The im2col row of output pixel (oy, ox): kh x kw blocks of in.c values, each the input
+ * pixel under that kernel position, or zeros in the padding. */
+static void im2col_row(const cnn_layer *L, const float *img, size_t oy, size_t ox, float *row)
+{
+    const cnn_spec *s = &L->spec;
+    const size_t c = L->in.c;
+    for (size_t r = 0; r < s->kh; r++) {
+        const size_t iy = oy * s->stride + r; /* in padded coordinates */
+        for (size_t q = 0; q < s->kw; q++, row += c) {
+            const size_t ix = ox * s->stride + q;
+            if (iy < s->pad || ix < s->pad || iy - s->pad >= L->in.h || ix - s->pad >= L->in.w) {
+                memset(row, 0, c * sizeof *row);
+                continue;
+            }
+            const float *px = img + ((iy - s->pad) * L->in.w + ix - s->pad) * c;
+            for (size_t k = 0; k < c; k++)
+                row[k] = px[k];
+        }
+    }
+}
+
+void cnn_im2col(const cnn_layer *L, const float *x, size_t n, float *col)
+{
+    const size_t width = L->aff.in, in_size = cnn_size(L->in);
+    for (size_t i = 0; i < n; i++)
+        for (size_t oy = 0; oy < L->out.h; oy++)
+            for (size_t ox = 0; ox < L->out.w; ox++, col += width)
+                im2col_row(L, x + i * in_size, oy, ox, col);
+}
+
+/* The adjoint of im2col_row: adds the row back where its values came from. */
+static void col2im_row(const cnn_layer *L, const float *row, size_t oy, size_t ox, float *img)
+{
+    const cnn_spec *s = &L->spec;
+    const size_t c = L->in.c;
+    for (size_t r = 0; r < s->kh; r++) {
+        const size_t iy = oy * s->stride + r;
+        for (size_t q = 0; q < s->kw; q++, row += c) {
+            const size_t ix = ox * s->stride + q;
+            if (iy < s->pad || ix < s->pad || iy - s->pad >= L->in.h || ix - s->pad >= L->in.w)
+                continue;
+            float *px = img + ((iy - s->pad) * L->in.w + ix - s->pad) * c;
+            for (size_t k = 0; k < c; k++)
+                px[k] += row[k];
+        }
+    }
+}
+
+void cnn_col2im(const cnn_layer *L, const float *dcol, size_t n, float *dx)
+{
+    const size_t width = L->aff.in, in_size = cnn_size(L->in);
+    memset(dx, 0, n * in_size * sizeof *dx);
+    for (size_t i = 0; i < n; i++)
+        for (size_t oy = 0; oy < L->out.h; oy++)
+            for (size_t ox = 0; ox < L->out.w; ox++, dcol += width)
+                col2im_row(L, dcol, oy, ox, dx + i * in_size);
+}
+
+/* One output pixel's c values of a pool: the maximum (and where it is) or the mean of its
+ * window. Ties go to the first in the window, as in torch's max_pool2d. */
+static void pool_pixel(cnn_layer *L, const float *img, size_t oy, size_t ox, float *y, uint32_t *arg)
+{
+    const cnn_spec *s = &L->spec;
+    const size_t c = L->in.c, first = (oy * s->stride * L->in.w + ox * s->stride) * c;
+    const float scale = 1.0f / (float)(s->kh * s->kw);
+    for (size_t k = 0; k < c; k++) {
+        size_t best = first + k;
+        float sum = 0;
+        for (size_t r = 0; r < s->kh; r++)
+            for (size_t q = 0; q < s->kw; q++) {
+                const size_t at = first + (r * L->in.w + q) * c + k;
+                sum += img[at];
+                best = img[at] > img[best] ? at : best;
+            }
+        if (s->kind == CNN_AVGPOOL) {
+            y[k] = sum * scale;
+            continue;
+        }
+        y[k] = img[best];
+        arg[k] = (uint32_t)best;
+    }
+}
+
+void cnn_pool_forward(cnn_layer *L, const float *x, size_t n)
+{
+    const size_t in_size = cnn_size(L->in), c = L->out.c;
+    size_t at = 0; /* the output pixel's first value in y (and arg) */
+    for (size_t i = 0; i < n; i++)
+        for (size_t oy = 0; oy < L->out.h; oy++)
+            for (size_t ox = 0; ox < L->out.w; ox++, at += c)
+                pool_pixel(L, x + i * in_size, oy, ox, L->y + at, L->arg ? L->arg + at : NULL);
+}
+
+/* The average pool's adjoint for one output pixel: dy / (kh kw) to each window value. */
+static void avgpool_back_pixel(const cnn_layer *L, const float *dy, size_t oy, size_t ox,
+                               float *dimg)
+{
+    const cnn_spec *s = &L->spec;
+    const size_t c = L->in.c, first = (oy * s->stride * L->in.w + ox * s->stride) * c;
+    const float scale = 1.0f / (float)(s->kh * s->kw);
+    for (size_t r = 0; r < s->kh; r++)
+        for (size_t q = 0; q < s->kw; q++)
+            for (size_t k = 0; k < c; k++)
+                dimg[first + (r * L->in.w + q) * c + k] += dy[k] * scale;
+}
+
+void cnn_pool_backward(const cnn_layer *L, const float *dy, size_t n, float *dx)
+{
+    const size_t in_size = cnn_size(L->in), out_size = cnn_size(L->out), c = L->out.c;
+    memset(dx, 0, n * in_size * sizeof *dx);
+    if (L->spec.kind == CNN_MAXPOOL) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t e = 0; e < out_size; e++)
+                dx[i * in_size + L->arg[i * out_size + e]] += dy[i * out_size + e];
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t oy = 0; oy < L->out.h; oy++)
+            for (size_t ox = 0; ox < L->out.w; ox++, dy += c)
+                avgpool_back_pixel(L, dy, oy, ox, dx + i * in_size);
+}
