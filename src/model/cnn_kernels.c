@@ -5,24 +5,45 @@
 
 #include <string.h>
 
+/* The kernel columns [*q0, *q1) of output column ox that fall inside the image, rather than
+ * in the padding. With padding smaller than the kernel the range is never empty. */
+static void inside_columns(const cnn_layer *L, size_t ox, size_t *q0, size_t *q1)
+{
+    const cnn_spec *s = &L->spec;
+    const size_t x0 = ox * s->stride; /* kernel column 0, in padded coordinates */
+    const size_t end = L->in.w + s->pad - x0;
+    *q0 = x0 < s->pad ? s->pad - x0 : 0;
+    *q1 = end < s->kw ? end : s->kw;
+}
+
+/* The offset in a sample of input pixel (iy - pad, ox * stride + q0 - pad); *inside = 0
+ * (and offset 0) when row iy (padded coordinates) is in the padding. */
+static size_t pixel_at(const cnn_layer *L, size_t iy, size_t ox, size_t q0, int *inside)
+{
+    const cnn_spec *s = &L->spec;
+    *inside = iy >= s->pad && iy - s->pad < L->in.h;
+    return *inside ? ((iy - s->pad) * L->in.w + ox * s->stride + q0 - s->pad) * L->in.c : 0;
+}
+
 /* The im2col row of output pixel (oy, ox): kh x kw blocks of in.c values, each the input
- * pixel under that kernel position, or zeros in the padding. */
+ * pixel under that kernel position, or zeros in the padding. A kernel row's kw x c values
+ * lie side by side in the input (channels fastest), so each is one copy of its inside part. */
 static void im2col_row(const cnn_layer *L, const float *img, size_t oy, size_t ox, float *row)
 {
     const cnn_spec *s = &L->spec;
-    const size_t c = L->in.c;
-    for (size_t r = 0; r < s->kh; r++) {
-        const size_t iy = oy * s->stride + r; /* in padded coordinates */
-        for (size_t q = 0; q < s->kw; q++, row += c) {
-            const size_t ix = ox * s->stride + q;
-            if (iy < s->pad || ix < s->pad || iy - s->pad >= L->in.h || ix - s->pad >= L->in.w) {
-                memset(row, 0, c * sizeof *row);
-                continue;
-            }
-            const float *px = img + ((iy - s->pad) * L->in.w + ix - s->pad) * c;
-            for (size_t k = 0; k < c; k++)
-                row[k] = px[k];
-        }
+    const size_t c = L->in.c, run = s->kw * c;
+    size_t q0, q1;
+    inside_columns(L, ox, &q0, &q1);
+    for (size_t r = 0; r < s->kh; r++, row += run) {
+        int inside;
+        const float *src = img + pixel_at(L, oy * s->stride + r, ox, q0, &inside);
+        const size_t lo = inside ? q0 * c : run, hi = inside ? q1 * c : run;
+        for (size_t e = 0; e < lo; e++)
+            row[e] = 0;
+        for (size_t e = lo; e < hi; e++)
+            row[e] = src[e - lo];
+        for (size_t e = hi; e < run; e++)
+            row[e] = 0;
     }
 }
 
@@ -35,21 +56,18 @@ void cnn_im2col(const cnn_layer *L, const float *x, size_t n, float *col)
                 im2col_row(L, x + i * in_size, oy, ox, col);
 }
 
-/* The adjoint of im2col_row: adds the row back where its values came from. */
+/* The adjoint of im2col_row: adds the row's inside values back where they came from. */
 static void col2im_row(const cnn_layer *L, const float *row, size_t oy, size_t ox, float *img)
 {
     const cnn_spec *s = &L->spec;
-    const size_t c = L->in.c;
-    for (size_t r = 0; r < s->kh; r++) {
-        const size_t iy = oy * s->stride + r;
-        for (size_t q = 0; q < s->kw; q++, row += c) {
-            const size_t ix = ox * s->stride + q;
-            if (iy < s->pad || ix < s->pad || iy - s->pad >= L->in.h || ix - s->pad >= L->in.w)
-                continue;
-            float *px = img + ((iy - s->pad) * L->in.w + ix - s->pad) * c;
-            for (size_t k = 0; k < c; k++)
-                px[k] += row[k];
-        }
+    const size_t c = L->in.c, run = s->kw * c;
+    size_t q0, q1;
+    inside_columns(L, ox, &q0, &q1);
+    for (size_t r = 0; r < s->kh; r++, row += run) {
+        int inside;
+        float *dst = img + pixel_at(L, oy * s->stride + r, ox, q0, &inside);
+        for (size_t e = q0 * c; inside && e < q1 * c; e++)
+            dst[e - q0 * c] += row[e];
     }
 }
 
