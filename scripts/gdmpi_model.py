@@ -41,18 +41,24 @@ class Layer:
         a = group.attrs
         self.activation = _text(a["activation"])
         self.batchnorm = bool(a["batchnorm"])
+        if "W" not in group:  # a pool
+            return
         self.W = group["W"][()].astype(np.float64)
         assert self.W.shape == (int(a["out"]), int(a["in"])), (group.name, self.W.shape)
         names = ("gamma", "beta", "running_mean", "running_var") if self.batchnorm else ("b",)
         for name in names:
             setattr(self, name, group[name][()].astype(np.float64))
 
-    def affine(self, x):
-        z = x.reshape(len(x), -1) @ self.W.T  # a dense layer after images flattens them
+    def shift(self, z):
+        """The bias, or batch norm with the running statistics (per unit, or per channel:
+        the last axis)."""
         if not self.batchnorm:
             return z + self.b
         xhat = (z - self.running_mean) / np.sqrt(self.running_var + BN_EPS)
         return self.gamma * xhat + self.beta
+
+    def affine(self, x):
+        return self.shift(x.reshape(len(x), -1) @ self.W.T)  # after images: flattened
 
 
 def _windows(x, kh, kw, stride, oh, ow):
@@ -63,21 +69,19 @@ def _windows(x, kh, kw, stride, oh, ow):
             yield r, q, x[:, r:r + stride * (oh - 1) + 1:stride, q:q + stride * (ow - 1) + 1:stride, :]
 
 
-class ImageLayer:
+class ImageLayer(Layer):
     """A cnn's conv, maxpool or avgpool on images (samples, height, width, channels)."""
 
     def __init__(self, group):
+        super().__init__(group)
         a = group.attrs
         self.kind = _text(a["kind"])
-        self.activation = _text(a["activation"])
         self.in_shape = tuple(int(a[k]) for k in ("in_height", "in_width", "in_channels"))
         self.out_shape = tuple(int(a[k]) for k in ("out_height", "out_width", "out_channels"))
         self.kh, self.kw = int(a["kernel_height"]), int(a["kernel_width"])
         self.stride, self.padding = int(a["stride"]), int(a["padding"])
         if self.kind == "conv":  # W: out channels x (kh x kw x in channels)
-            W = group["W"][()].astype(np.float64)
-            self.W = W.reshape(self.out_shape[2], self.kh, self.kw, self.in_shape[2])
-            self.b = group["b"][()].astype(np.float64)
+            self.W = self.W.reshape(self.out_shape[2], self.kh, self.kw, self.in_shape[2])
 
     def affine(self, x):
         x = x.reshape((len(x),) + self.in_shape)
@@ -85,10 +89,10 @@ class ImageLayer:
         if self.kind == "conv":
             p = self.padding
             x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-            y = np.zeros((len(x), oh, ow, self.out_shape[2])) + self.b
+            y = np.zeros((len(x), oh, ow, self.out_shape[2]))
             for r, q, view in _windows(x, self.kh, self.kw, self.stride, oh, ow):
                 y += view @ self.W[:, r, q, :].T
-            return y
+            return self.shift(y)
         views = [v for _, _, v in _windows(x, self.kh, self.kw, self.stride, oh, ow)]
         return np.max(views, axis=0) if self.kind == "maxpool" else np.mean(views, axis=0)
 

@@ -108,6 +108,10 @@ train_kinds() {
         cnn)
             fixture img softmax rows=600 features=36 classes=3 noise=0.1 seed=14 val_rows=200
             set -- img model.type=cnn model.layers=conv3x3x4p1,pool2,conv2x2x3,avgpool2s1,fc8 ;;
+        cnn-bn)
+            fixture img softmax rows=600 features=36 classes=3 noise=0.1 seed=14 val_rows=200
+            set -- img model.type=cnn model.layers=conv3x3x4s2p1,maxpool2s1,fc8 model.batchnorm=true \
+                model.dropout=0.2 model.activation=tanh ;;
         *) notok "train_kinds: unknown kind $kind"; continue ;;
         esac
         cfg "$kind" "$@" train.epochs=2 train.batch_size=16 optimizer.lr=0.05 \

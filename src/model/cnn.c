@@ -28,18 +28,6 @@ static size_t gemm_rows(const cnn_layer *L, size_t n)
     return L->spec.kind == CNN_CONV ? n * L->out.h * L->out.w : n;
 }
 
-/* What the cnn does not have yet is refused by name rather than ignored. */
-static int refuse_unsupported(const gd_config *c)
-{
-    const char *key = c->model.batchnorm ? "model.batchnorm = true"
-                      : c->model.sync_bn ? "model.sync_bn = true"
-                      : c->model.dropout > 0 ? "model.dropout > 0" : NULL;
-    if (key)
-        return gd_fail(GD_ECONFIG, "%s: the cnn has no batch norm or dropout yet "
-                       "(docs/models.md)", key);
-    return GD_OK;
-}
-
 /* The layers of model.layers and the output layer, with their shapes. */
 static int plan_layers(gd_model *m, cnn *p, const gd_config *c)
 {
@@ -59,13 +47,15 @@ static int plan_layers(gd_model *m, cnn *p, const gd_config *c)
         L->in = in;
         if ((rc = cnn_output_shape(&L->spec, l + 1, in, &L->out)))
             return rc;
-        L->activated = has_weights(L) && l + 1 < p->nlayers;
+        L->hidden = has_weights(L) && l + 1 < p->nlayers;
+        L->aff.bn = L->hidden && c->model.batchnorm;
         in = L->out;
     }
     return GD_OK;
 }
 
-/* Offsets in the flat buffer: every weight matrix first, then every bias. */
+/* Offsets in the flat buffer: every weight matrix first, then every bias (or gamma and
+ * beta). */
 static size_t plan_layout(cnn *p)
 {
     size_t off = 0;
@@ -79,11 +69,14 @@ static size_t plan_layout(cnn *p)
         L->aff.w = off;
         off += L->aff.in * L->aff.out;
     }
-    for (size_t l = 0; l < p->nlayers; l++)
-        if (has_weights(&p->layer[l])) {
-            p->layer[l].aff.b = off;
-            off += p->layer[l].aff.out;
-        }
+    for (size_t l = 0; l < p->nlayers; l++) {
+        mlp_layer *A = &p->layer[l].aff;
+        if (!has_weights(&p->layer[l]))
+            continue;
+        A->b = A->gamma = off;
+        A->beta = off + A->out;
+        off += A->bn ? 2 * A->out : A->out;
+    }
     return off;
 }
 
@@ -101,49 +94,107 @@ static int check_gemm_sizes(const gd_model *m, const cnn *p)
     return GD_OK;
 }
 
-/* Floats of workspace and maxpool indices the layers need for max_batch samples. */
-static void count_buffers(const gd_model *m, const cnn *p, size_t *floats, size_t *args)
+/* What one layer needs for a batch of n samples: floats of workspace, doubles of
+ * batch-norm sums, floats of state and maxpool indices. */
+typedef struct cnn_needs {
+    size_t floats, doubles, state, args;
+} cnn_needs;
+
+static cnn_needs layer_needs(const cnn *p, const cnn_layer *L, size_t n)
 {
-    const size_t n = m->max_batch;
-    size_t widest_in = 0, widest_col = 0;
-    *floats = *args = 0;
-    for (size_t l = 0; l < p->nlayers; l++) {
-        const cnn_layer *L = &p->layer[l];
-        const size_t col = L->spec.kind == CNN_CONV ? gemm_rows(L, n) * L->aff.in : 0;
-        *floats += n * cnn_size(L->out) + col;
-        *args += L->spec.kind == CNN_MAXPOOL ? n * cnn_size(L->out) : 0;
-        if (l && cnn_size(L->in) > widest_in) /* the first layer's input needs no gradient */
-            widest_in = cnn_size(L->in);
-        if (l && col > widest_col)
-            widest_col = col;
+    const size_t rows = gemm_rows(L, n), k = L->aff.out;
+    cnn_needs need = {0, 0, 0, 0};
+    if (!has_weights(L)) {
+        need.floats = n * cnn_size(L->out);
+        need.args = L->spec.kind == CNN_MAXPOOL ? need.floats : 0;
+        return need;
     }
-    *floats += 2 * n * widest_in + widest_col;
+    need.floats = rows * k * (L->hidden ? (p->hid.dropout > 0 ? 4 : 2) : 1);
+    need.floats += L->spec.kind == CNN_CONV ? rows * L->aff.in : 0;
+    if (L->aff.bn) {
+        need.floats += 2 * k;
+        need.doubles = 2 * k + 1;
+        need.state = 2 * k;
+    }
+    return need;
+}
+
+/* The largest layer input after the first (the delta buffers) and im2col matrix after the
+ * first (dcol), for n samples. */
+static void widest(const cnn *p, size_t n, size_t *in, size_t *col)
+{
+    *in = *col = 0;
+    for (size_t l = 1; l < p->nlayers; l++) { /* the first layer's input needs no gradient */
+        const cnn_layer *L = &p->layer[l];
+        *in = n * cnn_size(L->in) > *in ? n * cnn_size(L->in) : *in;
+        if (L->spec.kind == CNN_CONV && gemm_rows(L, n) * L->aff.in > *col)
+            *col = gemm_rows(L, n) * L->aff.in;
+    }
+}
+
+/* A conv or fc layer's buffers, from the cursors into the blocks. */
+static void carve_affine(const cnn *p, cnn_layer *L, size_t n, float **f, double **d, float **s)
+{
+    mlp_layer *A = &L->aff;
+    const size_t rows = gemm_rows(L, n), k = A->out;
+    A->z = mlp_take(f, rows * k);
+    if (L->spec.kind == CNN_CONV)
+        L->col = mlp_take(f, rows * A->in);
+    if (L->hidden) {
+        A->h = A->a = mlp_take(f, rows * k);
+        if (p->hid.dropout > 0) {
+            A->mask = mlp_take(f, rows * k);
+            A->a = mlp_take(f, rows * k);
+        }
+    }
+    if (A->bn) {
+        A->mean = mlp_take(f, k);
+        A->inv_std = mlp_take(f, k);
+        A->run_mean = mlp_take(s, k);
+        A->run_var = mlp_take(s, k);
+        A->sums = *d;
+        *d += 2 * k + 1;
+    }
 }
 
 static int allocate(gd_model *m, cnn *p)
 {
-    size_t floats, args, widest_in = 0;
-    count_buffers(m, p, &floats, &args);
-    p->block = gd_alloc(floats ? floats : 1, sizeof(float), "cnn activations");
-    p->args = gd_alloc(args ? args : 1, sizeof(uint32_t), "cnn maxpool indices");
-    if (!p->block || !p->args)
+    const size_t n = m->max_batch;
+    cnn_needs all = {0, 0, 0, 0};
+    size_t wide_in, wide_col;
+    widest(p, n, &wide_in, &wide_col);
+    for (size_t l = 0; l < p->nlayers; l++) {
+        cnn_needs need = layer_needs(p, &p->layer[l], n);
+        all.floats += need.floats;
+        all.doubles += need.doubles;
+        all.state += need.state;
+        all.args += need.args;
+    }
+    p->block = gd_alloc(all.floats + 2 * wide_in + wide_col, sizeof(float), "cnn activations");
+    p->dblock = gd_alloc(all.doubles ? all.doubles : 1, sizeof(double), "cnn batch-norm sums");
+    m->state = gd_alloc(all.state ? all.state : 1, sizeof(float), "cnn batch-norm state");
+    p->args = gd_alloc(all.args ? all.args : 1, sizeof(uint32_t), "cnn maxpool indices");
+    m->nstate = all.state;
+    if (!p->block || !p->dblock || !m->state || !p->args)
         return GD_ERR;
-    float *f = p->block;
+    float *f = p->block, *s = m->state;
+    double *d = p->dblock;
     uint32_t *a = p->args;
     for (size_t l = 0; l < p->nlayers; l++) {
         cnn_layer *L = &p->layer[l];
-        L->y = L->aff.z = L->aff.h = mlp_take(&f, m->max_batch * cnn_size(L->out));
-        if (L->spec.kind == CNN_CONV)
-            L->col = mlp_take(&f, gemm_rows(L, m->max_batch) * L->aff.in);
+        if (has_weights(L)) {
+            carve_affine(p, L, n, &f, &d, &s);
+            mlp_reset_statistics(&L->aff);
+            continue;
+        }
+        L->y = mlp_take(&f, n * cnn_size(L->out));
         if (L->spec.kind == CNN_MAXPOOL) {
             L->arg = a;
-            a += m->max_batch * cnn_size(L->out);
+            a += n * cnn_size(L->out);
         }
-        if (l && cnn_size(L->in) > widest_in)
-            widest_in = cnn_size(L->in);
     }
-    p->delta[0] = mlp_take(&f, m->max_batch * widest_in);
-    p->delta[1] = mlp_take(&f, m->max_batch * widest_in);
+    p->delta[0] = mlp_take(&f, wide_in);
+    p->delta[1] = mlp_take(&f, wide_in);
     p->dcol = f; /* the rest: the widest im2col matrix after the first layer */
     return GD_OK;
 }
@@ -153,10 +204,13 @@ static void cnn_destroy(gd_model *m)
     cnn *p = m->impl;
     if (p) {
         free(p->block);
+        free(p->dblock);
         free(p->args);
         free(p);
     }
+    free(m->state);
     m->impl = NULL;
+    m->state = NULL;
 }
 
 static int cnn_setup(gd_model *m)
@@ -171,11 +225,7 @@ static int cnn_setup(gd_model *m)
     if (!p)
         return GD_ERR;
     m->impl = p;
-    int act = mlp_find_activation(c->model.activation);
-    int rc = act < 0 ? gd_fail(GD_ECONFIG, "model.activation = '%s': unknown (known: %s)",
-                               c->model.activation, gd_mlp_activations())
-                     : refuse_unsupported(c);
-    p->act = (mlp_activation)(act < 0 ? 0 : act);
+    int rc = mlp_hidden_config(c, &p->hid);
     if (!rc)
         rc = mlp_output_setup(m, &p->out);
     if (!rc)
@@ -192,23 +242,19 @@ static int cnn_setup(gd_model *m)
 }
 
 /* Weights from the shared (seed, 0, INIT) stream, layer by layer, with the fan-in of a conv
- * its kh x kw x channels; biases 0. model.init = auto: he for relu, xavier otherwise. */
+ * its kh x kw x channels; biases and beta 0, gamma 1; running statistics mean 0, variance
+ * 1; dropout masks from (seed, rank). model.init = auto: he for relu, xavier otherwise. */
 static void cnn_init(gd_model *m, const gd_config *cfg)
 {
     cnn *p = m->impl;
-    const char *init = strcmp(cfg->model.init, "auto") ? cfg->model.init
-                       : p->act == MLP_RELU            ? "he"
-                                                       : "xavier";
+    const char *init = mlp_resolve_init(&p->hid, cfg->model.init);
     gd_rng rng;
     gd_rng_seed(&rng, (uint64_t)cfg->train.seed, 0, GD_RNG_INIT);
     memset(m->w, 0, m->nparams * sizeof(float));
-    for (size_t l = 0; l < p->nlayers; l++) {
-        const mlp_layer *A = &p->layer[l].aff;
-        double std = has_weights(&p->layer[l])
-                         ? gd_model_init_std(init, cfg->model.init_scale, A->in, A->out) : 0;
-        for (size_t i = 0; std > 0 && i < A->in * A->out; i++)
-            m->w[A->w + i] = (float)(std * gd_rng_normal(&rng));
-    }
+    for (size_t l = 0; l < p->nlayers; l++)
+        if (has_weights(&p->layer[l]))
+            mlp_init_layer(m, &p->layer[l].aff, init, cfg->model.init_scale, &rng);
+    mlp_seed_dropout(m, &p->hid, cfg);
 }
 
 static size_t cnn_weight_count(const gd_model *m)
@@ -218,31 +264,43 @@ static size_t cnn_weight_count(const gd_model *m)
     return top->w + top->in * top->out;
 }
 
-static void layer_forward(gd_model *m, cnn_layer *L, const float *x, size_t n)
+/* What a layer hands to the next: a pool's output, the output layer's z, or a hidden
+ * layer's activation (with dropout in training, the masked copy). */
+static const float *layer_output(const cnn *p, const cnn_layer *L, int train)
 {
-    const cnn *p = m->impl;
-    switch (L->spec.kind) {
-    case CNN_CONV:
-        cnn_im2col(L, x, n, L->col);
-        mlp_affine_forward(m, &L->aff, L->col, gemm_rows(L, n));
-        break;
-    case CNN_FC:
-        mlp_affine_forward(m, &L->aff, x, n);
-        break;
-    default:
+    if (!has_weights(L))
+        return L->y;
+    if (!L->hidden)
+        return L->aff.z;
+    return train && p->hid.dropout > 0 ? L->aff.a : L->aff.h;
+}
+
+static void layer_forward(gd_model *m, cnn_layer *L, const float *x, size_t n, int train)
+{
+    cnn *p = m->impl;
+    const size_t rows = gemm_rows(L, n);
+    if (!has_weights(L)) {
         cnn_pool_forward(L, x, n);
         return;
     }
-    if (L->activated)
-        mlp_activate(p->act, L->y, L->y, n * cnn_size(L->out));
+    if (L->spec.kind == CNN_CONV) {
+        cnn_im2col(L, x, n, L->col);
+        x = L->col;
+    }
+    mlp_affine_forward(m, &L->aff, x, rows);
+    if (!L->hidden)
+        return;
+    if (L->aff.bn)
+        mlp_batchnorm_forward(m, &p->hid, &L->aff, rows, train);
+    mlp_activation_forward(m, &p->hid, &L->aff, rows, train);
 }
 
-static void forward(gd_model *m, const float *x, size_t n)
+static void forward(gd_model *m, const float *x, size_t n, int train)
 {
     cnn *p = m->impl;
     for (size_t l = 0; l < p->nlayers; l++) {
-        layer_forward(m, &p->layer[l], x, n);
-        x = p->layer[l].y;
+        layer_forward(m, &p->layer[l], x, n, train);
+        x = layer_output(p, &p->layer[l], train);
     }
 }
 
@@ -258,9 +316,10 @@ static void layer_backward(gd_model *m, cnn_layer *L, const float *x, float *dy,
         return;
     }
     const size_t rows = gemm_rows(L, n);
-    if (L->activated)
-        mlp_activation_backward(p->act, L->y, dy, n * cnn_size(L->out));
-    mlp_bias_backward(m, &L->aff, dy, rows, grad);
+    if (L->hidden)
+        mlp_hidden_backward(m, &p->hid, &L->aff, dy, rows, grad);
+    else
+        mlp_bias_backward(m, &L->aff, dy, rows, grad);
     mlp_weight_backward(m, &L->aff, dy, L->spec.kind == CNN_CONV ? L->col : x, rows, grad);
     if (!dx)
         return;
@@ -272,15 +331,16 @@ static void layer_backward(gd_model *m, cnn_layer *L, const float *x, float *dy,
     cnn_col2im(L, p->dcol, n, dx);
 }
 
-/* From dLoss/dz of the output (in its y buffer) down to the first layer; dLoss/dy of each
+/* From dLoss/dz of the output (in its z buffer) down to the first layer; dLoss/dy of each
  * lower layer alternates between the two delta buffers. */
 static void backward(gd_model *m, const float *x, size_t n, float *grad)
 {
     cnn *p = m->impl;
-    float *dy = p->layer[p->nlayers - 1].y;
+    float *dy = p->layer[p->nlayers - 1].aff.z;
     for (size_t l = p->nlayers; l-- > 0;) {
         float *dx = l ? (dy == p->delta[0] ? p->delta[1] : p->delta[0]) : NULL;
-        layer_backward(m, &p->layer[l], l ? p->layer[l - 1].y : x, dy, n, grad, dx);
+        const float *in = l ? layer_output(p, &p->layer[l - 1], 1) : x;
+        layer_backward(m, &p->layer[l], in, dy, n, grad, dx);
         dy = dx;
     }
 }
@@ -289,8 +349,8 @@ static double cnn_loss_grad(gd_model *m, const float *x, const float *y, size_t 
                             size_t *correct)
 {
     cnn *p = m->impl;
-    forward(m, x, n);
-    double loss = mlp_output_loss(p->out, m->outputs, p->layer[p->nlayers - 1].y, y, n, correct);
+    forward(m, x, n, grad != NULL);
+    double loss = mlp_output_loss(p->out, m->outputs, p->layer[p->nlayers - 1].aff.z, y, n, correct);
     if (grad)
         backward(m, x, n, grad);
     return loss;
@@ -299,15 +359,15 @@ static double cnn_loss_grad(gd_model *m, const float *x, const float *y, size_t 
 static void cnn_predict(gd_model *m, const float *x, size_t n, float *out)
 {
     cnn *p = m->impl;
-    forward(m, x, n);
-    mlp_output_predict(p->out, m->outputs, p->layer[p->nlayers - 1].y, n, out);
+    forward(m, x, n, 0);
+    mlp_output_predict(p->out, m->outputs, p->layer[p->nlayers - 1].aff.z, n, out);
 }
 
 static void cnn_scores(gd_model *m, const float *x, size_t n, float *out)
 {
     cnn *p = m->impl;
-    forward(m, x, n);
-    memcpy(out, p->layer[p->nlayers - 1].y, n * m->outputs * sizeof(float));
+    forward(m, x, n, 0);
+    memcpy(out, p->layer[p->nlayers - 1].aff.z, n * m->outputs * sizeof(float));
 }
 
 _Static_assert(CNN_MAX_LAYERS + 1 <= GD_MODEL_MAX_LAYERS, "model.h5 must hold every layer");
@@ -317,13 +377,16 @@ _Static_assert(CNN_MAX_LAYERS + 1 <= GD_MODEL_MAX_LAYERS, "model.h5 must hold ev
 static gd_model_layer layer_view(const gd_model *m, const cnn_layer *L, int last)
 {
     const cnn *p = m->impl;
+    const mlp_layer *A = &L->aff;
     const int weights = has_weights(L);
     return (gd_model_layer){
-        .in = weights ? L->aff.in : cnn_size(L->in),
-        .out = weights ? L->aff.out : cnn_size(L->out),
+        .in = weights ? A->in : cnn_size(L->in),
+        .out = weights ? A->out : cnn_size(L->out),
         .activation = last ? gd_task_output(m->ops->task)
-                      : L->activated ? mlp_activation_name(p->act) : "none",
-        .W = weights ? m->w + L->aff.w : NULL, .b = weights ? m->w + L->aff.b : NULL,
+                      : L->hidden ? mlp_activation_name(p->hid.act) : "none",
+        .W = weights ? m->w + A->w : NULL, .b = weights && !A->bn ? m->w + A->b : NULL,
+        .gamma = A->bn ? m->w + A->gamma : NULL, .beta = A->bn ? m->w + A->beta : NULL,
+        .running_mean = A->bn ? A->run_mean : NULL, .running_var = A->bn ? A->run_var : NULL,
         .kind = L->spec.kind == CNN_FC ? NULL : kind_names[L->spec.kind],
         .in_shape = {L->in.h, L->in.w, L->in.c}, .out_shape = {L->out.h, L->out.w, L->out.c},
         .kernel = {L->spec.kh, L->spec.kw}, .stride = L->spec.stride, .padding = L->spec.pad,
@@ -342,14 +405,16 @@ static const gd_model_ops *cnn_specialize(const gd_config *cfg);
 
 /* model.layers by its full name: the attribute "layers" is the layer count (io.c). */
 static const char *const cnn_config_keys[] = {"model.layers", "activation", "output",
-                                              "data.shape", NULL};
+                                              "batchnorm", "data.shape", NULL};
+
+static gd_rng *cnn_rng(gd_model *m) { return &((cnn *)m->impl)->hid.dropout_rng; }
 
 #define CNN_OPS(task_)                                                                       \
     {                                                                                        \
         .name = "cnn", .task = (task_), .setup = cnn_setup, .loss_grad = cnn_loss_grad,      \
         .predict = cnn_predict, .scores = cnn_scores, .weight_count = cnn_weight_count,      \
         .destroy = cnn_destroy, .init = cnn_init, .specialize = cnn_specialize,              \
-        .config_keys = cnn_config_keys, .lockstep = 1, .layers = cnn_layers,                 \
+        .config_keys = cnn_config_keys, .lockstep = 1, .rng = cnn_rng, .layers = cnn_layers, \
     }
 
 /* The registry entry (softmax output), and the variants model.output selects. */

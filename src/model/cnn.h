@@ -16,10 +16,11 @@
  * (mlp_affine_forward, mlp_weight_backward, ...).
  *
  * Parameter layout in the one flat buffer (m->w, and m->g the same way):
- *   W of each conv and fc layer in order | b of each conv and fc layer in order
+ *   W of each conv and fc layer in order | tail of each conv and fc layer in order
  * the weights leading, as in the MLP, so that weight_count() is the prefix model.l2
- * penalises. The output layer is an fc layer to m->outputs units that model.layers does not
- * name. */
+ * penalises; a tail is the bias, or gamma then beta for a batch-norm layer (per channel for
+ * a conv). m->state holds each batch-norm layer's running mean then running variance. The
+ * output layer is an fc layer to m->outputs units that model.layers does not name. */
 #ifndef GDMPI_MODEL_CNN_H
 #define GDMPI_MODEL_CNN_H
 
@@ -45,25 +46,30 @@ typedef struct cnn_spec {
     char token[64]; /* as written, for messages */
 } cnn_spec;
 
+/* A conv or fc layer is an mlp_layer (aff) on its GEMM rows: a conv's im2col rows, an fc's
+ * samples. Hidden ones (all but the output layer) go through the mlp's hidden pipeline:
+ * batch norm (over channels for a conv: its rows are every pixel of every sample), the
+ * activation, dropout. */
 typedef struct cnn_layer {
     cnn_spec spec;
     cnn_shape in, out;
-    mlp_layer aff;    /* conv, fc: in, out, w, b; z = y (the activation is applied in place) */
-    float *y;         /* n x size(out): the layer's output, after its activation */
+    mlp_layer aff;    /* conv, fc: in, out, offsets and the z, h, mask, a, batch-norm buffers */
+    float *y;         /* pools: n x size(out), the layer's output */
     float *col;       /* conv: n*oh*ow x kh*kw*in.c, the im2col rows of the last forward */
     uint32_t *arg;    /* maxpool: n x size(out), where each maximum is in its sample's input */
-    int activated;    /* conv and fc before the output layer */
+    int hidden;       /* conv and fc before the output layer */
 } cnn_layer;
 
 typedef struct cnn {
     size_t nlayers; /* model.layers + the output layer */
     cnn_layer layer[CNN_MAX_LAYERS + 1];
-    mlp_activation act;
+    mlp_hidden hid;  /* activation, batch norm's reduction, dropout */
     mlp_output out;
     cnn_shape input;
     float *delta[2]; /* n x the largest layer input: backward ping-pong for dLoss/dy */
     float *dcol;     /* the largest conv's im2col rows: dLoss/dcol before col2im */
     float *block;    /* the one float allocation behind every buffer above */
+    double *dblock;  /* the one double allocation behind the batch-norm sums */
     uint32_t *args;  /* the one allocation behind the maxpools' arg */
 } cnn;
 

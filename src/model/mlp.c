@@ -95,16 +95,22 @@ static int read_config(gd_model *m, mlp *p, size_t *hidden, size_t *nhidden, int
     int rc = parse_hidden(c->model.hidden, hidden, nhidden);
     if (rc)
         return rc;
+    *bn = c->model.batchnorm;
+    return mlp_hidden_config(c, &p->hid);
+}
+
+int mlp_hidden_config(const gd_config *c, mlp_hidden *hid)
+{
     int act = name_index(activation_names, c->model.activation);
     if (act < 0)
         return gd_fail(GD_ECONFIG, "model.activation = '%s': unknown (known: %s)",
                        c->model.activation, gd_mlp_activations());
     if (c->model.sync_bn && !c->model.batchnorm)
         return gd_fail(GD_ECONFIG, "model.sync_bn = true needs model.batchnorm = true");
-    p->act = (mlp_activation)act;
-    p->sync_bn = c->model.sync_bn;
-    p->dropout = c->model.dropout;
-    *bn = c->model.batchnorm;
+    hid->act = (mlp_activation)act;
+    hid->sync_bn = c->model.sync_bn;
+    hid->dropout = c->model.dropout;
+    gd_rng_seed(&hid->dropout_rng, 0, 0, GD_RNG_DROPOUT); /* init reseeds it per rank */
     return GD_OK;
 }
 
@@ -156,7 +162,7 @@ static void count_buffers(const gd_model *m, const mlp *p, size_t *floats, size_
     for (size_t l = 0; l < p->nlayers; l++) {
         const mlp_layer *L = &p->layer[l];
         int hidden = l + 1 < p->nlayers;
-        *floats += rows * L->out * (hidden ? (p->dropout > 0 ? 4 : 2) : 1);
+        *floats += rows * L->out * (hidden ? (p->hid.dropout > 0 ? 4 : 2) : 1);
         if (L->bn) {
             *floats += 2 * L->out;
             *doubles += 2 * L->out + 1;
@@ -179,7 +185,7 @@ static void carve_buffers(gd_model *m, mlp *p)
         L->z = mlp_take(&f, rows * L->out);
         if (l + 1 < p->nlayers) {
             L->h = L->a = mlp_take(&f, rows * L->out);
-            if (p->dropout > 0) {
+            if (p->hid.dropout > 0) {
                 L->mask = mlp_take(&f, rows * L->out);
                 L->a = mlp_take(&f, rows * L->out);
             }
@@ -226,14 +232,19 @@ static void mlp_destroy(gd_model *m)
     m->state = NULL;
 }
 
+void mlp_reset_statistics(mlp_layer *L)
+{
+    for (size_t j = 0; L->bn && j < L->out; j++) {
+        L->run_mean[j] = 0;
+        L->run_var[j] = 1;
+    }
+}
+
 static void reset_state(gd_model *m)
 {
     mlp *p = m->impl;
     for (size_t l = 0; l < p->nlayers; l++)
-        for (size_t j = 0; p->layer[l].bn && j < p->layer[l].out; j++) {
-            p->layer[l].run_mean[j] = 0;
-            p->layer[l].run_var[j] = 1;
-        }
+        mlp_reset_statistics(&p->layer[l]);
 }
 
 static int mlp_setup(gd_model *m)
@@ -261,16 +272,31 @@ static int mlp_setup(gd_model *m)
         return rc;
     }
     reset_state(m);
-    gd_rng_seed(&p->dropout_rng, 0, 0, GD_RNG_DROPOUT); /* init reseeds it per rank */
     return GD_OK;
 }
 
-/* model.init = auto: he for relu, xavier for the saturating activations. */
-static const char *resolve_init(const mlp *p, const char *init)
+const char *mlp_resolve_init(const mlp_hidden *hid, const char *init)
 {
     if (strcmp(init, "auto"))
         return init;
-    return p->act == MLP_RELU ? "he" : "xavier";
+    return hid->act == MLP_RELU ? "he" : "xavier";
+}
+
+void mlp_init_layer(gd_model *m, mlp_layer *L, const char *init, double init_scale, gd_rng *rng)
+{
+    double std = gd_model_init_std(init, init_scale, L->in, L->out);
+    for (size_t i = 0; std > 0 && i < L->in * L->out; i++)
+        m->w[L->w + i] = (float)(std * gd_rng_normal(rng));
+    for (size_t j = 0; L->bn && j < L->out; j++)
+        m->w[L->gamma + j] = 1.0f;
+    mlp_reset_statistics(L);
+}
+
+void mlp_seed_dropout(const gd_model *m, mlp_hidden *hid, const gd_config *cfg)
+{
+    int rank = 0;
+    MPI_Comm_rank(m->comm, &rank);
+    gd_rng_seed(&hid->dropout_rng, (uint64_t)cfg->train.seed, (uint64_t)rank, GD_RNG_DROPOUT);
 }
 
 /* Weights from the shared (seed, 0, INIT) stream, layer by layer; biases and beta 0,
@@ -278,22 +304,13 @@ static const char *resolve_init(const mlp *p, const char *init)
 static void mlp_init(gd_model *m, const gd_config *cfg)
 {
     mlp *p = m->impl;
-    const char *init = resolve_init(p, cfg->model.init);
+    const char *init = mlp_resolve_init(&p->hid, cfg->model.init);
     gd_rng rng;
     gd_rng_seed(&rng, (uint64_t)cfg->train.seed, 0, GD_RNG_INIT);
     memset(m->w, 0, m->nparams * sizeof(float));
-    for (size_t l = 0; l < p->nlayers; l++) {
-        const mlp_layer *L = &p->layer[l];
-        double std = gd_model_init_std(init, cfg->model.init_scale, L->in, L->out);
-        for (size_t i = 0; std > 0 && i < L->in * L->out; i++)
-            m->w[L->w + i] = (float)(std * gd_rng_normal(&rng));
-        for (size_t j = 0; L->bn && j < L->out; j++)
-            m->w[L->gamma + j] = 1.0f;
-    }
-    reset_state(m);
-    int rank = 0;
-    MPI_Comm_rank(m->comm, &rank);
-    gd_rng_seed(&p->dropout_rng, (uint64_t)cfg->train.seed, (uint64_t)rank, GD_RNG_DROPOUT);
+    for (size_t l = 0; l < p->nlayers; l++)
+        mlp_init_layer(m, &p->layer[l], init, cfg->model.init_scale, &rng);
+    mlp_seed_dropout(m, &p->hid, cfg);
 }
 
 static size_t mlp_weight_count(const gd_model *m)
@@ -306,7 +323,7 @@ static size_t mlp_weight_count(const gd_model *m)
 /* What layer l hands to the next one: with dropout in training, the masked copy. */
 static const float *layer_output(const mlp *p, const mlp_layer *L, int train)
 {
-    return train && p->dropout > 0 ? L->a : L->h;
+    return train && p->hid.dropout > 0 ? L->a : L->h;
 }
 
 static void forward(gd_model *m, const float *x, size_t n, int train)
@@ -319,8 +336,8 @@ static void forward(gd_model *m, const float *x, size_t n, int train)
         if (l + 1 == p->nlayers)
             break;
         if (L->bn)
-            mlp_batchnorm_forward(m, L, n, train);
-        mlp_activation_forward(m, L, n, train);
+            mlp_batchnorm_forward(m, &p->hid, L, n, train);
+        mlp_activation_forward(m, &p->hid, L, n, train);
         in = layer_output(p, L, train);
     }
 }
@@ -334,7 +351,7 @@ static void backward(gd_model *m, const float *x, size_t n, float *grad)
     for (size_t l = p->nlayers; l-- > 0;) {
         mlp_layer *L = &p->layer[l];
         if (l + 1 < p->nlayers)
-            mlp_hidden_backward(m, L, delta, n, grad);
+            mlp_hidden_backward(m, &p->hid, L, delta, n, grad);
         else
             mlp_bias_backward(m, L, delta, n, grad);
         const float *in = l ? layer_output(p, &p->layer[l - 1], 1) : x;
@@ -386,7 +403,7 @@ static size_t mlp_layers(const gd_model *m, gd_model_layer *out)
         int last = l + 1 == p->nlayers;
         out[l] = (gd_model_layer){
             .in = L->in, .out = L->out, .W = m->w + L->w,
-            .activation = last ? gd_task_output(m->ops->task) : activation_names[p->act],
+            .activation = last ? gd_task_output(m->ops->task) : activation_names[p->hid.act],
             .b = L->bn ? NULL : m->w + L->b,
             .gamma = L->bn ? m->w + L->gamma : NULL, .beta = L->bn ? m->w + L->beta : NULL,
             .running_mean = L->bn ? L->run_mean : NULL, .running_var = L->bn ? L->run_var : NULL,
@@ -395,7 +412,7 @@ static size_t mlp_layers(const gd_model *m, gd_model_layer *out)
     return p->nlayers;
 }
 
-static gd_rng *mlp_rng(gd_model *m) { return &((mlp *)m->impl)->dropout_rng; }
+static gd_rng *mlp_rng(gd_model *m) { return &((mlp *)m->impl)->hid.dropout_rng; }
 
 static const char *const mlp_config_keys[] = {"hidden", "activation", "output", "batchnorm",
                                               NULL};

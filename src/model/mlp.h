@@ -40,21 +40,40 @@ typedef struct mlp_layer {
     float *mean, *inv_std;     /* out: the statistics the last forward normalised with */
     float *run_mean, *run_var; /* out: running statistics, inside m->state */
     double *sums;       /* 2 out + 1: batch sums, reduced in one allreduce under sync_bn */
+    double bn_count;    /* rows behind its last batch statistics (global under sync_bn; a
+                           cnn's conv counts every pixel) */
 } mlp_layer;
+
+/* What the hidden layers' kernels share beyond each layer: the activation, batch norm's
+ * reduction, dropout and its stream. The mlp and the cnn each hold one. */
+typedef struct mlp_hidden {
+    mlp_activation act;
+    int sync_bn;
+    double dropout;
+    gd_rng dropout_rng; /* (seed, rank, GD_RNG_DROPOUT), seeded by init */
+} mlp_hidden;
 
 typedef struct mlp {
     size_t nlayers;     /* hidden layers + the output layer */
     mlp_layer *layer;
-    mlp_activation act;
+    mlp_hidden hid;
     mlp_output out;
-    int sync_bn;
-    double dropout;
-    double bn_count;    /* rows behind the last batch statistics (global under sync_bn) */
     float *delta[2];    /* n x widest hidden layer: backward ping-pong for dA */
-    gd_rng dropout_rng; /* (seed, rank, GD_RNG_DROPOUT), seeded by init */
     float *block;       /* the one float allocation behind every buffer above */
     double *dblock;     /* the one double allocation behind the sums */
 } mlp;
+
+/* Hidden layers (mlp.c), shared with the cnn. From the config: model.activation (known),
+ * model.sync_bn (needs model.batchnorm) and model.dropout; GD_ECONFIG otherwise. */
+int mlp_hidden_config(const gd_config *c, mlp_hidden *hid);
+/* model.init = auto: he for relu, xavier for the saturating activations. */
+const char *mlp_resolve_init(const mlp_hidden *hid, const char *init);
+/* W from rng with model.init's deviation for L's fan-in and fan-out; gamma 1 (batch norm);
+ * the running statistics mean 0, variance 1. Biases and beta stay as they are (0). */
+void mlp_init_layer(gd_model *m, mlp_layer *L, const char *init, double init_scale, gd_rng *rng);
+void mlp_reset_statistics(mlp_layer *L);
+/* The dropout stream of this rank: (train.seed, rank, GD_RNG_DROPOUT). */
+void mlp_seed_dropout(const gd_model *m, mlp_hidden *hid, const gd_config *cfg);
 
 /* The next count floats of a block being carved into buffers. */
 static inline float *mlp_take(float **cursor, size_t count)
@@ -67,11 +86,12 @@ static inline float *mlp_take(float **cursor, size_t count)
 /* Kernels (mlp_kernels.c). n is the batch's row count; train selects batch statistics,
  * dropout and running-statistic updates. Each works on whole-batch buffers. */
 void mlp_affine_forward(const gd_model *m, const mlp_layer *L, const float *x, size_t n);
-void mlp_batchnorm_forward(gd_model *m, mlp_layer *L, size_t n, int train);
-void mlp_activation_forward(const gd_model *m, mlp_layer *L, size_t n, int train);
+void mlp_batchnorm_forward(gd_model *m, mlp_hidden *hid, mlp_layer *L, size_t n, int train);
+void mlp_activation_forward(const gd_model *m, mlp_hidden *hid, mlp_layer *L, size_t n, int train);
 /* delta (n x out) holds dLoss/da on entry and dLoss/dz on return; the batch-norm and bias
  * gradients go into grad. */
-void mlp_hidden_backward(gd_model *m, mlp_layer *L, float *delta, size_t n, float *grad);
+void mlp_hidden_backward(gd_model *m, mlp_hidden *hid, mlp_layer *L, float *delta, size_t n,
+                         float *grad);
 /* grad b += column sums of delta (dLoss/dz), reported. */
 void mlp_bias_backward(const gd_model *m, const mlp_layer *L, const float *delta, size_t n,
                        float *grad);

@@ -62,4 +62,4 @@ bad_layers "model.layers: layer 3 'conv3x3x8': its 3x3 window does not fit its 1
 bad_layers "model.layers: layer 1 'conv11x11x8': its 11x11 window does not fit its 10x10x1 input" \
     model.layers=conv11x11x8
 bad_layers "data.shape = '10x5x1' is 50 values a row; the data has 100 features" data.shape=10x5x1
-bad_layers "model.dropout > 0: the cnn has no batch norm or dropout yet" model.dropout=0.5
+bad_layers "model.sync_bn = true needs model.batchnorm = true" model.sync_bn=true

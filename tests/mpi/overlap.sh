@@ -30,9 +30,11 @@ for np in 2 3; do
 done
 
 # The cnn reports its slices the same way: overlapped and plain at np=2 end with the same
-# model (its 962 parameters in four buckets of 1 KiB).
+# model (its 996 parameters in four buckets of 1 KiB), with batch norm over channels
+# (sync_bn: one reduction per layer forward and backward, beside the buckets) and dropout.
 fixture img softmax rows=603 features=64 classes=4 seed=9
 cfg cnn img model.type=cnn model.layers=conv3x3x4p1,pool2,conv3x3x6s1p1,avgpool2,fc24 \
+    model.batchnorm=true model.sync_bn=true model.dropout=0.2 \
     optimizer.lr=0.05 train.epochs=2 train.batch_size=50 parallel.bucket_kb=1
 mpi 2 "$TMP/cnn.cfg" --set parallel.overlap=false --set output.dir="$TMP/cnn-plain"
 mpi 2 "$TMP/cnn.cfg" --set parallel.overlap=true --set output.dir="$TMP/cnn-over"

@@ -51,7 +51,7 @@ static void ref_conv(const cnn_layer *L, const double *w, const double *x, doubl
     for (size_t oy = 0; oy < L->out.h; oy++)
         for (size_t ox = 0; ox < L->out.w; ox++)
             for (size_t k = 0; k < L->out.c; k++) {
-                double sum = w[L->aff.b + k];
+                double sum = L->aff.bn ? 0 : w[L->aff.b + k];
                 for (size_t r = 0; r < s->kh; r++)
                     for (size_t q = 0; q < s->kw; q++) {
                         long iy = (long)(oy * s->stride + r) - (long)s->pad;
@@ -87,47 +87,80 @@ static void ref_pool(const cnn_layer *L, const double *x, double *y)
 static void ref_fc(const cnn_layer *L, const double *w, const double *x, double *y)
 {
     for (size_t j = 0; j < L->aff.out; j++) {
-        y[j] = w[L->aff.b + j];
+        y[j] = L->aff.bn ? 0 : w[L->aff.b + j];
         for (size_t c = 0; c < L->aff.in; c++)
             y[j] += w[L->aff.w + j * L->aff.in + c] * x[c];
     }
 }
 
-/* The logits of one sample; *layer_out (when not NULL) gets each layer's output. */
-static void ref_forward(const gd_model *m, const double *w, const float *row, double *logits)
+/* Batch norm per channel over every pixel of every sample, with two-pass statistics in
+ * training, the running ones otherwise; then gamma and beta. */
+static void ref_batchnorm(const cnn_layer *L, const double *w, double (*v)[MAXV], size_t n, int train)
+{
+    const size_t k = L->out.c, size = cnn_size(L->out), count = n * size / k;
+    for (size_t j = 0; j < k; j++) {
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t e = j; e < size; e += k)
+                mean += v[i][e] / (double)count;
+        for (size_t i = 0; i < n; i++)
+            for (size_t e = j; e < size; e += k)
+                var += (v[i][e] - mean) * (v[i][e] - mean) / (double)count;
+        if (!train) {
+            mean = L->aff.run_mean[j];
+            var = L->aff.run_var[j];
+        }
+        for (size_t i = 0; i < n; i++)
+            for (size_t e = j; e < size; e += k)
+                v[i][e] = w[L->aff.gamma + j] * (v[i][e] - mean) / sqrt(var + MLP_BN_EPS) +
+                          w[L->aff.beta + j];
+    }
+}
+
+/* The logits of a batch, layer by layer; dropout reuses the model's masks. */
+static void ref_forward(const gd_model *m, const double *w, const float *x, size_t n, int train,
+                        double logits[][16])
 {
     const cnn *p = m->impl;
-    double a[MAXV], b[MAXV], *x = a, *y = b;
-    for (size_t e = 0; e < m->features; e++)
-        a[e] = row[e];
-    for (size_t l = 0; l < p->nlayers; l++) {
+    static double a[N][MAXV], b[N][MAXV];
+    double (*in)[MAXV] = a, (*out)[MAXV] = b, (*t)[MAXV];
+    for (size_t i = 0; i < n; i++)
+        for (size_t e = 0; e < m->features; e++)
+            a[i][e] = x[i * m->features + e];
+    for (size_t l = 0; l < p->nlayers; l++, t = in, in = out, out = t) {
         const cnn_layer *L = &p->layer[l];
-        assert_true(cnn_size(L->out) <= MAXV);
-        if (L->spec.kind == CNN_CONV)
-            ref_conv(L, w, x, y);
-        else if (L->spec.kind == CNN_FC)
-            ref_fc(L, w, x, y);
-        else
-            ref_pool(L, x, y);
-        for (size_t e = 0; L->activated && e < cnn_size(L->out); e++)
-            y[e] = ref_activation(p->act, y[e]);
-        double *t = x;
-        x = y;
-        y = t;
+        const size_t size = cnn_size(L->out);
+        assert_true(size <= MAXV);
+        for (size_t i = 0; i < n; i++) {
+            if (L->spec.kind == CNN_CONV)
+                ref_conv(L, w, in[i], out[i]);
+            else if (L->spec.kind == CNN_FC)
+                ref_fc(L, w, in[i], out[i]);
+            else
+                ref_pool(L, in[i], out[i]);
+        }
+        if (L->aff.bn)
+            ref_batchnorm(L, w, out, n, train);
+        for (size_t i = 0; L->hidden && i < n; i++)
+            for (size_t e = 0; e < size; e++)
+                out[i][e] = ref_activation(p->hid.act, out[i][e]) *
+                            (train && p->hid.dropout > 0 ? L->aff.mask[i * size + e] : 1.0);
     }
-    memcpy(logits, x, m->outputs * sizeof *logits);
+    for (size_t i = 0; i < n; i++)
+        memcpy(logits[i], in[i], m->outputs * sizeof(double));
 }
 
 /* Softmax cross-entropy summed over the batch. */
-static double ref_loss(const gd_model *m, const double *w, const float *x, const float *y, size_t n)
+static double ref_loss(const gd_model *m, const double *w, const float *x, const float *y,
+                       size_t n, int train)
 {
-    double total = 0;
+    double z[N][16], total = 0;
+    ref_forward(m, w, x, n, train, z);
     for (size_t i = 0; i < n; i++) {
-        double z[16], s = 0;
-        ref_forward(m, w, x + i * m->features, z);
+        double s = 0;
         for (size_t j = 0; j < m->outputs; j++)
-            s += exp(z[j]);
-        total += log(s) - z[(size_t)y[i]];
+            s += exp(z[i][j]);
+        total += log(s) - z[i][(size_t)y[i]];
     }
     return total;
 }
@@ -145,11 +178,14 @@ static void random_batch(float *x, float *y, size_t n, size_t features, size_t c
 }
 
 /* Analytic gradient (float) against central differences of the double reference, for every
- * parameter; the loss itself against the reference's. */
-static void check_gradient(const char *shape, size_t features, const char *layers, const char *act)
+ * parameter; the loss itself against the reference's. With batch norm and dropout too. */
+static void check_gradient_with(const char *shape, size_t features, const char *layers,
+                                const char *act, int bn, double dropout)
 {
     enum { CLASSES = 3 };
     gd_config c = make_config(shape, layers, act);
+    c.model.batchnorm = bn;
+    c.model.dropout = dropout;
     gd_model m;
     assert_int_equal(create(&m, &c, features, CLASSES, N), GD_OK);
     assert_true(m.nparams <= MAXP && features <= MAXV);
@@ -160,25 +196,35 @@ static void check_gradient(const char *shape, size_t features, const char *layer
     gd_rng_seed(&r, 3, 0, 98);
     for (size_t i = 0; i < m.nparams; i++)
         w[i] = m.w[i] = (float)(0.4 * gd_rng_normal(&r));
+    const cnn *p = m.impl;
+    for (size_t l = 0; l < p->nlayers; l++) /* gamma near 1 */
+        for (size_t j = 0; p->layer[l].aff.bn && j < p->layer[l].aff.out; j++)
+            w[p->layer[l].aff.gamma + j] = m.w[p->layer[l].aff.gamma + j] += 1.0f;
     memset(m.g, 0, m.nparams * sizeof(float));
     double loss = m.ops->loss_grad(&m, x, y, N, m.g, NULL);
-    double ref = ref_loss(&m, w, x, y, N);
+    double ref = ref_loss(&m, w, x, y, N, 1);
     if (fabs(loss - ref) > 1e-5 * (1 + fabs(ref)))
-        fail_msg("%s/%s: loss %.9g, reference %.9g", layers, act, loss, ref);
+        fail_msg("%s/%s bn=%d dropout=%g: loss %.9g, reference %.9g", layers, act, bn, dropout,
+                 loss, ref);
     const double h = 1e-6;
     for (size_t i = 0; i < m.nparams; i++) {
         double keep = w[i];
         w[i] = keep + h;
-        double up = ref_loss(&m, w, x, y, N);
+        double up = ref_loss(&m, w, x, y, N, 1);
         w[i] = keep - h;
-        double down = ref_loss(&m, w, x, y, N);
+        double down = ref_loss(&m, w, x, y, N, 1);
         w[i] = keep;
         double fd = (up - down) / (2 * h);
         if (fabs(fd - m.g[i]) > 5e-4 * (1 + fabs(fd)))
-            fail_msg("%s/%s: param %zu of %zu: grad %.7g, finite difference %.7g", layers, act,
-                     i, m.nparams, m.g[i], fd);
+            fail_msg("%s/%s bn=%d dropout=%g: param %zu of %zu: grad %.7g, finite "
+                     "difference %.7g", layers, act, bn, dropout, i, m.nparams, m.g[i], fd);
     }
     gd_model_destroy(&m);
+}
+
+static void check_gradient(const char *shape, size_t features, const char *layers, const char *act)
+{
+    check_gradient_with(shape, features, layers, act, 0, 0);
 }
 
 static void test_gradient_conv_stride_padding(void **state)
@@ -203,6 +249,65 @@ static void test_gradient_network(void **state)
     check_gradient("8x8x1", 64, "conv3x3x4p1,pool2,conv3x3x5s1p1,avgpool2,fc6,fc5", "tanh");
     check_gradient("8x8x1", 64, "conv3x3x4p1,pool2,conv2x2x5s2,fc6", "relu");
     check_gradient("", 36, "fc7,fc4", "relu"); /* the square default; an mlp in disguise */
+}
+
+/* Batch norm over channels (a conv's statistics cover every pixel of every sample) and over
+ * units (fc); dropout after every hidden activation, conv and fc. */
+static void test_gradient_batchnorm_dropout(void **state)
+{
+    (void)state;
+    check_gradient_with("6x6x2", 72, "conv3x3x3p1,maxpool2,conv2x2x4s1,fc5", "tanh", 1, 0);
+    check_gradient_with("6x6x2", 72, "conv3x3x3s2p1,fc5", "sigmoid", 1, 0);
+    check_gradient_with("6x6x2", 72, "conv3x3x3p1,avgpool2,fc5", "relu", 0, 0.3);
+    check_gradient_with("6x6x2", 72, "conv3x3x3p1,maxpool2,fc5", "tanh", 1, 0.4);
+}
+
+/* One training call moves a conv's running statistics, per channel over every pixel of
+ * the batch, by momentum 0.1; evaluation then uses them (the reference with running
+ * statistics) and is the same twice under dropout. */
+static void test_batchnorm_running_statistics(void **state)
+{
+    (void)state;
+    gd_config c = make_config("6x6x2", "conv3x3x3p1,maxpool2,fc5", "tanh");
+    c.model.batchnorm = 1;
+    c.model.dropout = 0.3;
+    gd_model m;
+    assert_int_equal(create(&m, &c, 72, 3, N), GD_OK);
+    gd_model_init(&m, &c);
+    float x[N * 72], y[N];
+    random_batch(x, y, N, 72, 3, 17);
+    static double w[MAXP];
+    for (size_t i = 0; i < m.nparams; i++)
+        w[i] = m.w[i];
+    m.ops->loss_grad(&m, x, y, N, m.g, NULL);
+    const cnn_layer *L = &((const cnn *)m.impl)->layer[0];
+    static double v[N][MAXV];
+    for (size_t i = 0; i < N; i++) {
+        double in[72];
+        for (size_t e = 0; e < 72; e++)
+            in[e] = x[i * 72 + e];
+        ref_conv(L, w, in, v[i]);
+    }
+    const size_t k = L->out.c, count = N * cnn_size(L->out) / k;
+    for (size_t j = 0; j < k; j++) {
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < N; i++)
+            for (size_t e = j; e < cnn_size(L->out); e += k)
+                mean += v[i][e] / (double)count;
+        for (size_t i = 0; i < N; i++)
+            for (size_t e = j; e < cnn_size(L->out); e += k)
+                var += (v[i][e] - mean) * (v[i][e] - mean) / (double)(count - 1);
+        assert_true(fabs(L->aff.run_mean[j] - 0.1 * mean) < 1e-5);
+        assert_true(fabs(L->aff.run_var[j] - (0.9 + 0.1 * var)) < 1e-5);
+    }
+    size_t right1 = 0, right2 = 0;
+    double e1 = m.ops->loss_grad(&m, x, y, N, NULL, &right1);
+    double e2 = m.ops->loss_grad(&m, x, y, N, NULL, &right2);
+    assert_true(e1 == e2 && right1 == right2);
+    double ref = ref_loss(&m, w, x, y, N, 0);
+    if (fabs(e1 - ref) > 1e-5 * (1 + fabs(ref)))
+        fail_msg("evaluation loss %.9g, reference with running statistics %.9g", e1, ref);
+    gd_model_destroy(&m);
 }
 
 /* ---- forward against PyTorch (cnn_fixture.h) ---- */
@@ -234,7 +339,9 @@ static void test_forward_matches_torch(void **state)
     assert_int_equal(p->nlayers, 5);
     for (size_t l = 0; l < 4; l++) {
         assert_int_equal(FIXTURE_N * cnn_size(p->layer[l].out) * sizeof(float), sizes[l]);
-        expect_close(names[l], p->layer[l].y, want[l], sizes[l] / sizeof(float));
+        const cnn_layer *L = &p->layer[l];
+        expect_close(names[l], L->spec.kind == CNN_CONV ? L->aff.h : L->y, want[l],
+                     sizes[l] / sizeof(float));
     }
     expect_close("linear (logits)", scores, fixture_logits, FIXTURE_N * FIXTURE_CLASSES);
     gd_model_destroy(&m);
@@ -298,10 +405,10 @@ static void test_config_errors(void **state)
     expect_error("8x8x2", 64, "fc3", "data.shape = '8x8x2' is 128 values a row; the data has 64");
     expect_error("", 50, "fc3", "data.shape is empty and 50 features are not a square image");
     gd_config c = make_config("8x8x1", "fc3", "relu");
-    c.model.dropout = 0.5;
+    c.model.sync_bn = 1;
     gd_model m;
     assert_int_equal(create(&m, &c, 64, 3, N), GD_ECONFIG);
-    assert_non_null(strstr(gd_errmsg(), "model.dropout > 0: the cnn has no batch norm or dropout"));
+    assert_non_null(strstr(gd_errmsg(), "model.sync_bn = true needs model.batchnorm = true"));
     c = make_config("8x8x1", " conv3x3x2 , pool2 ", "relu"); /* spaces around tokens */
     assert_int_equal(create(&m, &c, 64, 3, N), GD_OK);
     assert_int_equal(((cnn *)m.impl)->nlayers, 3);
@@ -404,6 +511,8 @@ int main(void)
         cmocka_unit_test(test_gradient_conv_stride_padding),
         cmocka_unit_test(test_gradient_pools),
         cmocka_unit_test(test_gradient_network),
+        cmocka_unit_test(test_gradient_batchnorm_dropout),
+        cmocka_unit_test(test_batchnorm_running_statistics),
         cmocka_unit_test(test_forward_matches_torch),
         cmocka_unit_test(test_lenet_shapes),
         cmocka_unit_test(test_config_errors),

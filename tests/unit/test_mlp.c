@@ -127,8 +127,8 @@ static double reference_loss(const gd_model *m, const double *w, const batch *b,
             ref_batchnorm(L, w, z, train);
         for (size_t i = 0; i < N; i++)
             for (size_t j = 0; j < L->out; j++)
-                a[i][j] = ref_activation(p->act, z[i][j]) *
-                          (train && p->dropout > 0 ? L->mask[i * L->out + j] : 1.0);
+                a[i][j] = ref_activation(p->hid.act, z[i][j]) *
+                          (train && p->hid.dropout > 0 ? L->mask[i * L->out + j] : 1.0);
     }
     return ref_output_loss(m, z, b->y);
 }
