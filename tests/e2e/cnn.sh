@@ -1,7 +1,8 @@
 # End-to-end: the cnn learns to tell strokes apart wherever they are in the image (what
 # convolution and pooling are for), at np=2; gdmpi eval reads its model.h5 back to the same
 # accuracy; bad layer strings and shapes that do not fit end every rank with a config error
-# that names the key and the layer.
+# that names the key and the layer; a checkpoint and a resume keep batch norm's and
+# dropout's state.
 . tests/lib.sh
 PY=/usr/bin/python3
 
@@ -63,3 +64,19 @@ bad_layers "model.layers: layer 1 'conv11x11x8': its 11x11 window does not fit i
     model.layers=conv11x11x8
 bad_layers "data.shape = '10x5x1' is 50 values a row; the data has 100 features" data.shape=10x5x1
 bad_layers "model.sync_bn = true needs model.batchnorm = true" model.sync_bn=true
+
+# A checkpoint keeps the cnn's state: with batch norm (per-rank running statistics per
+# channel) and dropout (per-rank streams), 2 epochs, a checkpoint, and a resume to 4 end
+# with the model of 4 epochs run straight through, bit for bit.
+. tests/e2e/lib/checkpoint.sh
+BN="--set model.batchnorm=true --set model.dropout=0.2"
+# shellcheck disable=SC2086
+{
+    mpi 2 "$TMP/cnn.cfg" $BN --set output.dir="$TMP/bn-full"
+    mpi 2 "$TMP/cnn.cfg" $BN --set output.dir="$TMP/bn-ck" --set train.epochs=2 \
+        --set output.checkpoint_every=1
+    mpi 2 "$TMP/cnn.cfg" $BN --set output.dir="$TMP/bn-ck" --set output.checkpoint_every=1 \
+        --set train.resume=auto
+}
+check "cnn with batch norm and dropout: resumed after epoch 2, model.h5 is bit for bit the uninterrupted one" \
+    same_model "$TMP/bn-full" "$TMP/bn-ck"
