@@ -1,8 +1,9 @@
 /* Convolutional network (model.type = cnn), LeNet-style (LeCun, Bottou, Bengio and Haffner
  * 1998, "Gradient-Based Learning Applied to Document Recognition"): the layers of
  * model.layers (conv, max and average pools, fc) on images of data.shape, each conv and fc
- * followed by model.activation, then an output fc layer whose loss follows model.output as
- * in the MLP.
+ * followed by batch norm (model.batchnorm), model.activation and dropout (model.dropout) as
+ * the MLP's hidden layers are, then an output fc layer whose loss follows model.output as in
+ * the MLP.
  *
  * A step reads top to bottom: forward (im2col and one GEMM per conv layer over the whole
  * batch, one GEMM per fc layer, one pass per pool), the output loss, backward from the last
@@ -20,7 +21,10 @@
 static const char *const kind_names[] = {[CNN_CONV] = "conv", [CNN_MAXPOOL] = "maxpool",
                                          [CNN_AVGPOOL] = "avgpool", [CNN_FC] = "dense"};
 
-static int has_weights(const cnn_layer *L) { return L->spec.kind == CNN_CONV || L->spec.kind == CNN_FC; }
+static int has_weights(const cnn_layer *L)
+{
+    return L->spec.kind == CNN_CONV || L->spec.kind == CNN_FC;
+}
 
 /* Rows of the layer's GEMMs for n samples: a conv's im2col rows, else the samples. */
 static size_t gemm_rows(const cnn_layer *L, size_t n)
