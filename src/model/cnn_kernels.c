@@ -27,58 +27,61 @@ static size_t pixel_at(const cnn_layer *L, size_t iy, size_t ox, size_t q0, int 
 
 /* The im2col row of output pixel (oy, ox): kh x kw blocks of in.c values, each the input
  * pixel under that kernel position, or zeros in the padding. A kernel row's kw x c values
- * lie side by side in the input (channels fastest), so each is one copy of its inside part. */
-static void im2col_row(const cnn_layer *L, const float *img, size_t oy, size_t ox, float *row)
+ * lie side by side in the input (channels fastest), so each is one copy of its inside part.
+ * With img, the row is copied from the sample img into row (im2col); else drow's inside
+ * values are added back into the sample's gradient dimg (col2im, the adjoint). */
+static void move_row(const cnn_layer *L, size_t oy, size_t ox, const float *img, float *row,
+                     const float *drow, float *dimg)
 {
     const cnn_spec *s = &L->spec;
     const size_t c = L->in.c, run = s->kw * c;
     size_t q0, q1;
     inside_columns(L, ox, &q0, &q1);
-    for (size_t r = 0; r < s->kh; r++, row += run) {
+    for (size_t r = 0; r < s->kh; r++) {
         int inside;
-        const float *src = img + pixel_at(L, oy * s->stride + r, ox, q0, &inside);
+        const size_t at = pixel_at(L, oy * s->stride + r, ox, q0, &inside);
         const size_t lo = inside ? q0 * c : run, hi = inside ? q1 * c : run;
+        if (!img) {
+            for (size_t e = lo; e < hi; e++)
+                dimg[at + e - lo] += drow[r * run + e];
+            continue;
+        }
+        float *out = row + r * run;
         for (size_t e = 0; e < lo; e++)
-            row[e] = 0;
+            out[e] = 0;
         for (size_t e = lo; e < hi; e++)
-            row[e] = src[e - lo];
+            out[e] = img[at + e - lo];
         for (size_t e = hi; e < run; e++)
-            row[e] = 0;
+            out[e] = 0;
     }
+}
+
+/* Every im2col row of n samples, in order: copied from x into col (x not NULL), or dcol's
+ * added back into dx (the adjoint). */
+static void each_row(const cnn_layer *L, size_t n, const float *x, float *col, const float *dcol,
+                     float *dx)
+{
+    const size_t width = L->aff.in, in_size = cnn_size(L->in);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t oy = 0; oy < L->out.h; oy++)
+            for (size_t ox = 0; ox < L->out.w; ox++, at += width) {
+                if (x)
+                    move_row(L, oy, ox, x + i * in_size, col + at, NULL, NULL);
+                else
+                    move_row(L, oy, ox, NULL, NULL, dcol + at, dx + i * in_size);
+            }
 }
 
 void cnn_im2col(const cnn_layer *L, const float *x, size_t n, float *col)
 {
-    const size_t width = L->aff.in, in_size = cnn_size(L->in);
-    for (size_t i = 0; i < n; i++)
-        for (size_t oy = 0; oy < L->out.h; oy++)
-            for (size_t ox = 0; ox < L->out.w; ox++, col += width)
-                im2col_row(L, x + i * in_size, oy, ox, col);
-}
-
-/* The adjoint of im2col_row: adds the row's inside values back where they came from. */
-static void col2im_row(const cnn_layer *L, const float *row, size_t oy, size_t ox, float *img)
-{
-    const cnn_spec *s = &L->spec;
-    const size_t c = L->in.c, run = s->kw * c;
-    size_t q0, q1;
-    inside_columns(L, ox, &q0, &q1);
-    for (size_t r = 0; r < s->kh; r++, row += run) {
-        int inside;
-        float *dst = img + pixel_at(L, oy * s->stride + r, ox, q0, &inside);
-        for (size_t e = q0 * c; inside && e < q1 * c; e++)
-            dst[e - q0 * c] += row[e];
-    }
+    each_row(L, n, x, col, NULL, NULL);
 }
 
 void cnn_col2im(const cnn_layer *L, const float *dcol, size_t n, float *dx)
 {
-    const size_t width = L->aff.in, in_size = cnn_size(L->in);
-    memset(dx, 0, n * in_size * sizeof *dx);
-    for (size_t i = 0; i < n; i++)
-        for (size_t oy = 0; oy < L->out.h; oy++)
-            for (size_t ox = 0; ox < L->out.w; ox++, dcol += width)
-                col2im_row(L, dcol, oy, ox, dx + i * in_size);
+    memset(dx, 0, n * cnn_size(L->in) * sizeof *dx);
+    each_row(L, n, NULL, NULL, dcol, dx);
 }
 
 /* One output pixel's c values of a pool: the maximum (and where it is) or the mean of its

@@ -7,6 +7,7 @@
 #include "unit.h"
 
 #include "cnn_fixture.h"
+#include "gradcheck.h"
 #include "gdmpi/config.h"
 #include "gdmpi/error.h"
 #include "gdmpi/model.h"
@@ -167,6 +168,17 @@ static double ref_loss(const gd_model *m, const double *w, const float *x, const
 
 /* ---- gradient checks ---- */
 
+typedef struct {
+    const gd_model *m;
+    const float *x, *y;
+} model_batch;
+
+static double training_loss(const double *w, const void *ctx)
+{
+    const model_batch *mb = ctx;
+    return ref_loss(mb->m, w, mb->x, mb->y, N, 1);
+}
+
 static void random_batch(float *x, float *y, size_t n, size_t features, size_t classes, uint64_t seed)
 {
     gd_rng r;
@@ -202,23 +214,9 @@ static void check_gradient_with(const char *shape, size_t features, const char *
             w[p->layer[l].aff.gamma + j] = m.w[p->layer[l].aff.gamma + j] += 1.0f;
     memset(m.g, 0, m.nparams * sizeof(float));
     double loss = m.ops->loss_grad(&m, x, y, N, m.g, NULL);
-    double ref = ref_loss(&m, w, x, y, N, 1);
-    if (fabs(loss - ref) > 1e-5 * (1 + fabs(ref)))
-        fail_msg("%s/%s bn=%d dropout=%g: loss %.9g, reference %.9g", layers, act, bn, dropout,
-                 loss, ref);
-    const double h = 1e-6;
-    for (size_t i = 0; i < m.nparams; i++) {
-        double keep = w[i];
-        w[i] = keep + h;
-        double up = ref_loss(&m, w, x, y, N, 1);
-        w[i] = keep - h;
-        double down = ref_loss(&m, w, x, y, N, 1);
-        w[i] = keep;
-        double fd = (up - down) / (2 * h);
-        if (fabs(fd - m.g[i]) > 5e-4 * (1 + fabs(fd)))
-            fail_msg("%s/%s bn=%d dropout=%g: param %zu of %zu: grad %.7g, finite "
-                     "difference %.7g", layers, act, bn, dropout, i, m.nparams, m.g[i], fd);
-    }
+    char what[256];
+    snprintf(what, sizeof what, "%s/%s bn=%d dropout=%g", layers, act, bn, dropout);
+    gradcheck(what, loss, m.g, w, m.nparams, training_loss, &(model_batch){&m, x, y}, 5e-4);
     gd_model_destroy(&m);
 }
 
