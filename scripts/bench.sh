@@ -82,6 +82,49 @@ roofline_section() {
     echo "an MPI process that does nothing: $rss MiB peak RSS"
 }
 
+# ---- cnn: configs/fmnist-cnn.cfg (LeNet-5) against the bare sgemm time of its GEMMs ------
+# One epoch at np=1, best of REPEATS, against gemm_roofline on the same GEMM shapes: each
+# conv's im2col rows (output pixels x kernel x input channels) and each fc layer, forward,
+# dW and dA (no dA for the first layer). The difference is im2col, col2im, the pools, the
+# activations, the loss and the optimizer step.
+CNN_EPOCHS=${CNN_EPOCHS:-1}
+CNN_GEMMS=784x25x6,100x150x16,1x400x120,1x120x84,1x84x10
+cnn_section() {
+    repeat cnn-np1 1 configs/fmnist-cnn.cfg --set train.epochs="$CNN_EPOCHS"
+    set -- $("$BUILD/bench/gemm_roofline" $ROWS $BATCH $CNN_GEMMS 3)
+    $PY - "$OUT/runs" "$REPEATS" "$1" "$2" "$CNN_EPOCHS" "$OUT/part-cnn.json" <<'PY'
+import json, sys
+runs, repeats, gemm_s, gflops, epochs, out = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), \
+    float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+def epoch_s(i):  # the rank's busy time per epoch, as the roofline table counts it
+    s = json.load(open(f"{runs}/cnn-np1-{i}/summary.json"))
+    r = s["ranks"][0]
+    return (r["compute_s"] + r["comm_s"] + r["wait_s"]) / s["final"]["epoch"]
+best = min(epoch_s(i) for i in range(1, repeats + 1))
+print("CNN: configs/fmnist-cnn.cfg (LeNet-5, 61706 parameters), 60000 rows, batch 64, np=1; "
+      f"best of {repeats}")
+print("%-28s %10s %10s %8s" % ("", "epoch s", "sgemm s", "ratio"))
+print("%-28s %10.3f %10.3f %7.2fx" % ("cnn epoch / its GEMMs", best, gemm_s, best / gemm_s))
+print(f"the bare GEMMs reach {gflops:.1f} GFLOP/s")
+json.dump({"cnn": {"epoch_s": round(best, 4), "gemm_s": gemm_s, "ratio": round(best / gemm_s, 3),
+                   "gemm_gflops": gflops, "gemms": "784x25x6,100x150x16,1x400x120,1x120x84,1x84x10",
+                   "epochs": epochs}}, open(out, "w"))
+PY
+    [ "${PEERS:-0}" = 1 ] || return 0
+    # PEERS=1: the same network in PyTorch on one thread (Debian's python3-torch); target:
+    # gdmpi faster at np=1.
+    torch_s=$($PY tests/bench/torch_lenet.py data/fmnist-train.h5 "$REPEATS") || return 0
+    $PY - "$OUT/part-cnn.json" "$torch_s" <<'PY'
+import json, sys
+part = json.load(open(sys.argv[1]))
+c, t = part["cnn"], float(sys.argv[2])
+c["torch_epoch_s"] = t
+print("%-28s %10.3f %10s %7.2fx   (gdmpi / PyTorch; target: below 1)" % (
+    "PyTorch epoch, 1 thread", t, "", c["epoch_s"] / t))
+json.dump(part, open(sys.argv[1], "w"))
+PY
+}
+
 # ---- architectures: allreduce, ps and ps-async at np = 2, 3, 4 -----------------------------
 # configs/architectures/ on wider generated data than their header's (200 features, 10
 # classes: a step is then more than its messages' latency); one server for ps and
@@ -176,5 +219,6 @@ PY
 
 roofline_section
 if [ "${PEERS:-0}" = 1 ]; then peers_section; fi
+cnn_section
 architectures_section
 merge_parts

@@ -10,8 +10,9 @@ do not have gdmpi (docs/outputs.md#predictions).
     gdmpi_model.py MODEL.h5 DATA.h5     prints the predictions as `gdmpi predict -o X.csv`
 
 It reads only the per-layer groups (layer1/W, layer1/b or gamma, beta, running_mean,
-running_var, with their in, out, activation and batchnorm attributes) and the input
-attributes (data.features, data.scale): never gdmpi's flat parameter vector.
+running_var, with their in, out, activation and batchnorm attributes; a cnn's image layers
+add kind, their shapes, kernel, stride and padding) and the input attributes (data.features,
+data.scale): never gdmpi's flat parameter vector.
 Needs Debian's python3-h5py and python3-numpy.
 """
 import sys
@@ -25,6 +26,7 @@ HIDDEN = {
     "relu": lambda z: np.maximum(z, 0.0),
     "tanh": np.tanh,
     "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "none": lambda z: z,  # a cnn's pools
 }
 
 
@@ -39,18 +41,60 @@ class Layer:
         a = group.attrs
         self.activation = _text(a["activation"])
         self.batchnorm = bool(a["batchnorm"])
+        if "W" not in group:  # a pool
+            return
         self.W = group["W"][()].astype(np.float64)
         assert self.W.shape == (int(a["out"]), int(a["in"])), (group.name, self.W.shape)
         names = ("gamma", "beta", "running_mean", "running_var") if self.batchnorm else ("b",)
         for name in names:
             setattr(self, name, group[name][()].astype(np.float64))
 
-    def affine(self, x):
-        z = x @ self.W.T
+    def shift(self, z):
+        """The bias, or batch norm with the running statistics (per unit, or per channel:
+        the last axis)."""
         if not self.batchnorm:
             return z + self.b
         xhat = (z - self.running_mean) / np.sqrt(self.running_var + BN_EPS)
         return self.gamma * xhat + self.beta
+
+    def affine(self, x):
+        return self.shift(x.reshape(len(x), -1) @ self.W.T)  # after images: flattened
+
+
+def _windows(x, kh, kw, stride, oh, ow):
+    """The (r, q) views of x (samples, h, w, c) under each kernel position: x[:, oy s + r,
+    ox s + q, :] for every output pixel (oy, ox)."""
+    for r in range(kh):
+        for q in range(kw):
+            yield r, q, x[:, r:r + stride * (oh - 1) + 1:stride, q:q + stride * (ow - 1) + 1:stride, :]
+
+
+class ImageLayer(Layer):
+    """A cnn's conv, maxpool or avgpool on images (samples, height, width, channels)."""
+
+    def __init__(self, group):
+        super().__init__(group)
+        a = group.attrs
+        self.kind = _text(a["kind"])
+        self.in_shape = tuple(int(a[k]) for k in ("in_height", "in_width", "in_channels"))
+        self.out_shape = tuple(int(a[k]) for k in ("out_height", "out_width", "out_channels"))
+        self.kh, self.kw = int(a["kernel_height"]), int(a["kernel_width"])
+        self.stride, self.padding = int(a["stride"]), int(a["padding"])
+        if self.kind == "conv":  # W: out channels x (kh x kw x in channels)
+            self.W = self.W.reshape(self.out_shape[2], self.kh, self.kw, self.in_shape[2])
+
+    def affine(self, x):
+        x = x.reshape((len(x),) + self.in_shape)
+        oh, ow = self.out_shape[:2]
+        if self.kind == "conv":
+            p = self.padding
+            x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+            y = np.zeros((len(x), oh, ow, self.out_shape[2]))
+            for r, q, view in _windows(x, self.kh, self.kw, self.stride, oh, ow):
+                y += view @ self.W[:, r, q, :].T
+            return self.shift(y)
+        views = [v for _, _, v in _windows(x, self.kh, self.kw, self.stride, oh, ow)]
+        return np.max(views, axis=0) if self.kind == "maxpool" else np.mean(views, axis=0)
 
 
 class Model:
@@ -63,7 +107,8 @@ class Model:
             self.features = int(a["features"])
             self.data_features = _text(a["data.features"])
             self.scale = float(a["data.scale"])
-            self.layers = [Layer(f["layer%d" % (i + 1)]) for i in range(int(a["layers"]))]
+            groups = [f["layer%d" % (i + 1)] for i in range(int(a["layers"]))]
+            self.layers = [ImageLayer(g) if "kind" in g.attrs else Layer(g) for g in groups]
 
     def read_features(self, path):
         """The data file's features, transformed as training read them (x * data.scale)."""
@@ -79,7 +124,7 @@ class Model:
         h = np.asarray(X, dtype=np.float64)
         for layer in self.layers[:-1]:
             h = HIDDEN[layer.activation](layer.affine(h))
-        return self.layers[-1].affine(h)
+        return self.layers[-1].affine(h).reshape(len(h), -1)
 
     def predict(self, X):
         """Per row: {"class", "probability"} for classifiers (binary: the class-1

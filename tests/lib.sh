@@ -104,7 +104,8 @@ refused() {
 # train_kinds KIND...: trains each model type briefly at np=1 on float data into $TMP/KIND
 # (config $TMP/KIND.cfg) on the fixtures lin (linreg), bin (logreg) and cls (softmax, 3
 # classes), each with validation rows. KIND: linreg, logreg, softmax; mlp (relu, softmax
-# output), mlp-tanh, mlp-bn, mlp-sigmoid-bn, mlp-linear (tanh, linear output).
+# output), mlp-tanh, mlp-bn, mlp-sigmoid-bn, mlp-linear (tanh, linear output); cnn (on the
+# fixture img: 6x6 one-channel images, 3 classes; a strided conv, both pools, an fc).
 train_kinds() {
     fixture lin linreg rows=600 features=5 noise=0.1 seed=11 val_rows=200
     fixture bin logreg rows=600 features=5 noise=0.1 seed=12 val_rows=200
@@ -120,6 +121,13 @@ train_kinds() {
         mlp-bn) set -- cls $tk_mlp model.batchnorm=true ;;
         mlp-sigmoid-bn) set -- bin $tk_mlp model.output=sigmoid model.batchnorm=true ;;
         mlp-linear) set -- lin $tk_mlp model.output=linear model.activation=tanh ;;
+        cnn)
+            fixture img softmax rows=600 features=36 classes=3 noise=0.1 seed=14 val_rows=200
+            set -- img model.type=cnn model.layers=conv3x3x4p1,pool2,conv2x2x3,avgpool2s1,fc8 ;;
+        cnn-bn)
+            fixture img softmax rows=600 features=36 classes=3 noise=0.1 seed=14 val_rows=200
+            set -- img model.type=cnn model.layers=conv3x3x4s2p1,maxpool2s1,fc8 model.batchnorm=true \
+                model.dropout=0.2 model.activation=tanh ;;
         *) notok "train_kinds: unknown kind $kind"; continue ;;
         esac
         cfg "$kind" "$@" train.epochs=2 train.batch_size=16 optimizer.lr=0.05 \

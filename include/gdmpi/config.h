@@ -22,6 +22,7 @@ typedef struct gd_config {
         char shuffle[GD_NAME_MAX]; /* rank|global */
         char partition[GD_NAME_MAX]; /* contiguous|label-skew */
         double partition_alpha;
+        char shape[GD_NAME_MAX];     /* cnn: "HxWxC", or empty (a square one-channel image) */
     } data;
     struct {
         char type[GD_NAME_MAX];
@@ -38,6 +39,7 @@ typedef struct gd_config {
         double noise;               /* testfn */
         char start[GD_NAME_MAX];    /* testfn: "x,y" or empty */
         double l1;
+        char layers[256];           /* cnn: "conv5x5x6p2,pool2,...,fc84" */
     } model;
     struct {
         char type[GD_NAME_MAX];

@@ -21,9 +21,14 @@ typedef struct gd_model gd_model;
  * without batch norm). */
 typedef struct gd_model_layer {
     size_t in, out;
-    const char *activation; /* relu, tanh, sigmoid; the last layer: softmax, sigmoid, linear */
-    const float *W;         /* out x in, row-major */
-    const float *b, *gamma, *beta, *running_mean, *running_var; /* out each */
+    const char *activation; /* relu, tanh, sigmoid; the last layer: softmax, sigmoid, linear;
+                               none (pools) */
+    const float *W;         /* out x in, row-major; a conv's: channels x (kh x kw x in channels) */
+    const float *b, *gamma, *beta, *running_mean, *running_var; /* out each (conv: channels) */
+    /* Image layers (cnn): kind is conv, maxpool or avgpool (NULL: dense); shapes are height,
+     * width, channels of one sample, whose values are stored channels fastest. */
+    const char *kind;
+    size_t in_shape[3], out_shape[3], kernel[2], stride, padding;
 } gd_model_layer;
 
 #define GD_MODEL_MAX_LAYERS 64

@@ -50,9 +50,13 @@ const gd_key gd_keys[] = {
     {"data", "partition_alpha", GD_KEY_REAL, F(data.partition_alpha), "0.5", 1e-3, 1e3, NULL,
      "label-skew: the Dirichlet concentration (small: each worker sees few classes; large: "
      "close to IID)"},
+    {"data", "shape", GD_KEY_STRING, F(data.shape), "", 0, 0, NULL,
+     "cnn: one row as an image, HxWxC (height, width, channels; each row holds H x W pixels "
+     "of C values, channels fastest); empty: a square one-channel image (784 features: 28x28x1)"},
 
     {"model", "type", GD_KEY_STRING, F(model.type), "softmax", 0, 0, NULL,
-     "model: linreg (MSE), logreg (binary cross-entropy), softmax, mlp (neural network)"},
+     "model: linreg (MSE), logreg (binary cross-entropy), softmax, mlp (neural network), cnn "
+     "(convolutional network)"},
     {"model", "classes", GD_KEY_INT, F(model.classes), "0", 0, 1000000, NULL,
      "classes for softmax; 0 infers max label + 1 from the training data"},
     {"model", "l2", GD_KEY_REAL, F(model.l2), "0", 0, 1e6, NULL,
@@ -62,21 +66,26 @@ const gd_key gd_keys[] = {
     {"model", "init", GD_KEY_STRING, F(model.init), "auto", 0, 0, init_names,
      "initial weights, seeded from train.seed: normal(0, init_scale), he N(0, 2/fan_in), "
      "xavier N(0, 2/(fan_in+fan_out)), zeros; auto: zeros for linear models, he (relu) or "
-     "xavier for mlp"},
+     "xavier for mlp and cnn"},
     {"model", "init_scale", GD_KEY_REAL, F(model.init_scale), "0.01", 0, 1e6, NULL,
      "standard deviation for model.init = normal"},
     {"model", "hidden", GD_KEY_STRING, F(model.hidden), "256,128", 0, 0, NULL,
      "mlp: hidden layer sizes, comma-separated (empty: no hidden layer)"},
     {"model", "activation", GD_KEY_STRING, F(model.activation), "relu", 0, 0, NULL,
-     "mlp: activation of the hidden layers"},
+     "mlp: activation of the hidden layers; cnn: of every conv and fc layer"},
+    {"model", "layers", GD_KEY_STRING, F(model.layers), "conv5x5x6p2,pool2,conv5x5x16,pool2,fc120,fc84",
+     0, 0, NULL,
+     "cnn: the layers before the output layer, comma-separated: convKxKxC (sS stride, pP "
+     "padding: conv3x3x16s2p1), pool2 or maxpool2, avgpool2 (sS stride), fcN (docs/models.md)"},
     {"model", "output", GD_KEY_STRING, F(model.output), "softmax", 0, 0, NULL,
-     "mlp: output and loss: softmax + cross-entropy (classes), sigmoid + BCE (0/1), linear + MSE"},
+     "mlp, cnn: output and loss: softmax + cross-entropy (classes), sigmoid + BCE (0/1), linear + MSE"},
     {"model", "batchnorm", GD_KEY_BOOL, F(model.batchnorm), "false", 0, 1, NULL,
-     "mlp: batch normalization after each hidden affine layer (running stats for eval)"},
+     "mlp: batch normalization after each hidden affine layer; cnn: after each conv (over "
+     "channels) and fc layer (running stats for eval)"},
     {"model", "sync_bn", GD_KEY_BOOL, F(model.sync_bn), "false", 0, 1, NULL,
-     "mlp: batch statistics over all ranks (allreduce) instead of per rank"},
+     "mlp, cnn: batch statistics over all ranks (allreduce) instead of per rank"},
     {"model", "dropout", GD_KEY_REAL, F(model.dropout), "0", 0, 0.95, NULL,
-     "mlp: dropout probability after each hidden activation (training only)"},
+     "mlp, cnn: dropout probability after each hidden activation (training only)"},
     {"model", "function", GD_KEY_STRING, F(model.function), "rosenbrock", 0, 0, NULL,
      "testfn: the 2-D function to minimise (no data needed)"},
     {"model", "noise", GD_KEY_REAL, F(model.noise), "0", 0, 1e6, NULL,
@@ -157,7 +166,7 @@ const gd_key gd_keys[] = {
     {"parallel", "mode", GD_KEY_STRING, F(parallel.mode), "allreduce", 0, 0, NULL,
      "how gradients are combined across ranks"},
     {"parallel", "overlap", GD_KEY_STRING, F(parallel.overlap), "auto", 0, 0, overlap_names,
-     "allreduce: reduce gradient buckets during backward; auto: on for mlp when every node has "
+     "allreduce: reduce gradient buckets during backward; auto: on for mlp and cnn when every node has "
      "a core beyond its ranks (progress needs one), off otherwise"},
     {"parallel", "bucket_kb", GD_KEY_INT, F(parallel.bucket_kb), "256", 1, 1048576, NULL,
      "allreduce with overlap: KiB of gradient per MPI_Iallreduce bucket"},

@@ -3,8 +3,9 @@
  * layer's in, out, activation and batchnorm) for readers that do not know the flat layout;
  * linear models also keep `W` and `b` at the root. Attributes: model_type, features,
  * outputs, task, classes, layers, format, version, the input (data.features, data.labels,
- * data.scale) and, for models whose shape comes from the config (mlp), one string per
- * architecture key (hidden, activation, ...). Checkpoints have their own layout. */
+ * data.scale) and, for models whose shape comes from the config (mlp, cnn), one string per
+ * architecture key (hidden, activation, ...; the cnn's layers and data.shape). Image layers
+ * (cnn) add their kind and shapes to their group. Checkpoints have their own layout. */
 #include "gdmpi/error.h"
 #include "gdmpi/h5util.h"
 #include "gdmpi/model.h"
@@ -15,12 +16,24 @@
 /* 1: params, state and the attributes; 2: the input, the task and the per-layer groups. */
 #define GD_MODEL_FILE_VERSION 2
 
-/* The [model] keys in ops->config_keys, as attributes, formatted as `gdmpi config` does. */
+/* A name of ops->config_keys: a [model] key, or section.key for one of another section
+ * (the cnn's data.shape). */
+static const gd_key *architecture_key(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    char section[GD_NAME_MAX];
+    if (!dot)
+        return gd_config_find("model", name);
+    snprintf(section, sizeof section, "%.*s", (int)(dot - name), name);
+    return gd_config_find(section, dot + 1);
+}
+
+/* The keys in ops->config_keys, as attributes, formatted as `gdmpi config` does. */
 static int save_architecture(const gd_model *m, hid_t f)
 {
     const char *const *keys = m->ops->config_keys;
     for (size_t i = 0; keys && keys[i]; i++) {
-        const gd_key *k = gd_config_find("model", keys[i]);
+        const gd_key *k = architecture_key(keys[i]);
         char value[GD_PATH_MAX];
         if (!k || !m->cfg)
             return GD_ERR;
@@ -46,7 +59,8 @@ static int load_architecture(hid_t f, const char *path, const gd_model_ops *ops,
         char value[GD_PATH_MAX], set[GD_PATH_MAX + 64];
         int rc = gd_h5_read_attr_string(f, ops->config_keys[i], value, sizeof value);
         if (!rc) {
-            snprintf(set, sizeof set, "model.%s=%s", ops->config_keys[i], value);
+            snprintf(set, sizeof set, "%s%s=%s", strchr(ops->config_keys[i], '.') ? "" : "model.",
+                     ops->config_keys[i], value);
             rc = gd_config_set(c, set);
         }
         if (rc) {
@@ -119,7 +133,23 @@ static int save_block(hid_t g, const char *name, const float *v, size_t n)
     return v ? gd_h5_write(g, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, v, n, 0) : GD_OK;
 }
 
-/* Group layerN: attributes in, out, activation, batchnorm; W (out x in) and the vectors. */
+/* An image layer's attributes: kind, and the shapes and window as separate integers. */
+static int save_image_layer(hid_t g, const gd_model_layer *L)
+{
+    static const char *const names[] = {"in_height", "in_width", "in_channels", "out_height",
+                                        "out_width", "out_channels", "kernel_height",
+                                        "kernel_width", "stride", "padding"};
+    const size_t values[] = {L->in_shape[0], L->in_shape[1], L->in_shape[2], L->out_shape[0],
+                             L->out_shape[1], L->out_shape[2], L->kernel[0], L->kernel[1],
+                             L->stride, L->padding};
+    int rc = gd_h5_attr_string(g, "kind", L->kind);
+    for (size_t i = 0; !rc && i < sizeof names / sizeof *names; i++)
+        rc = gd_h5_attr_long(g, names[i], (long)values[i]);
+    return rc;
+}
+
+/* Group layerN: attributes in, out, activation, batchnorm (and an image layer's kind and
+ * shapes); W (out x in, when the layer has weights) and the vectors. */
 static int save_layer(hid_t f, size_t index, const gd_model_layer *L)
 {
     char name[32];
@@ -134,7 +164,9 @@ static int save_layer(hid_t f, size_t index, const gd_model_layer *L)
         rc = gd_h5_attr_string(g, "activation", L->activation);
     if (!rc)
         rc = gd_h5_attr_long(g, "batchnorm", L->gamma != NULL);
-    if (!rc)
+    if (!rc && L->kind)
+        rc = save_image_layer(g, L);
+    if (!rc && L->W)
         rc = gd_h5_write(g, "W", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, L->W, L->out, L->in);
     const char *names[] = {"b", "gamma", "beta", "running_mean", "running_var"};
     const float *blocks[] = {L->b, L->gamma, L->beta, L->running_mean, L->running_var};

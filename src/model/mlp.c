@@ -48,6 +48,18 @@ static int name_index(const char *const *names, const char *value)
     return -1;
 }
 
+int mlp_find_activation(const char *name) { return name_index(activation_names, name); }
+int mlp_find_output(const char *name) { return name_index(output_names, name); }
+const char *mlp_activation_name(mlp_activation act) { return activation_names[act]; }
+
+mlp_output mlp_output_of_task(gd_task task)
+{
+    static const mlp_output by_task[] = {[GD_TASK_REGRESSION] = MLP_OUT_LINEAR,
+                                         [GD_TASK_BINARY] = MLP_OUT_SIGMOID,
+                                         [GD_TASK_CLASSES] = MLP_OUT_SOFTMAX};
+    return by_task[task];
+}
+
 /* "256,128" -> {256, 128}; empty -> no hidden layer. */
 static int parse_hidden(const char *text, size_t *sizes, size_t *count)
 {
@@ -83,30 +95,33 @@ static int read_config(gd_model *m, mlp *p, size_t *hidden, size_t *nhidden, int
     int rc = parse_hidden(c->model.hidden, hidden, nhidden);
     if (rc)
         return rc;
+    *bn = c->model.batchnorm;
+    return mlp_hidden_config(c, &p->hid);
+}
+
+int mlp_hidden_config(const gd_config *c, mlp_hidden *hid)
+{
     int act = name_index(activation_names, c->model.activation);
     if (act < 0)
         return gd_fail(GD_ECONFIG, "model.activation = '%s': unknown (known: %s)",
                        c->model.activation, gd_mlp_activations());
     if (c->model.sync_bn && !c->model.batchnorm)
         return gd_fail(GD_ECONFIG, "model.sync_bn = true needs model.batchnorm = true");
-    p->act = (mlp_activation)act;
-    p->sync_bn = c->model.sync_bn;
-    p->dropout = c->model.dropout;
-    *bn = c->model.batchnorm;
+    hid->act = (mlp_activation)act;
+    hid->sync_bn = c->model.sync_bn;
+    hid->dropout = c->model.dropout;
+    gd_rng_seed(&hid->dropout_rng, 0, 0, GD_RNG_DROPOUT); /* init reseeds it per rank */
     return GD_OK;
 }
 
-/* The output follows the task of the ops variant (see mlp_specialize). */
-static int set_output(gd_model *m, mlp *p)
+int mlp_output_setup(gd_model *m, mlp_output *out)
 {
-    static const mlp_output by_task[] = {[GD_TASK_REGRESSION] = MLP_OUT_LINEAR,
-                                         [GD_TASK_BINARY] = MLP_OUT_SIGMOID,
-                                         [GD_TASK_CLASSES] = MLP_OUT_SOFTMAX};
-    p->out = by_task[m->ops->task];
-    if (p->out != MLP_OUT_SOFTMAX)
+    *out = mlp_output_of_task(m->ops->task);
+    if (*out != MLP_OUT_SOFTMAX)
         m->outputs = 1; /* one unit: a probability or a value */
     else if (m->outputs < 2)
-        return gd_fail(GD_ECONFIG, "mlp with model.output = softmax needs at least 2 classes");
+        return gd_fail(GD_ECONFIG, "%s with model.output = softmax needs at least 2 classes",
+                       m->ops->name);
     return GD_OK;
 }
 
@@ -147,7 +162,7 @@ static void count_buffers(const gd_model *m, const mlp *p, size_t *floats, size_
     for (size_t l = 0; l < p->nlayers; l++) {
         const mlp_layer *L = &p->layer[l];
         int hidden = l + 1 < p->nlayers;
-        *floats += rows * L->out * (hidden ? (p->dropout > 0 ? 4 : 2) : 1);
+        *floats += rows * L->out * (hidden ? (p->hid.dropout > 0 ? 4 : 2) : 1);
         if (L->bn) {
             *floats += 2 * L->out;
             *doubles += 2 * L->out + 1;
@@ -159,13 +174,6 @@ static void count_buffers(const gd_model *m, const mlp *p, size_t *floats, size_
     *floats += 2 * rows * widest;
 }
 
-static float *take(float **cursor, size_t count)
-{
-    float *p = *cursor;
-    *cursor += count;
-    return p;
-}
-
 static void carve_buffers(gd_model *m, mlp *p)
 {
     const size_t rows = m->max_batch;
@@ -174,26 +182,26 @@ static void carve_buffers(gd_model *m, mlp *p)
     size_t widest = 0;
     for (size_t l = 0; l < p->nlayers; l++) {
         mlp_layer *L = &p->layer[l];
-        L->z = take(&f, rows * L->out);
+        L->z = mlp_take(&f, rows * L->out);
         if (l + 1 < p->nlayers) {
-            L->h = L->a = take(&f, rows * L->out);
-            if (p->dropout > 0) {
-                L->mask = take(&f, rows * L->out);
-                L->a = take(&f, rows * L->out);
+            L->h = L->a = mlp_take(&f, rows * L->out);
+            if (p->hid.dropout > 0) {
+                L->mask = mlp_take(&f, rows * L->out);
+                L->a = mlp_take(&f, rows * L->out);
             }
             widest = L->out > widest ? L->out : widest;
         }
         if (L->bn) {
-            L->mean = take(&f, L->out);
-            L->inv_std = take(&f, L->out);
-            L->run_mean = take(&s, L->out);
-            L->run_var = take(&s, L->out);
+            L->mean = mlp_take(&f, L->out);
+            L->inv_std = mlp_take(&f, L->out);
+            L->run_mean = mlp_take(&s, L->out);
+            L->run_var = mlp_take(&s, L->out);
             L->sums = d;
             d += 2 * L->out + 1;
         }
     }
-    p->delta[0] = take(&f, rows * widest);
-    p->delta[1] = take(&f, rows * widest);
+    p->delta[0] = mlp_take(&f, rows * widest);
+    p->delta[1] = mlp_take(&f, rows * widest);
 }
 
 static int allocate(gd_model *m, mlp *p)
@@ -224,14 +232,19 @@ static void mlp_destroy(gd_model *m)
     m->state = NULL;
 }
 
+void mlp_reset_statistics(mlp_layer *L)
+{
+    for (size_t j = 0; L->bn && j < L->out; j++) {
+        L->run_mean[j] = 0;
+        L->run_var[j] = 1;
+    }
+}
+
 static void reset_state(gd_model *m)
 {
     mlp *p = m->impl;
     for (size_t l = 0; l < p->nlayers; l++)
-        for (size_t j = 0; p->layer[l].bn && j < p->layer[l].out; j++) {
-            p->layer[l].run_mean[j] = 0;
-            p->layer[l].run_var[j] = 1;
-        }
+        mlp_reset_statistics(&p->layer[l]);
 }
 
 static int mlp_setup(gd_model *m)
@@ -244,7 +257,7 @@ static int mlp_setup(gd_model *m)
     m->impl = p;
     int rc = read_config(m, p, hidden, &nhidden, &bn);
     if (!rc)
-        rc = set_output(m, p);
+        rc = mlp_output_setup(m, &p->out);
     if (!rc) {
         p->nlayers = nhidden + 1;
         p->layer = gd_alloc(p->nlayers, sizeof *p->layer, "mlp layers");
@@ -259,16 +272,31 @@ static int mlp_setup(gd_model *m)
         return rc;
     }
     reset_state(m);
-    gd_rng_seed(&p->dropout_rng, 0, 0, GD_RNG_DROPOUT); /* init reseeds it per rank */
     return GD_OK;
 }
 
-/* model.init = auto: he for relu, xavier for the saturating activations. */
-static const char *resolve_init(const mlp *p, const char *init)
+const char *mlp_resolve_init(const mlp_hidden *hid, const char *init)
 {
     if (strcmp(init, "auto"))
         return init;
-    return p->act == MLP_RELU ? "he" : "xavier";
+    return hid->act == MLP_RELU ? "he" : "xavier";
+}
+
+void mlp_init_layer(gd_model *m, mlp_layer *L, const char *init, double init_scale, gd_rng *rng)
+{
+    double std = gd_model_init_std(init, init_scale, L->in, L->out);
+    for (size_t i = 0; std > 0 && i < L->in * L->out; i++)
+        m->w[L->w + i] = (float)(std * gd_rng_normal(rng));
+    for (size_t j = 0; L->bn && j < L->out; j++)
+        m->w[L->gamma + j] = 1.0f;
+    mlp_reset_statistics(L);
+}
+
+void mlp_seed_dropout(const gd_model *m, mlp_hidden *hid, const gd_config *cfg)
+{
+    int rank = 0;
+    MPI_Comm_rank(m->comm, &rank);
+    gd_rng_seed(&hid->dropout_rng, (uint64_t)cfg->train.seed, (uint64_t)rank, GD_RNG_DROPOUT);
 }
 
 /* Weights from the shared (seed, 0, INIT) stream, layer by layer; biases and beta 0,
@@ -276,22 +304,13 @@ static const char *resolve_init(const mlp *p, const char *init)
 static void mlp_init(gd_model *m, const gd_config *cfg)
 {
     mlp *p = m->impl;
-    const char *init = resolve_init(p, cfg->model.init);
+    const char *init = mlp_resolve_init(&p->hid, cfg->model.init);
     gd_rng rng;
     gd_rng_seed(&rng, (uint64_t)cfg->train.seed, 0, GD_RNG_INIT);
     memset(m->w, 0, m->nparams * sizeof(float));
-    for (size_t l = 0; l < p->nlayers; l++) {
-        const mlp_layer *L = &p->layer[l];
-        double std = gd_model_init_std(init, cfg->model.init_scale, L->in, L->out);
-        for (size_t i = 0; std > 0 && i < L->in * L->out; i++)
-            m->w[L->w + i] = (float)(std * gd_rng_normal(&rng));
-        for (size_t j = 0; L->bn && j < L->out; j++)
-            m->w[L->gamma + j] = 1.0f;
-    }
-    reset_state(m);
-    int rank = 0;
-    MPI_Comm_rank(m->comm, &rank);
-    gd_rng_seed(&p->dropout_rng, (uint64_t)cfg->train.seed, (uint64_t)rank, GD_RNG_DROPOUT);
+    for (size_t l = 0; l < p->nlayers; l++)
+        mlp_init_layer(m, &p->layer[l], init, cfg->model.init_scale, &rng);
+    mlp_seed_dropout(m, &p->hid, cfg);
 }
 
 static size_t mlp_weight_count(const gd_model *m)
@@ -304,7 +323,7 @@ static size_t mlp_weight_count(const gd_model *m)
 /* What layer l hands to the next one: with dropout in training, the masked copy. */
 static const float *layer_output(const mlp *p, const mlp_layer *L, int train)
 {
-    return train && p->dropout > 0 ? L->a : L->h;
+    return train && p->hid.dropout > 0 ? L->a : L->h;
 }
 
 static void forward(gd_model *m, const float *x, size_t n, int train)
@@ -317,8 +336,8 @@ static void forward(gd_model *m, const float *x, size_t n, int train)
         if (l + 1 == p->nlayers)
             break;
         if (L->bn)
-            mlp_batchnorm_forward(m, L, n, train);
-        mlp_activation_forward(m, L, n, train);
+            mlp_batchnorm_forward(m, &p->hid, L, n, train);
+        mlp_activation_forward(m, &p->hid, L, n, train);
         in = layer_output(p, L, train);
     }
 }
@@ -332,7 +351,7 @@ static void backward(gd_model *m, const float *x, size_t n, float *grad)
     for (size_t l = p->nlayers; l-- > 0;) {
         mlp_layer *L = &p->layer[l];
         if (l + 1 < p->nlayers)
-            mlp_hidden_backward(m, L, delta, n, grad);
+            mlp_hidden_backward(m, &p->hid, L, delta, n, grad);
         else
             mlp_bias_backward(m, L, delta, n, grad);
         const float *in = l ? layer_output(p, &p->layer[l - 1], 1) : x;
@@ -350,7 +369,7 @@ static double mlp_loss_grad(gd_model *m, const float *x, const float *y, size_t 
 {
     mlp *p = m->impl;
     forward(m, x, n, grad != NULL);
-    double loss = mlp_output_loss(m, p->layer[p->nlayers - 1].z, y, n, correct);
+    double loss = mlp_output_loss(p->out, m->outputs, p->layer[p->nlayers - 1].z, y, n, correct);
     if (grad)
         backward(m, x, n, grad);
     return loss;
@@ -360,7 +379,7 @@ static void mlp_predict(gd_model *m, const float *x, size_t n, float *out)
 {
     mlp *p = m->impl;
     forward(m, x, n, 0);
-    mlp_output_predict(m, p->layer[p->nlayers - 1].z, n, out);
+    mlp_output_predict(p->out, m->outputs, p->layer[p->nlayers - 1].z, n, out);
 }
 
 /* The output layer's z (logits, or the value) for the rows, in inference mode. */
@@ -384,7 +403,7 @@ static size_t mlp_layers(const gd_model *m, gd_model_layer *out)
         int last = l + 1 == p->nlayers;
         out[l] = (gd_model_layer){
             .in = L->in, .out = L->out, .W = m->w + L->w,
-            .activation = last ? gd_task_output(m->ops->task) : activation_names[p->act],
+            .activation = last ? gd_task_output(m->ops->task) : activation_names[p->hid.act],
             .b = L->bn ? NULL : m->w + L->b,
             .gamma = L->bn ? m->w + L->gamma : NULL, .beta = L->bn ? m->w + L->beta : NULL,
             .running_mean = L->bn ? L->run_mean : NULL, .running_var = L->bn ? L->run_var : NULL,
@@ -393,7 +412,7 @@ static size_t mlp_layers(const gd_model *m, gd_model_layer *out)
     return p->nlayers;
 }
 
-static gd_rng *mlp_rng(gd_model *m) { return &((mlp *)m->impl)->dropout_rng; }
+static gd_rng *mlp_rng(gd_model *m) { return &((mlp *)m->impl)->hid.dropout_rng; }
 
 static const char *const mlp_config_keys[] = {"hidden", "activation", "output", "batchnorm",
                                               NULL};
@@ -411,14 +430,20 @@ const gd_model_ops gd_model_mlp = MLP_OPS(GD_TASK_CLASSES);
 static const gd_model_ops mlp_binary = MLP_OPS(GD_TASK_BINARY);
 static const gd_model_ops mlp_regression = MLP_OPS(GD_TASK_REGRESSION);
 
-static const gd_model_ops *mlp_specialize(const gd_config *cfg)
+const gd_model_ops *mlp_output_variant(const gd_config *cfg, const gd_model_ops *softmax,
+                                       const gd_model_ops *binary, const gd_model_ops *regression)
 {
     switch (name_index(output_names, cfg->model.output)) {
     case MLP_OUT_SIGMOID:
-        return &mlp_binary;
+        return binary;
     case MLP_OUT_LINEAR:
-        return &mlp_regression;
+        return regression;
     default:
-        return &gd_model_mlp;
+        return softmax;
     }
+}
+
+static const gd_model_ops *mlp_specialize(const gd_config *cfg)
+{
+    return mlp_output_variant(cfg, &gd_model_mlp, &mlp_binary, &mlp_regression);
 }

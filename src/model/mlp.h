@@ -40,30 +40,58 @@ typedef struct mlp_layer {
     float *mean, *inv_std;     /* out: the statistics the last forward normalised with */
     float *run_mean, *run_var; /* out: running statistics, inside m->state */
     double *sums;       /* 2 out + 1: batch sums, reduced in one allreduce under sync_bn */
+    double bn_count;    /* rows behind its last batch statistics (global under sync_bn; a
+                           cnn's conv counts every pixel) */
 } mlp_layer;
+
+/* What the hidden layers' kernels share beyond each layer: the activation, batch norm's
+ * reduction, dropout and its stream. The mlp and the cnn each hold one. */
+typedef struct mlp_hidden {
+    mlp_activation act;
+    int sync_bn;
+    double dropout;
+    gd_rng dropout_rng; /* (seed, rank, GD_RNG_DROPOUT), seeded by init */
+} mlp_hidden;
 
 typedef struct mlp {
     size_t nlayers;     /* hidden layers + the output layer */
     mlp_layer *layer;
-    mlp_activation act;
+    mlp_hidden hid;
     mlp_output out;
-    int sync_bn;
-    double dropout;
-    double bn_count;    /* rows behind the last batch statistics (global under sync_bn) */
     float *delta[2];    /* n x widest hidden layer: backward ping-pong for dA */
-    gd_rng dropout_rng; /* (seed, rank, GD_RNG_DROPOUT), seeded by init */
     float *block;       /* the one float allocation behind every buffer above */
     double *dblock;     /* the one double allocation behind the sums */
 } mlp;
 
+/* Hidden layers (mlp.c), shared with the cnn. From the config: model.activation (known),
+ * model.sync_bn (needs model.batchnorm) and model.dropout; GD_ECONFIG otherwise. */
+int mlp_hidden_config(const gd_config *c, mlp_hidden *hid);
+/* model.init = auto: he for relu, xavier for the saturating activations. */
+const char *mlp_resolve_init(const mlp_hidden *hid, const char *init);
+/* W from rng with model.init's deviation for L's fan-in and fan-out; gamma 1 (batch norm);
+ * the running statistics mean 0, variance 1. Biases and beta stay as they are (0). */
+void mlp_init_layer(gd_model *m, mlp_layer *L, const char *init, double init_scale, gd_rng *rng);
+void mlp_reset_statistics(mlp_layer *L);
+/* The dropout stream of this rank: (train.seed, rank, GD_RNG_DROPOUT). */
+void mlp_seed_dropout(const gd_model *m, mlp_hidden *hid, const gd_config *cfg);
+
+/* The next count floats of a block being carved into buffers. */
+static inline float *mlp_take(float **cursor, size_t count)
+{
+    float *p = *cursor;
+    *cursor += count;
+    return p;
+}
+
 /* Kernels (mlp_kernels.c). n is the batch's row count; train selects batch statistics,
  * dropout and running-statistic updates. Each works on whole-batch buffers. */
 void mlp_affine_forward(const gd_model *m, const mlp_layer *L, const float *x, size_t n);
-void mlp_batchnorm_forward(gd_model *m, mlp_layer *L, size_t n, int train);
-void mlp_activation_forward(const gd_model *m, mlp_layer *L, size_t n, int train);
+void mlp_batchnorm_forward(gd_model *m, mlp_hidden *hid, mlp_layer *L, size_t n, int train);
+void mlp_activation_forward(const gd_model *m, mlp_hidden *hid, mlp_layer *L, size_t n, int train);
 /* delta (n x out) holds dLoss/da on entry and dLoss/dz on return; the batch-norm and bias
  * gradients go into grad. */
-void mlp_hidden_backward(gd_model *m, mlp_layer *L, float *delta, size_t n, float *grad);
+void mlp_hidden_backward(gd_model *m, mlp_hidden *hid, mlp_layer *L, float *delta, size_t n,
+                         float *grad);
 /* grad b += column sums of delta (dLoss/dz), reported. */
 void mlp_bias_backward(const gd_model *m, const mlp_layer *L, const float *delta, size_t n,
                        float *grad);
@@ -73,10 +101,29 @@ void mlp_weight_backward(gd_model *m, const mlp_layer *L, const float *delta, co
 /* dx (n x in) = delta W. */
 void mlp_input_backward(const gd_model *m, const mlp_layer *L, const float *delta, size_t n,
                         float *dx);
-/* Loss sum of the output z against y; turns z into dLoss/dz when grad is wanted. */
-double mlp_output_loss(const gd_model *m, float *z, const float *y, size_t n, size_t *correct);
-/* Writes one prediction per row from the output z. */
-void mlp_output_predict(const gd_model *m, float *z, size_t n, float *out);
+/* h = act(v) elementwise (h may be v). */
+void mlp_activate(mlp_activation act, const float *v, float *h, size_t count);
+/* delta *= f'(.), written in terms of the activation's output h. */
+void mlp_activation_backward(mlp_activation act, const float *h, float *delta, size_t count);
+/* Loss sum of the output z (n x k) against y; turns z into dLoss/dz. */
+double mlp_output_loss(mlp_output out, size_t k, float *z, const float *y, size_t n,
+                       size_t *correct);
+/* Writes one prediction per row from the output z (n x k). */
+void mlp_output_predict(mlp_output out, size_t k, const float *z, size_t n, float *dst);
+
+/* Names (mlp.c), shared with the cnn: the activation and output model.activation and
+ * model.output name (-1: unknown), and an activation's name. */
+int mlp_find_activation(const char *name);
+int mlp_find_output(const char *name);
+const char *mlp_activation_name(mlp_activation act);
+/* The output of a model type's task variant (regression: linear, binary: sigmoid). */
+mlp_output mlp_output_of_task(gd_task task);
+/* Sets *out from m's task variant and m->outputs (1 unless softmax); GD_ECONFIG for softmax
+ * on fewer than 2 classes. */
+int mlp_output_setup(gd_model *m, mlp_output *out);
+/* The variant of a model type that model.output selects (the ops' specialize). */
+const gd_model_ops *mlp_output_variant(const gd_config *cfg, const gd_model_ops *softmax,
+                                       const gd_model_ops *binary, const gd_model_ops *regression);
 /* Tells the strategy that grad[offset, offset+len) is final. */
 void mlp_report(const gd_model *m, size_t offset, size_t len);
 

@@ -42,9 +42,8 @@ void mlp_affine_forward(const gd_model *m, const mlp_layer *L, const float *x, s
 
 /* Sums of z and z^2 per feature (and the row count), over all ranks under sync_bn; sets
  * mean and inv_std and moves the running statistics towards them. */
-static void batch_statistics(gd_model *m, mlp_layer *L, size_t n)
+static void batch_statistics(gd_model *m, mlp_hidden *p, mlp_layer *L, size_t n)
 {
-    mlp *p = m->impl;
     const size_t k = L->out;
     double *s = L->sums;
     memset(s, 0, (2 * k + 1) * sizeof *s);
@@ -58,7 +57,7 @@ static void batch_statistics(gd_model *m, mlp_layer *L, size_t n)
     if (p->sync_bn)
         MPI_Allreduce(MPI_IN_PLACE, s, (int)(2 * k + 1), MPI_DOUBLE, MPI_SUM, m->comm);
     const double N = s[2 * k], unbias = N > 1 ? N / (N - 1) : 1;
-    p->bn_count = N;
+    L->bn_count = N;
     for (size_t j = 0; N > 0 && j < k; j++) {
         double mean = s[j] / N, var = fmax(s[k + j] / N - mean * mean, 0.0);
         L->mean[j] = (float)mean;
@@ -77,10 +76,10 @@ static void running_statistics(mlp_layer *L)
     }
 }
 
-void mlp_batchnorm_forward(gd_model *m, mlp_layer *L, size_t n, int train)
+void mlp_batchnorm_forward(gd_model *m, mlp_hidden *hid, mlp_layer *L, size_t n, int train)
 {
     if (train)
-        batch_statistics(m, L, n);
+        batch_statistics(m, hid, L, n);
     else
         running_statistics(L);
     const size_t k = L->out;
@@ -89,7 +88,7 @@ void mlp_batchnorm_forward(gd_model *m, mlp_layer *L, size_t n, int train)
             L->z[i * k + j] = (L->z[i * k + j] - L->mean[j]) * L->inv_std[j];
 }
 
-static void activate(mlp_activation act, const float *v, float *h, size_t count)
+void mlp_activate(mlp_activation act, const float *v, float *h, size_t count)
 {
     switch (act) {
     case MLP_RELU:
@@ -108,7 +107,7 @@ static void activate(mlp_activation act, const float *v, float *h, size_t count)
 }
 
 /* Inverted dropout: kept units are scaled by 1/(1-p) so evaluation needs no rescaling. */
-static void dropout_forward(mlp *p, mlp_layer *L, size_t count)
+static void dropout_forward(mlp_hidden *p, mlp_layer *L, size_t count)
 {
     const float keep = (float)(1.0 / (1.0 - p->dropout));
     for (size_t e = 0; e < count; e++) {
@@ -117,9 +116,8 @@ static void dropout_forward(mlp *p, mlp_layer *L, size_t count)
     }
 }
 
-void mlp_activation_forward(const gd_model *m, mlp_layer *L, size_t n, int train)
+void mlp_activation_forward(const gd_model *m, mlp_hidden *p, mlp_layer *L, size_t n, int train)
 {
-    mlp *p = m->impl;
     const size_t k = L->out, count = n * k;
     const float *v = L->z;
     if (L->bn) {
@@ -129,13 +127,12 @@ void mlp_activation_forward(const gd_model *m, mlp_layer *L, size_t n, int train
                 L->h[i * k + j] = gamma[j] * L->z[i * k + j] + beta[j];
         v = L->h;
     }
-    activate(p->act, v, L->h, count);
+    mlp_activate(p->act, v, L->h, count);
     if (train && p->dropout > 0)
         dropout_forward(p, L, count);
 }
 
-/* delta *= f'(.) written in terms of the activation's output h. */
-static void activation_backward(mlp_activation act, const float *h, float *delta, size_t count)
+void mlp_activation_backward(mlp_activation act, const float *h, float *delta, size_t count)
 {
     switch (act) {
     case MLP_RELU:
@@ -164,9 +161,9 @@ void mlp_bias_backward(const gd_model *m, const mlp_layer *L, const float *delta
 }
 
 /* dgamma and dbeta into grad (reported), then delta from dL/dy to dL/dz. */
-static void batchnorm_backward(gd_model *m, mlp_layer *L, float *delta, size_t n, float *grad)
+static void batchnorm_backward(gd_model *m, const mlp_hidden *p, mlp_layer *L, float *delta,
+                               size_t n, float *grad)
 {
-    mlp *p = m->impl;
     const size_t k = L->out;
     double *s = L->sums; /* [0, k): sum dy; [k, 2k): sum dy x^ */
     memset(s, 0, 2 * k * sizeof *s);
@@ -182,10 +179,10 @@ static void batchnorm_backward(gd_model *m, mlp_layer *L, float *delta, size_t n
     mlp_report(m, L->gamma, 2 * k); /* gamma and beta are adjacent */
     if (p->sync_bn)
         MPI_Allreduce(MPI_IN_PLACE, s, (int)(2 * k), MPI_DOUBLE, MPI_SUM, m->comm);
-    if (p->bn_count <= 0)
+    if (L->bn_count <= 0)
         return;
     for (size_t j = 0; j < 2 * k; j++)
-        s[j] /= p->bn_count;
+        s[j] /= L->bn_count;
     const float *gamma = m->w + L->gamma;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < k; j++) {
@@ -195,16 +192,16 @@ static void batchnorm_backward(gd_model *m, mlp_layer *L, float *delta, size_t n
         }
 }
 
-void mlp_hidden_backward(gd_model *m, mlp_layer *L, float *delta, size_t n, float *grad)
+void mlp_hidden_backward(gd_model *m, mlp_hidden *p, mlp_layer *L, float *delta, size_t n,
+                         float *grad)
 {
-    mlp *p = m->impl;
     const size_t count = n * L->out;
     if (p->dropout > 0)
         for (size_t e = 0; e < count; e++)
             delta[e] *= L->mask[e];
-    activation_backward(p->act, L->h, delta, count);
+    mlp_activation_backward(p->act, L->h, delta, count);
     if (L->bn)
-        batchnorm_backward(m, L, delta, n, grad);
+        batchnorm_backward(m, p, L, delta, n, grad);
     else
         mlp_bias_backward(m, L, delta, n, grad);
 }
@@ -288,14 +285,14 @@ static double linear_loss(float *z, const float *y, size_t n)
     return loss;
 }
 
-double mlp_output_loss(const gd_model *m, float *z, const float *y, size_t n, size_t *correct)
+double mlp_output_loss(mlp_output out, size_t k, float *z, const float *y, size_t n,
+                       size_t *correct)
 {
-    const mlp *p = m->impl;
     size_t right = 0;
     double loss = 0;
-    switch (p->out) {
+    switch (out) {
     case MLP_OUT_SOFTMAX:
-        loss = softmax_loss(z, y, n, m->outputs, &right);
+        loss = softmax_loss(z, y, n, k, &right);
         break;
     case MLP_OUT_SIGMOID:
         loss = sigmoid_loss(z, y, n, &right);
@@ -309,13 +306,12 @@ double mlp_output_loss(const gd_model *m, float *z, const float *y, size_t n, si
     return loss;
 }
 
-void mlp_output_predict(const gd_model *m, float *z, size_t n, float *out)
+void mlp_output_predict(mlp_output kind, size_t k, const float *z, size_t n, float *out)
 {
-    const mlp *p = m->impl;
     for (size_t i = 0; i < n; i++) {
-        if (p->out == MLP_OUT_SOFTMAX)
-            out[i] = (float)argmax(z + i * m->outputs, m->outputs);
-        else if (p->out == MLP_OUT_SIGMOID)
+        if (kind == MLP_OUT_SOFTMAX)
+            out[i] = (float)argmax(z + i * k, k);
+        else if (kind == MLP_OUT_SIGMOID)
             out[i] = sigmoidf_stable(z[i]);
         else
             out[i] = z[i];

@@ -11,11 +11,11 @@
 #include <string.h>
 
 extern const gd_model_ops gd_model_linreg, gd_model_logreg, gd_model_softmax, gd_model_mlp,
-    gd_model_testfn;
+    gd_model_cnn, gd_model_testfn;
 
 /* The registry: a new model is one file and one line here. */
 static const gd_model_ops *const models[] = {&gd_model_linreg, &gd_model_logreg, &gd_model_softmax,
-                                             &gd_model_mlp, &gd_model_testfn};
+                                             &gd_model_mlp, &gd_model_cnn, &gd_model_testfn};
 
 const gd_model_ops *gd_model_find(const char *name)
 {

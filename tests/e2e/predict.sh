@@ -3,7 +3,7 @@
 # scripts/gdmpi_model.py, NumPy alone on model.h5's layer groups, predicts the same.
 . tests/lib.sh
 
-KINDS="linreg logreg softmax mlp mlp-tanh mlp-bn mlp-sigmoid-bn mlp-linear"
+KINDS="linreg logreg softmax mlp mlp-tanh mlp-bn mlp-sigmoid-bn mlp-linear cnn cnn-bn"
 train_kinds $KINDS
 
 # fixture_of KIND: the data set KIND was trained on (train_kinds' fixtures).
@@ -11,6 +11,7 @@ fixture_of() {
     case $1 in
     linreg | mlp-linear) echo lin ;;
     logreg | mlp-sigmoid-bn) echo bin ;;
+    cnn | cnn-bn) echo img ;;
     *) echo cls ;;
     esac
 }

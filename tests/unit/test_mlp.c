@@ -4,6 +4,7 @@
  * slices reported for overlap; initialisation; model.h5 round trips; config errors. */
 #include "unit.h"
 
+#include "gradcheck.h"
 #include "gdmpi/config.h"
 #include "gdmpi/error.h"
 #include "gdmpi/model.h"
@@ -127,8 +128,8 @@ static double reference_loss(const gd_model *m, const double *w, const batch *b,
             ref_batchnorm(L, w, z, train);
         for (size_t i = 0; i < N; i++)
             for (size_t j = 0; j < L->out; j++)
-                a[i][j] = ref_activation(p->act, z[i][j]) *
-                          (train && p->dropout > 0 ? L->mask[i * L->out + j] : 1.0);
+                a[i][j] = ref_activation(p->hid.act, z[i][j]) *
+                          (train && p->hid.dropout > 0 ? L->mask[i * L->out + j] : 1.0);
     }
     return ref_output_loss(m, z, b->y);
 }
@@ -143,6 +144,17 @@ static void small_model(gd_model *m, const gd_config *c, batch *b, uint64_t seed
     randomise(m, w);
 }
 
+typedef struct {
+    const gd_model *m;
+    const batch *b;
+} model_batch;
+
+static double training_loss(const double *w, const void *ctx)
+{
+    const model_batch *mb = ctx;
+    return reference_loss(mb->m, w, mb->b, 1);
+}
+
 /* Analytic gradient (float) against central differences of the double reference. */
 static void check_gradient(const char *act, const char *out, int bn, double dropout)
 {
@@ -153,23 +165,9 @@ static void check_gradient(const char *act, const char *out, int bn, double drop
     small_model(&m, &c, &b, 7, w);
     memset(m.g, 0, m.nparams * sizeof(float));
     double loss = m.ops->loss_grad(&m, b.x, b.y, N, m.g, NULL);
-    double ref = reference_loss(&m, w, &b, 1);
-    if (fabs(loss - ref) > 1e-5 * (1 + fabs(ref)))
-        fail_msg("%s/%s bn=%d dropout=%g: loss %.9g, reference %.9g", act, out, bn, dropout,
-                 loss, ref);
-    const double h = 1e-6;
-    for (size_t i = 0; i < m.nparams; i++) {
-        double keep = w[i];
-        w[i] = keep + h;
-        double up = reference_loss(&m, w, &b, 1);
-        w[i] = keep - h;
-        double down = reference_loss(&m, w, &b, 1);
-        w[i] = keep;
-        double fd = (up - down) / (2 * h);
-        if (fabs(fd - m.g[i]) > 2e-4 * (1 + fabs(fd)))
-            fail_msg("%s/%s bn=%d dropout=%g: param %zu grad %.7g, finite difference %.7g", act,
-                     out, bn, dropout, i, m.g[i], fd);
-    }
+    char what[128];
+    snprintf(what, sizeof what, "%s/%s bn=%d dropout=%g", act, out, bn, dropout);
+    gradcheck(what, loss, m.g, w, m.nparams, training_loss, &(model_batch){&m, &b}, 2e-4);
     gd_model_destroy(&m);
 }
 
