@@ -62,6 +62,8 @@ train local-sgd 2 --set parallel.mode=local-sgd --set parallel.average_every=4 $
 # models, data orders and shares, optimizers with state
 train mlp-bn 2 --set model.type=mlp --set model.hidden=8,4 --set model.batchnorm=true \
     --set optimizer.type=adam
+train cnn 2 --set model.type=cnn --set data.shape=2x3x1 --set model.layers=conv2x2x3p1,maxpool2,fc4 \
+    --set model.batchnorm=true --set model.dropout=0.1
 train logreg 2 --set data.train="$TMP/lg.h5" --set data.val="$TMP/lg-val.h5" --set model.type=logreg
 train global-shuffle 2 --set data.shuffle=global --set data.order=curriculum
 train label-skew 2 --set parallel.mode=local-sgd --set data.partition=label-skew
@@ -83,6 +85,8 @@ clean eval-config 0 mpirun --oversubscribe -np 2 "$GDMPI" eval "$TMP/job.cfg" \
 clean eval-model 0 "$GDMPI" eval --model "$TMP/mlp-bn/model.h5" --data "$TMP/sm-val.h5"
 clean predict 0 mpirun --oversubscribe -np 2 "$GDMPI" predict --model "$TMP/allreduce/model.h5" \
     --data "$TMP/sm-val.h5" -o "$TMP/pred.h5"
+clean predict-cnn 0 "$GDMPI" predict --model "$TMP/cnn/model.h5" --data "$TMP/sm-val.h5" \
+    -o "$TMP/pred-cnn.csv"
 clean predict-csv 0 "$GDMPI" predict --model "$TMP/mlp-bn/model.h5" --data "$TMP/sm-val.h5" \
     -o "$TMP/pred.csv"
 
