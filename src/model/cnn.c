@@ -292,8 +292,10 @@ static void layer_forward(gd_model *m, cnn_layer *L, const float *x, size_t n, i
         x = L->col;
     }
     mlp_affine_forward(m, &L->aff, x, rows);
-    if (!L->hidden)
+    if (!L->hidden) {
+        mlp_bias_forward(m, &L->aff, rows);
         return;
+    }
     if (L->aff.bn)
         mlp_batchnorm_forward(m, &p->hid, &L->aff, rows, train);
     mlp_activation_forward(m, &p->hid, &L->aff, rows, train);

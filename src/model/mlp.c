@@ -333,8 +333,10 @@ static void forward(gd_model *m, const float *x, size_t n, int train)
     for (size_t l = 0; l < p->nlayers; l++) {
         mlp_layer *L = &p->layer[l];
         mlp_affine_forward(m, L, in, n);
-        if (l + 1 == p->nlayers)
+        if (l + 1 == p->nlayers) {
+            mlp_bias_forward(m, L, n);
             break;
+        }
         if (L->bn)
             mlp_batchnorm_forward(m, &p->hid, L, n, train);
         mlp_activation_forward(m, &p->hid, L, n, train);

@@ -85,7 +85,11 @@ static inline float *mlp_take(float **cursor, size_t count)
 
 /* Kernels (mlp_kernels.c). n is the batch's row count; train selects batch statistics,
  * dropout and running-statistic updates. Each works on whole-batch buffers. */
+/* z = x W^T, the GEMM alone: an output layer adds its bias with mlp_bias_forward, a hidden
+ * one inside mlp_activation_forward (fused with the activation) or none (batch norm). */
 void mlp_affine_forward(const gd_model *m, const mlp_layer *L, const float *x, size_t n);
+/* z += b (the output layer). */
+void mlp_bias_forward(const gd_model *m, const mlp_layer *L, size_t n);
 void mlp_batchnorm_forward(gd_model *m, mlp_hidden *hid, mlp_layer *L, size_t n, int train);
 void mlp_activation_forward(const gd_model *m, mlp_hidden *hid, mlp_layer *L, size_t n, int train);
 /* delta (n x out) holds dLoss/da on entry and dLoss/dz on return; the batch-norm and bias
