@@ -1,5 +1,5 @@
 # gdmpi: distributed data-parallel SGD on Open MPI, OpenBLAS and HDF5.
-# Targets: all (default), test, test-cluster, run, bench, study, deps, install, clean, docs,
+# Targets: all (default), test, test-cluster, run, bench, study, deps, install, clean, docs, sim,
 # compare.
 #   make test                      every suite: unit, mpi, e2e
 #   make test SUITE=unit|mpi|e2e   one kind of suite
@@ -11,6 +11,12 @@
 
 CC       := mpicc
 PKGS     := hdf5-openmpi openblas inih zlib
+# make sim builds the same sources with SimGrid's smpicc (GDMPI_SIM=1, build/sim): serial
+# HDF5 beside SMPI, since parallel HDF5 is linked to Open MPI (docs/simulation.md).
+ifdef GDMPI_SIM
+CC       := smpicc
+PKGS     := hdf5-serial openblas inih zlib
+endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # -O3 vectorises the per-step passes over the parameters (the optimizers, the norm), which
@@ -26,6 +32,9 @@ ifdef NATIVE
 CFLAGS   += -march=native
 endif
 LDLIBS   += $(PKG_LIBS) -lm
+ifdef GDMPI_SIM
+CFLAGS   += -DGDMPI_SIM
+endif
 
 # make test SANITIZE=address,undefined builds everything with the sanitizers.
 ifdef SANITIZE
@@ -84,7 +93,7 @@ $(BUILD)/commit.stamp: FORCE
 	@echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' >$@
 FORCE:
 
-.PHONY: all deps test compare test-cluster run bench study memcheck fuzz install clean docs data-fmnist data-gen test-bins
+.PHONY: all deps test compare test-cluster run bench study memcheck fuzz install clean docs data-fmnist data-gen test-bins sim sim-bin
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -92,6 +101,19 @@ all: $(BIN)
 $(BIN): $(BUILD)/src/main.o $(PMPI_OBJS) $(BUILD)/libgdmpi.a
 	@echo "  LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# gdmpi-sim: the same sources under SimGrid SMPI, in build/sim of its own (scripts/sim-run
+# runs it). Never with the sanitizers or -march=native: the simulator's process hosts every
+# rank, and smpicc links a shared object that smpirun loads once per rank.
+SIM_BUILD := build/sim
+SIM_BIN   := $(SIM_BUILD)/gdmpi-sim
+sim: deps
+	@$(MAKE) --no-print-directory sim-bin
+sim-bin:
+	@$(MAKE) --no-print-directory SANITIZE= NATIVE= GDMPI_SIM=1 BUILD=$(SIM_BUILD) \
+	    BIN=$(SIM_BIN) $(SIM_BIN)
+# make test builds it too where SimGrid is installed (tests/e2e/sim.sh skips otherwise).
+HAVE_SMPICC := $(shell command -v smpicc 2>/dev/null)
 
 $(BUILD)/libgdmpi.a: $(LIB_OBJS)
 	@rm -f $@
@@ -127,7 +149,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(PMPI_OBJS) $(BUILD)/libgdmpi.a $(BUILD)/benc
 	@echo "  LD $@"
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PMPI_OBJS) $(BUILD)/libgdmpi.a $(LDLIBS)
 
-test-bins: $(BIN) $(UNIT_BINS) $(MPI_BINS)
+test-bins: $(BIN) $(UNIT_BINS) $(MPI_BINS) $(if $(HAVE_SMPICC),sim-bin)
 
 # The .d files -MMD writes beside each object and binary: which headers each includes.
 # A target whose .d is missing (built before -MMD, or the .d deleted) is rebuilt: the
@@ -172,7 +194,8 @@ run: deps
 
 test: deps
 	$(MAKE) test-bins
-	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) tests/run-all.sh $(SUITE)
+	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) GDMPI_SIM=$(abspath $(SIM_BIN)) \
+	    tests/run-all.sh $(SUITE)
 
 # tests/compare-outputs.sh --rev $(REF): not part of `test` (builds REF, a few minutes).
 REF ?= HEAD

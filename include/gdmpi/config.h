@@ -22,6 +22,7 @@ typedef struct gd_config {
         char shuffle[GD_NAME_MAX]; /* rank|global */
         char partition[GD_NAME_MAX]; /* contiguous|label-skew */
         double partition_alpha;
+        char io[GD_NAME_MAX]; /* collective|independent */
     } data;
     struct {
         char type[GD_NAME_MAX];
