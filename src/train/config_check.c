@@ -45,7 +45,8 @@ static void warn_degenerate(const gd_config *c)
 
 /* What gdmpi-sim cannot simulate is refused by name (docs/simulation.md): the stall
  * watchdog is a thread on the wall clock, and SMPI runs every rank in one process on
- * simulated time. (data.io = collective is gd_data_io_check's: it depends on HDF5.) */
+ * simulated time; the overlap's bucket reductions would run SMPI's linear non-blocking
+ * allreduce. (data.io = collective is gd_data_io_check's: it depends on HDF5.) */
 static int check_simulable(const gd_config *c)
 {
 #ifdef GDMPI_SIM
@@ -53,6 +54,11 @@ static int check_simulable(const gd_config *c)
         return gd_fail(GD_ECONFIG, "parallel.stall_timeout = %g: the stall watchdog (a thread "
                        "on the wall clock) cannot run in gdmpi-sim; set it to 0 (the default "
                        "here)", c->parallel.stall_timeout);
+    if (!strcmp(c->parallel.overlap, "true"))
+        return gd_fail(GD_ECONFIG, "parallel.overlap = true: SMPI's non-blocking allreduce "
+                       "sends every bucket to every rank (linear, not Open MPI's algorithm), "
+                       "so neither its simulated time nor its cost would be real; gdmpi-sim "
+                       "reduces without overlap (auto or false)");
 #else
     (void)c;
 #endif

@@ -72,3 +72,4 @@ refused_sim() {
 refused_sim "the stall watchdog (a thread on the wall clock) cannot run in gdmpi-sim" \
     --set parallel.stall_timeout=5
 refused_sim "data.io = collective needs parallel HDF5" --set data.io=collective
+refused_sim "parallel.overlap = true: SMPI's non-blocking allreduce" --set parallel.overlap=true
