@@ -1,6 +1,6 @@
 # gdmpi: distributed data-parallel SGD on Open MPI, OpenBLAS and HDF5.
 # Targets: all (default), test, test-cluster, run, bench, study, deps, install, clean, docs, sim,
-# compare.
+# scale-study, compare.
 #   make test                      every suite: unit, mpi, e2e
 #   make test SUITE=unit|mpi|e2e   one kind of suite
 #   make test SUITE=test_optim     one suite, by basename or path fragment (also e.g.
@@ -93,7 +93,7 @@ $(BUILD)/commit.stamp: FORCE
 	@echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' >$@
 FORCE:
 
-.PHONY: all deps test compare test-cluster run bench study memcheck fuzz install clean docs data-fmnist data-gen test-bins sim sim-bin
+.PHONY: all deps test compare test-cluster run bench study memcheck fuzz install clean docs data-fmnist data-gen test-bins sim sim-bin scale-study
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -218,6 +218,13 @@ study: deps
 	$(MAKE) $(BIN)
 	$(MAKE) data-fmnist
 	@GDMPI=$(abspath $(BIN)) scripts/study.sh
+
+# The scale study on simulated clusters: runs/scale-study/report.md with its PNGs (~10 min;
+# scripts/scale-study.sh, docs/scaling.md).
+scale-study: deps
+	$(MAKE) sim-bin
+	$(MAKE) data-fmnist
+	@scripts/scale-study.sh
 
 # Valgrind on a short np=2 run; fails on errors or definite leaks in gdmpi's own code.
 memcheck: deps
