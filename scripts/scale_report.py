@@ -24,7 +24,8 @@ def load_runs(out):
         platform, model, np_, mode, status = f[:5]
         cost = f[5].split() if len(f) > 5 else []
         run = {"platform": platform, "model": model, "np": int(np_), "mode": mode,
-               "ok": status == "0", "wall": float(cost[0]) if len(cost) == 2 else None,
+               "ok": status == "0", "diverged": status == "3",
+               "wall": float(cost[0]) if len(cost) == 2 else None,
                "rss_mib": int(cost[1]) / 1024 if len(cost) == 2 else None}
         path = os.path.join(out, "runs", f"{platform}-{model}-{np_}-{mode}", "summary.json")
         if run["ok"] and os.path.exists(path):
@@ -58,7 +59,8 @@ def table(runs, platform, model, modes, nps, cell):
         vals = []
         for m in modes:
             r = find(runs, platform, model, p, m)
-            vals.append(cell(r["summary"]) if r and "summary" in r else "failed")
+            vals.append(cell(r["summary"]) if r and "summary" in r else
+                        "diverged" if r and r["diverged"] else "failed")
         rows.append(f"| {p} | " + " | ".join(vals) + " |")
     return "\n".join(rows)
 
@@ -108,6 +110,14 @@ def findings(runs, platform, model, modes, nps):
             (p0, t0), (p1, t1) = worse[0]
             lines.append(f"{m} saturates: from {p0} to {p1} ranks its epoch grows from "
                          f"{t0:.3g} s to {t1:.3g} s")
+    diverged = [str(p) for m in modes for p in nps
+                for r in [find(runs, platform, model, p, m)] if r and r["diverged"]]
+    diverged_modes = sorted({m for m in modes for p in nps
+                             for r in [find(runs, platform, model, p, m)] if r and r["diverged"]})
+    if diverged:
+        lines.append(f"{', '.join(diverged_modes)} diverged at np = {', '.join(diverged)} "
+                     "with the config's learning rate (status 3: more workers, staler "
+                     "gradients)")
     return f"- **{model}, {platform}**: " + "; ".join(lines) + "." if lines else ""
 
 
