@@ -51,6 +51,16 @@ check "allreduce: the simulated epoch's compute_frac is above 0" compute_counts
 check "allreduce: summary.json names SMPI as the MPI" \
     grep -q '"mpi": "SMPI' "$TMP/sim-allreduce/summary.json"
 
+# Checkpoints, steps.csv and trace.json under simulation: a run resumed from its
+# checkpoint after epoch 2 ends where an uninterrupted 3-epoch run does.
+sim ck-full --set train.epochs=3
+sim ck --set output.checkpoint_every=1 --set output.log_every=8 --set output.trace=true
+check "gdmpi-sim writes checkpoint.h5, steps.csv and trace.json" \
+    test -s "$TMP/ck/checkpoint.h5" -a -s "$TMP/ck/steps.csv" -a -s "$TMP/ck/trace.json"
+sim ck --set output.checkpoint_every=1 --set train.epochs=3 --set train.resume=auto
+check "gdmpi-sim resumes from its checkpoint to the uninterrupted run's model.h5" \
+    gt 1e-30 "$(params_off ck-full ck 2>/dev/null || echo 1)"
+
 # data.io = independent (each rank's own serial read) in the real build: the same model.
 run real-independent 4 --set data.io=independent
 check "data.io = independent: the real run writes the collective read's model.h5" \
