@@ -2,13 +2,14 @@
 # make scale-study: gdmpi-sim on simulated clusters (docs/scaling.md). Fashion-MNIST
 # softmax (run.cfg) and MLP (configs/fmnist-mlp.cfg) at np = 16, 64 and 256 on the 10 GbE
 # and the InfiniBand-like fat trees, in allreduce, ps (1 and 4 servers), ps-async (Downpour
-# style, 1 server) and local-sgd: simulated time per epoch, the validation loss reached,
-# ps-async's staleness, and for allreduce an alpha-beta estimate of its comm per step
+# style, 1 server) and local-sgd: simulated time per epoch, the validation loss reached
+# and the time to a target one, ps-async's staleness, and for allreduce an alpha-beta estimate of its comm per step
 # beside the simulated one; plus what each simulation cost here (wall time, peak memory).
 # Writes OUT/report.md with its PNGs. About 10 minutes on 2 cores.
 #
 # Environment: OUT (runs/scale-study), NPS ("16 64 256"), EPOCHS (1), PLATFORMS
-# ("10gbe ib100"), MODELS ("softmax mlp"), MODES ("allreduce ps ps4 ps-async local-sgd").
+# ("10gbe ib100"), MODELS ("softmax mlp"), MODES ("allreduce ps ps4 ps-async local-sgd"),
+# TARGET_LOSS (0.9: the validation loss whose simulated time the report gives).
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"

@@ -2,6 +2,7 @@
 """The report of make scale-study (scripts/scale-study.sh): OUT/report.md and PNGs from
 OUT/runs.tsv and each run's summary.json. Simulated figures are gdmpi-sim's; the
 alpha-beta column is the textbook estimate of the same allreduce on the platform's links."""
+import csv
 import json
 import math
 import os
@@ -38,6 +39,18 @@ def epoch_s(s):
     return s["final"]["wall_s"] / max(s["final"]["epoch"], 1)
 
 
+def time_to_target(out, run, target):
+    """Simulated seconds until the first epoch whose validation loss is at most target."""
+    name = f"{run['platform']}-{run['model']}-{run['np']}-{run['mode']}"
+    path = os.path.join(out, "runs", name, "metrics.csv")
+    if not os.path.exists(path):
+        return None
+    for row in csv.DictReader(open(path)):
+        if row.get("val_loss") and float(row["val_loss"]) <= target:
+            return float(row["wall_s"])
+    return None
+
+
 def comm_per_step(s):
     """Mean simulated comm seconds per step over the ranks that hold rows (workers)."""
     ranks = [r for r in s["ranks"] if r["rows"] > 0]
@@ -54,15 +67,24 @@ def alpha_beta(platform, p, floats):
 
 
 def table(runs, platform, model, modes, nps, cell):
+    """A table of cell(summary) per rank count and mode; a run without one says why."""
+    return table_runs(runs, platform, model, modes, nps,
+                      lambda r: cell(r["summary"]) if "summary" in r else
+                      "diverged" if r["diverged"] else "failed")
+
+
+def table_runs(runs, platform, model, modes, nps, cell):
+    """A table of cell(run) for every run that exists."""
     rows = ["| np | " + " | ".join(modes) + " |", "|---:|" + "---:|" * len(modes)]
     for p in nps:
-        vals = []
-        for m in modes:
-            r = find(runs, platform, model, p, m)
-            vals.append(cell(r["summary"]) if r and "summary" in r else
-                        "diverged" if r and r["diverged"] else "failed")
+        vals = [cell(r) if r else "failed" for m in modes
+                for r in [find(runs, platform, model, p, m)]]
         rows.append(f"| {p} | " + " | ".join(vals) + " |")
     return "\n".join(rows)
+
+
+def fmt(seconds):
+    return "-" if seconds is None else f"{seconds:.4g}"
 
 
 def find(runs, platform, model, p, mode):
@@ -122,6 +144,7 @@ def findings(runs, platform, model, modes, nps):
 
 
 def main(out):
+    target = float(os.environ.get("TARGET_LOSS", "0.9"))
     runs = load_runs(out)
     platforms = sorted({r["platform"] for r in runs})
     models = sorted({r["model"] for r in runs}, key=lambda m: m != "softmax")
@@ -144,6 +167,10 @@ def main(out):
                    table(runs, pf, model, modes, nps, lambda s: f"{epoch_s(s):.4g}"), "",
                    "Validation loss after the last epoch:", "",
                    table(runs, pf, model, modes, nps, lambda s: f"{s['final']['val_loss']:.4f}")]
+            md += ["", f"Simulated seconds to a validation loss of at most {target} ('-': not "
+                   "within the epochs run):", "",
+                   table_runs(runs, pf, model, modes, nps,
+                              lambda r: fmt(time_to_target(out, r, target)))]
             md += ["", "allreduce: simulated comm per step against the alpha-beta estimate:", "",
                    "| np | simulated ms | alpha-beta ms | ratio |", "|---:|---:|---:|---:|"]
             for p in nps:
