@@ -42,6 +42,13 @@ for mode in allreduce ps local-sgd; do
         gt 1e-6 "${off:-1}"
 done
 
+# The MLP too (its backward pass, batch norm's statistics): allreduce at np=4.
+mlp="--set model.type=mlp --set model.hidden=16,8 --set model.batchnorm=true"
+# shellcheck disable=SC2086 # $mlp: words on purpose
+run real-mlp 4 $mlp && sim sim-mlp $mlp
+check "mlp: simulated model.h5 = real one within float rounding" \
+    gt 1e-6 "$(params_off real-mlp sim-mlp 2>/dev/null || echo 1)"
+
 # The simulated epoch has compute in it (smpi/host-speed, cpu-threshold 0), not comm only.
 compute_counts() {
     frac=$(csv_last compute_frac "$TMP/sim-allreduce/metrics.csv")
