@@ -1,7 +1,6 @@
 # gdmpi: distributed data-parallel SGD on Open MPI, OpenBLAS and HDF5.
 # Targets: all (default), test, test-cluster, run, bench, study, deps, install, uninstall,
-# clean, docs,
-# compare.
+# clean, docs, sim, scale-study, compare.
 #   make test                      every suite: unit, mpi, e2e
 #   make test SUITE=unit|mpi|e2e   one kind of suite
 #   make test SUITE=test_optim     one suite, by basename or path fragment (also e.g.
@@ -19,7 +18,13 @@ CC       := mpicc
 # message naming it, instead of compiling without it.
 PKGS     := openblas inih zlib
 HDF5_DIR ?=
-ifneq ($(HDF5_DIR),)
+# make sim builds the same sources with SimGrid's smpicc (GDMPI_SIM=1, build/sim): serial
+# HDF5 beside SMPI, since parallel HDF5 is linked to Open MPI (docs/simulation.md).
+ifdef GDMPI_SIM
+CC       := smpicc
+HDF5_CFLAGS := $(shell pkg-config --cflags hdf5-serial 2>/dev/null)
+HDF5_LIBS   := $(shell pkg-config --libs hdf5-serial 2>/dev/null)
+else ifneq ($(HDF5_DIR),)
 HDF5_CFLAGS = -I$(HDF5_DIR)/include
 HDF5_LIBS   = -L$(HDF5_DIR)/lib -Wl,-rpath,$(HDF5_DIR)/lib -lhdf5
 else
@@ -41,6 +46,9 @@ ifdef NATIVE
 CFLAGS   += -march=native
 endif
 LDLIBS   += $(PKG_LIBS) -lm
+ifdef GDMPI_SIM
+CFLAGS   += -DGDMPI_SIM
+endif
 
 # make test SANITIZE=address,undefined builds everything with the sanitizers.
 ifdef SANITIZE
@@ -100,7 +108,7 @@ $(BUILD)/commit.stamp: FORCE
 	@echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' >$@
 FORCE:
 
-.PHONY: all deps test compare test-cluster run bench study memcheck fuzz install uninstall clean docs data-fmnist data-gen test-bins
+.PHONY: all deps test compare test-cluster run bench study memcheck fuzz install uninstall clean docs data-fmnist data-gen test-bins sim sim-bin scale-study
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -108,6 +116,19 @@ all: $(BIN)
 $(BIN): $(BUILD)/src/main.o $(PMPI_OBJS) $(BUILD)/libgdmpi.a
 	@echo "  LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# gdmpi-sim: the same sources under SimGrid SMPI, in build/sim of its own (scripts/sim-run
+# runs it). Never with the sanitizers or -march=native: the simulator's process hosts every
+# rank, and smpicc links a shared object that smpirun loads once per rank.
+SIM_BUILD := build/sim
+SIM_BIN   := $(SIM_BUILD)/gdmpi-sim
+sim: deps
+	@$(MAKE) --no-print-directory sim-bin
+sim-bin:
+	@$(MAKE) --no-print-directory SANITIZE= NATIVE= GDMPI_SIM=1 BUILD=$(SIM_BUILD) \
+	    BIN=$(SIM_BIN) $(SIM_BIN)
+# make test builds it too where SimGrid is installed (tests/e2e/sim.sh skips otherwise).
+HAVE_SMPICC := $(shell command -v smpicc 2>/dev/null)
 
 $(BUILD)/libgdmpi.a: $(LIB_OBJS)
 	@rm -f $@
@@ -118,7 +139,7 @@ $(BUILD)/libgdmpi.a: $(LIB_OBJS)
 # change of flags rebuilds everything instead of mixing old objects with new ones.
 FLAGS_STAMP := $(BUILD)/cflags
 $(FLAGS_STAMP): FORCE
-	@HDF5_DIR='$(HDF5_DIR)' scripts/check-libs.sh $(PKGS)
+	@HDF5_DIR='$(HDF5_DIR)' GDMPI_SIM='$(GDMPI_SIM)' scripts/check-libs.sh $(PKGS)
 	@mkdir -p $(dir $@)
 	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' >$@
 .PHONY: FORCE
@@ -144,7 +165,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(PMPI_OBJS) $(BUILD)/libgdmpi.a $(BUILD)/benc
 	@echo "  LD $@"
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PMPI_OBJS) $(BUILD)/libgdmpi.a $(LDLIBS)
 
-test-bins: $(BIN) $(UNIT_BINS) $(MPI_BINS)
+test-bins: $(BIN) $(UNIT_BINS) $(MPI_BINS) $(if $(HAVE_SMPICC),sim-bin)
 
 # The .d files -MMD writes beside each object and binary: which headers each includes.
 # A target whose .d is missing (built before -MMD, or the .d deleted) is rebuilt: the
@@ -190,7 +211,8 @@ run: deps
 
 test: deps
 	$(MAKE) test-bins
-	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) tests/run-all.sh $(SUITE)
+	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) GDMPI_SIM=$(abspath $(SIM_BIN)) \
+	    tests/run-all.sh $(SUITE)
 
 # tests/compare-outputs.sh --rev $(REF): not part of `test` (builds REF, a few minutes).
 REF ?= HEAD
@@ -215,6 +237,13 @@ study: deps
 	$(MAKE) $(BIN)
 	$(MAKE) data-fmnist
 	@GDMPI=$(abspath $(BIN)) scripts/study.sh
+
+# The scale study on simulated clusters: runs/scale-study/report.md with its PNGs (~10 min;
+# scripts/scale-study.sh, docs/scaling.md).
+scale-study: deps
+	$(MAKE) sim-bin
+	$(MAKE) data-fmnist
+	@scripts/scale-study.sh
 
 # Valgrind on a short np=2 run; fails on errors or definite leaks in gdmpi's own code.
 memcheck: deps

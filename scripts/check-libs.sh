@@ -4,7 +4,8 @@
 #       hdf5-openmpi (Debian), else h5pcc -show (cluster modules); nothing when neither
 #       exists (the check below then says so). HDF5_DIR=... in make bypasses both.
 #   check-libs.sh PKG...   exits 1 with a message naming each missing piece: mpicc, parallel
-#       HDF5, and each pkg-config package PKG, with pkg-config's own error beside it.
+#       HDF5, and each pkg-config package PKG, with pkg-config's own error beside it
+#       (GDMPI_SIM set, for make sim: smpicc and serial HDF5 instead).
 set -u
 
 hdf5_flags() { # hdf5_flags cflags|libs
@@ -29,8 +30,15 @@ esac
 
 missing=0
 say() { echo "gdmpi build: $*" >&2; missing=1; }
-command -v mpicc >/dev/null 2>&1 || say "mpicc not found (Open MPI's compiler wrapper: Debian libopenmpi-dev)"
-if [ -n "${HDF5_DIR:-}" ]; then
+if [ -n "${GDMPI_SIM:-}" ]; then # make sim: SimGrid's compiler and serial HDF5
+    command -v smpicc >/dev/null 2>&1 || say "smpicc not found (SimGrid SMPI: Debian libsimgrid-dev)"
+    set -- "$@" hdf5-serial
+elif ! command -v mpicc >/dev/null 2>&1; then
+    say "mpicc not found (Open MPI's compiler wrapper: Debian libopenmpi-dev)"
+fi
+if [ -n "${GDMPI_SIM:-}" ]; then
+    :
+elif [ -n "${HDF5_DIR:-}" ]; then
     [ -e "$HDF5_DIR/include/hdf5.h" ] || say "HDF5_DIR=$HDF5_DIR has no include/hdf5.h"
 elif ! pkg-config --exists hdf5-openmpi 2>/dev/null && ! command -v h5pcc >/dev/null 2>&1; then
     say "parallel HDF5 not found: no pkg-config hdf5-openmpi (Debian libhdf5-openmpi-dev), no h5pcc on PATH, no HDF5_DIR"

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-openmpi-dev
       hdf5-tools libcmocka-dev libinih-dev zlib1g-dev dataset-fashion-mnist valgrind groff-base
-      python3-h5py python3-numpy python3-matplotlib $*"
+      python3-h5py python3-numpy python3-matplotlib libsimgrid-dev libhdf5-dev $*"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -23,6 +23,7 @@ typedef struct gd_config {
         char partition[GD_NAME_MAX]; /* contiguous|label-skew */
         double partition_alpha;
         char shape[GD_NAME_MAX];     /* cnn: "HxWxC", or empty (a square one-channel image) */
+        char io[GD_NAME_MAX]; /* collective|independent */
     } data;
     struct {
         char type[GD_NAME_MAX];

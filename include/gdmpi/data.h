@@ -24,9 +24,17 @@ typedef struct gd_dataset {
 /* Rows [first, first+count) of n for rank r of p: n/p each, the first n%p ranks one more. */
 void gd_shard_range(size_t n, int p, int r, size_t *first, size_t *count);
 
+/* data.io: how gd_data_load reads a shared file from here on in this process: "collective"
+ * (parallel HDF5, one collective MPI-IO read; the default where HDF5 has MPI-IO) or
+ * "independent" (each rank opens the file with serial HDF5 and reads its own rows; the
+ * default otherwise, e.g. in gdmpi-sim). gd_data_io_check only says whether this build can
+ * (GD_ECONFIG with a message if not); gd_data_use_io checks and chooses. */
+int gd_data_io_check(const char *io);
+int gd_data_use_io(const char *io);
+
 /* Collective over comm. Reads this rank's shard of xname/yname from path (with
- * `{rank}` in the path: one whole file per rank, else parallel HDF5 with
- * collective MPI-IO), scales the features, and checks shapes, finiteness and
+ * `{rank}` in the path: one whole file per rank, else its rows of the shared file, as
+ * gd_data_use_io chose), scales the features, and checks shapes, finiteness and
  * the row count. All ranks return the same status and message. */
 int gd_data_load(gd_dataset *ds, const char *path, const char *xname, const char *yname,
                  double scale, MPI_Comm comm);

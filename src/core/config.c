@@ -20,6 +20,17 @@ static const char *init_names(void) { return "auto|zeros|normal|he|xavier"; }
 static const char *overlap_names(void) { return "auto|true|false"; }
 static const char *staleness_lr_names(void) { return "none|inverse"; }
 static const char *resume_words(void) { return "auto|never"; }
+static const char *io_names(void) { return "collective|independent"; }
+
+/* Defaults that differ in gdmpi-sim (make sim, docs/simulation.md): its serial HDF5 has no
+ * MPI-IO driver, and the stall watchdog's thread and wall clock mean nothing to SMPI. */
+#ifdef GDMPI_SIM
+#define DATA_IO_DEFAULT "independent"
+#define STALL_TIMEOUT_DEFAULT "0"
+#else
+#define DATA_IO_DEFAULT "collective"
+#define STALL_TIMEOUT_DEFAULT "300"
+#endif
 
 #define F(field) offsetof(gd_config, field), sizeof(((gd_config *)0)->field)
 #define BIG 1e18
@@ -53,6 +64,10 @@ const gd_key gd_keys[] = {
     {"data", "shape", GD_KEY_STRING, F(data.shape), "", 0, 0, NULL,
      "cnn: one row as an image, HxWxC (height, width, channels; each row holds H x W pixels "
      "of C values, channels fastest); empty: a square one-channel image (784 features: 28x28x1)"},
+    {"data", "io", GD_KEY_STRING, F(data.io), DATA_IO_DEFAULT, 0, 0, io_names,
+     "how the ranks read a shared file: collective (parallel HDF5, one collective MPI-IO read) "
+     "or independent (each rank opens the file and reads its own rows; the only way in "
+     "gdmpi-sim, whose default it is)"},
 
     {"model", "type", GD_KEY_STRING, F(model.type), "softmax", 0, 0, NULL,
      "model: linreg (MSE), logreg (binary cross-entropy), softmax, mlp (neural network), cnn "
@@ -170,8 +185,9 @@ const gd_key gd_keys[] = {
      "a core beyond its ranks (progress needs one), off otherwise"},
     {"parallel", "bucket_kb", GD_KEY_INT, F(parallel.bucket_kb), "256", 1, 1048576, NULL,
      "allreduce with overlap: KiB of gradient per MPI_Iallreduce bucket"},
-    {"parallel", "stall_timeout", GD_KEY_REAL, F(parallel.stall_timeout), "300", 0, 1e6, NULL,
-     "seconds a rank may wait in one communication before the job ends with exit status 4 (0: off)"},
+    {"parallel", "stall_timeout", GD_KEY_REAL, F(parallel.stall_timeout), STALL_TIMEOUT_DEFAULT, 0,
+     1e6, NULL, "seconds a rank may wait in one communication before the job ends with exit "
+     "status 4 (0: off; gdmpi-sim: must be 0, its default)"},
     {"parallel", "servers", GD_KEY_INT, F(parallel.servers), "1", 1, 1e6, NULL,
      "ps, ps-async, downpour, easgd-async: ranks 0..servers-1 are parameter servers, each "
      "owning a contiguous slice of the parameters and its optimizer state; the other ranks are "

@@ -1,7 +1,9 @@
 /* Shard loading. Rank 0 first inspects the file serially (is it HDF5, do the datasets
  * exist, are the shapes and types right) so that every bad file gives one clear message
- * on every rank; then all ranks read their row ranges collectively with MPI-IO. With
- * `{rank}` in the path each rank inspects and reads its own whole file instead. */
+ * on every rank; then all ranks read their row ranges: collectively with MPI-IO
+ * (data.io = collective), or each on its own with a serial hyperslab read (independent:
+ * the only way without parallel HDF5, as in gdmpi-sim). With `{rank}` in the path each rank
+ * inspects and reads its own whole file instead. */
 #include "gdmpi/data.h"
 
 #include "gdmpi/error.h"
@@ -20,6 +22,33 @@ typedef struct {
     unsigned long long rows, cols;
     unsigned long long bytes; /* the features are unsigned 8-bit integers */
 } shape;
+
+/* data.io; parallel HDF5 (H5_HAVE_PARALLEL, from hdf5.h) decides what is possible. */
+#ifdef H5_HAVE_PARALLEL
+static int collective_io = 1;
+#else
+static int collective_io = 0;
+#endif
+
+int gd_data_io_check(const char *io)
+{
+#ifndef H5_HAVE_PARALLEL
+    if (!strcmp(io, "collective"))
+        return gd_fail(GD_ECONFIG, "data.io = collective needs parallel HDF5 (MPI-IO), which "
+                       "this build lacks (gdmpi-sim links serial HDF5): use data.io = independent");
+#endif
+    if (strcmp(io, "collective") && strcmp(io, "independent"))
+        return gd_fail(GD_ECONFIG, "data.io = '%s': expected collective or independent", io);
+    return GD_OK;
+}
+
+int gd_data_use_io(const char *io)
+{
+    int rc = gd_data_io_check(io);
+    if (!rc)
+        collective_io = !strcmp(io, "collective");
+    return rc;
+}
 
 void gd_shard_range(size_t n, int p, int r, size_t *first, size_t *count)
 {
@@ -128,7 +157,7 @@ static int inspect_file(const char *path, const char *xname, const char *yname, 
 
 /* Reads rows [first, first+count) of one dataset, converted to memory type mtype (float,
  * or bytes), with transfer property dxpl (collective MPI-IO, or the default for serial
- * files). */
+ * reads). */
 static int read_rows(hid_t f, const char *path, const char *name, size_t first, size_t count,
                      size_t cols, hid_t dxpl, hid_t mtype, void *out)
 {
@@ -162,12 +191,13 @@ static int alloc_shard(gd_dataset *ds, int bytes)
     return ds->y ? GD_OK : GD_ERR;
 }
 
-static int read_shard(gd_dataset *ds, const char *xname, const char *yname, hid_t fapl, hid_t dxpl)
+/* Reads ds->rows rows from row `first` of the file (0: a file of this rank's own). */
+static int read_shard(gd_dataset *ds, const char *xname, const char *yname, size_t first,
+                      hid_t fapl, hid_t dxpl)
 {
     hid_t f = H5Fopen(ds->path, H5F_ACC_RDONLY, fapl);
     if (f < 0)
         return gd_fail(GD_ERR, "%s: cannot open HDF5 file", ds->path);
-    size_t first = fapl == H5P_DEFAULT ? 0 : ds->first_row;
     int rc = ds->x8 ? read_rows(f, ds->path, xname, first, ds->rows, ds->cols, dxpl,
                                 H5T_NATIVE_UCHAR, ds->x8)
                     : read_rows(f, ds->path, xname, first, ds->rows, ds->cols, dxpl,
@@ -178,7 +208,25 @@ static int read_shard(gd_dataset *ds, const char *xname, const char *yname, hid_
     return rc;
 }
 
-/* One shared file: rank 0 inspects, everyone reads its rows collectively. */
+/* This rank's rows of a shared file in one collective MPI-IO read by all ranks of comm. */
+static int read_shard_collective(gd_dataset *ds, const char *xname, const char *yname,
+                                 MPI_Comm comm)
+{
+#ifdef H5_HAVE_PARALLEL
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    int rc = read_shard(ds, xname, yname, ds->first_row, fapl, dxpl);
+    H5Pclose(fapl);
+    H5Pclose(dxpl);
+    return rc;
+#else
+    (void)xname, (void)yname, (void)comm; /* gd_data_use_io refused it */
+    return gd_fail(GD_ERR, "%s: collective reads need parallel HDF5", ds->path);
+#endif
+}
+
+/* One shared file: rank 0 inspects, everyone reads its rows (data.io). */
 static int load_shared(gd_dataset *ds, const char *xname, const char *yname, int keep_bytes,
                        MPI_Comm comm)
 {
@@ -199,12 +247,8 @@ static int load_shared(gd_dataset *ds, const char *xname, const char *yname, int
     rc = alloc_shard(ds, keep_bytes && sh.bytes);
     if ((rc = gd_agree(comm, rc)))
         return rc;
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), dxpl = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
-    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-    rc = read_shard(ds, xname, yname, fapl, dxpl);
-    H5Pclose(fapl);
-    H5Pclose(dxpl);
+    rc = collective_io ? read_shard_collective(ds, xname, yname, comm)
+                       : read_shard(ds, xname, yname, ds->first_row, H5P_DEFAULT, H5P_DEFAULT);
     return gd_agree(comm, rc);
 }
 
@@ -232,7 +276,7 @@ static int load_per_rank(gd_dataset *ds, const char *xname, const char *yname, i
     ds->total_rows = total;
     rc = alloc_shard(ds, keep_bytes && sh.bytes);
     if (!rc)
-        rc = read_shard(ds, xname, yname, H5P_DEFAULT, H5P_DEFAULT);
+        rc = read_shard(ds, xname, yname, 0, H5P_DEFAULT, H5P_DEFAULT);
     return gd_agree(comm, rc);
 }
 

@@ -38,7 +38,7 @@ int gd_checkpoint_key_may_change(const char *section, const char *name)
 {
     static const char *const keys[] = {
         "train.epochs", "train.max_steps", "train.max_seconds", "train.resume",
-        "train.threads", "data.train", "data.val", "parallel.stall_timeout",
+        "train.threads", "data.train", "data.val", "data.io", "parallel.stall_timeout",
         "parallel.slow_ranks", "parallel.slow_factor", "parallel.delay_us"};
     char full[2 * GD_NAME_MAX];
     if (!strcmp(section, "output"))

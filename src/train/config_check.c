@@ -1,6 +1,7 @@
 /* The config checks that need the components: see include/gdmpi/config_check.h. */
 #include "gdmpi/config_check.h"
 
+#include "gdmpi/data.h"
 #include "gdmpi/error.h"
 #include "gdmpi/model.h"
 #include "gdmpi/optim.h"
@@ -42,8 +43,34 @@ static void warn_degenerate(const gd_config *c)
              "sqrt(eps) / sqrt(eps) times the gradient: plain SGD at lr");
 }
 
+/* What gdmpi-sim cannot simulate is refused by name (docs/simulation.md): the stall
+ * watchdog is a thread on the wall clock, and SMPI runs every rank in one process on
+ * simulated time; the overlap's bucket reductions would run SMPI's linear non-blocking
+ * allreduce. (data.io = collective is gd_data_io_check's: it depends on HDF5.) */
+static int check_simulable(const gd_config *c)
+{
+#ifdef GDMPI_SIM
+    if (c->parallel.stall_timeout > 0)
+        return gd_fail(GD_ECONFIG, "parallel.stall_timeout = %g: the stall watchdog (a thread "
+                       "on the wall clock) cannot run in gdmpi-sim; set it to 0 (the default "
+                       "here)", c->parallel.stall_timeout);
+    if (!strcmp(c->parallel.overlap, "true"))
+        return gd_fail(GD_ECONFIG, "parallel.overlap = true: SMPI's non-blocking allreduce "
+                       "sends every bucket to every rank (linear, not Open MPI's algorithm), "
+                       "so neither its simulated time nor its cost would be real; gdmpi-sim "
+                       "reduces without overlap (auto or false)");
+#else
+    (void)c;
+#endif
+    return GD_OK;
+}
+
 int gd_config_check(gd_config *c)
 {
+    int rc = check_simulable(c);
+    rc = rc ? rc : gd_data_io_check(c->data.io);
+    if (rc)
+        return rc;
     const gd_optim_ops *optim = gd_optim_find(c->optimizer.type);
     if (c->optimizer.lr == 0 && optim) /* 0: the optimizer's own default */
         c->optimizer.lr = optim->default_lr;

@@ -55,6 +55,12 @@ static int set_handler(int sig, void (*fn)(int))
 int gd_signals_install(void)
 {
     pending = 0;
+#ifdef GDMPI_SIM
+    /* gdmpi-sim: SMPI runs every rank in the one simulator process, which has one handler
+     * per signal for all of them, and stopping on a signal is a wall-clock matter. So no
+     * handler: SIGTERM and SIGINT end the simulation the default way (docs/simulation.md). */
+    return GD_OK;
+#endif
     if (set_handler(SIGTERM, on_signal) || set_handler(SIGINT, on_signal) ||
         set_handler(SIGUSR1, on_signal))
         return gd_fail(GD_ERR, "cannot install the SIGTERM/SIGINT/SIGUSR1 handler");

@@ -94,8 +94,11 @@ static int load_data(gd_trainer *t)
         t->has_val = 0;
         return t->ctx.serving ? GD_OK : gd_data_placeholder(&t->train, GD_TESTFN_ROWS, t->ctx.role_comm);
     }
+    int rc = gd_data_use_io(c->data.io);
+    if (rc)
+        return rc;
     /* compact: 8-bit features stay bytes, converted batch by batch (gather_batch) */
-    int rc = t->ctx.serving ? GD_OK
+    rc = t->ctx.serving ? GD_OK
                         : gd_data_load_compact(&t->train, c->data.train, c->data.features,
                                                c->data.labels, c->data.scale, t->ctx.role_comm);
     t->has_val = c->data.val[0] != '\0';

@@ -5,7 +5,7 @@
 prefix=$TMP/prefix
 # The same build as the binary under test (make test SANITIZE=... exports GDMPI_SANITIZE).
 install_with() {
-    env -u MAKEFLAGS -u MAKELEVEL make -s --no-print-directory "$1" PREFIX="$prefix" \
+    env -u MAKEFLAGS -u MAKELEVEL -u GDMPI_SIM make -s --no-print-directory "$1" PREFIX="$prefix" \
         ${GDMPI_SANITIZE:+SANITIZE=$GDMPI_SANITIZE} >"$TMP/make.out" 2>&1
 }
 install_with install

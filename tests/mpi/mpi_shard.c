@@ -1,5 +1,6 @@
 /* Run under mpirun: each rank must hold exactly its rows [first, first+count) of the file,
- * split n/p +- 1, for a shared file read with collective MPI-IO and for per-rank files.
+ * split n/p +- 1, for a shared file read with collective MPI-IO and with independent
+ * serial reads (data.io), and for per-rank files.
  * usage: mpi_shard SHARED.h5 [PER_RANK_PATTERN_WITH_{rank}] ; rank 0 prints ok/not ok. */
 #include "gdmpi/data.h"
 #include "gdmpi/error.h"
@@ -39,11 +40,13 @@ static int read_all(const char *path, float **x, float **y, size_t *rows, size_t
     return rc < 0 ? -1 : 0;
 }
 
-static void check_shared(const char *path)
+static void check_shared(const char *path, const char *io)
 {
     float *x, *y;
     size_t rows, cols;
+    char what[128];
     int good = read_all(path, &x, &y, &rows, &cols) == 0;
+    good &= gd_data_use_io(io) == GD_OK;
     gd_dataset ds;
     good &= gd_data_load(&ds, path, "X", "y", 1.0, MPI_COMM_WORLD) == GD_OK;
     size_t first, count;
@@ -54,10 +57,12 @@ static void check_shared(const char *path)
         good &= memcmp(ds.x, x + first * cols, count * cols * sizeof(float)) == 0;
         good &= memcmp(ds.y, y + first, count * sizeof(float)) == 0;
     }
-    report(good, "shared file: each rank holds exactly its rows");
-    unsigned long long total = ds.rows;
+    snprintf(what, sizeof what, "shared file, data.io = %s: each rank holds exactly its rows", io);
+    report(good, what);
+    unsigned long long total = good ? ds.rows : 0;
     MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
-    report(total == rows, "shared file: the shards cover every row once");
+    snprintf(what, sizeof what, "shared file, data.io = %s: the shards cover every row once", io);
+    report(total == rows, what);
     gd_data_free(&ds);
     free(x);
     free(y);
@@ -91,7 +96,8 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    check_shared(argv[1]);
+    check_shared(argv[1], "collective");
+    check_shared(argv[1], "independent");
     if (argc > 2)
         check_per_rank(argv[2]);
     MPI_Finalize();
