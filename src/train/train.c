@@ -290,6 +290,9 @@ static int plan_roles(gd_trainer *t)
     const gd_config *c = t->cfg;
     t->strategy = gd_strategy_find(c->parallel.mode);
     int rc = t->strategy->check ? t->strategy->check(c, t->size) : GD_OK;
+    if (!rc && strcmp(c->parallel.compress, "none") && !t->strategy->compresses)
+        rc = gd_fail(GD_ECONFIG, "parallel.compress = %s: parallel.mode = %s does not compress "
+                     "(allreduce does)", c->parallel.compress, c->parallel.mode);
     if (!rc && t->strategy->async && c->train.patience > 0)
         rc = gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous mode "
                      "(allreduce, ps, local-sgd, easgd); %s has no common best epoch",
@@ -534,6 +537,22 @@ static void lead_timers(const gd_trainer *t, double *timers)
     }
 }
 
+/* The epoch's bytes on the wire: the running totals less the earlier rows' (so a resumed
+ * run, whose rows and totals come back from the checkpoint, goes on counting). */
+static void record_wire(const gd_trainer *t, gd_metrics_row *r)
+{
+    double before[GD_WIRE_COUNT] = {0};
+    for (const gd_metrics_row *p = t->metrics.rows; p < r; p++) {
+        before[GD_WIRE_SENT] += p->bytes_sent;
+        before[GD_WIRE_RECV] += p->bytes_recv;
+        before[GD_WIRE_DENSE] += p->bytes_dense;
+    }
+    const double *w = t->ctx.wire, none = t->ctx.counts_wire ? 0 : NAN;
+    r->bytes_sent = w[GD_WIRE_SENT] - before[GD_WIRE_SENT] + none;
+    r->bytes_recv = w[GD_WIRE_RECV] - before[GD_WIRE_RECV] + none;
+    r->bytes_dense = w[GD_WIRE_DENSE] - before[GD_WIRE_DENSE] + none;
+}
+
 static void record_epoch(gd_trainer *t, gd_metrics_row *r)
 {
     double wall = MPI_Wtime() - t->ctx.t_start, timers[GD_T_COUNT];
@@ -550,6 +569,7 @@ static void record_epoch(gd_trainer *t, gd_metrics_row *r)
     r->compute_frac = busy > 0 ? timers[GD_T_COMPUTE] / busy : 0;
     r->comm_frac = busy > 0 ? timers[GD_T_COMM] / busy : 0;
     r->wait_frac = busy > 0 ? timers[GD_T_WAIT] / busy : 0;
+    record_wire(t, r);
 }
 
 static void print_epoch(gd_trainer *t)
