@@ -37,6 +37,8 @@ typedef struct gd_wire {
     double *bytes; /* GD_WIRE_COUNT running totals (the step context's, checkpointed) */
 } gd_wire;
 
+/* Bytes this rank sent and received by point-to-point messages (counted exactly). */
+void gd_wire_count(gd_wire *w, double sent, double recv);
 /* Collectives that count what they move; buf in place. */
 void gd_wire_allreduce(gd_wire *w, void *buf, int count, MPI_Datatype type, MPI_Op op);
 void gd_wire_allgather(gd_wire *w, const void *mine, void *all, size_t bytes);

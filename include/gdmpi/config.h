@@ -86,6 +86,7 @@ typedef struct gd_config {
         double compress_ratio;            /* topk, randomk: the fraction sent */
         char error_feedback[GD_NAME_MAX]; /* auto|true|false */
         long qsgd_levels, powersgd_rank;
+        char topology[GD_NAME_MAX];       /* gossip: ring|torus|exponential|complete */
     } parallel;
     struct {
         char dir[GD_PATH_MAX];

@@ -58,6 +58,11 @@ typedef struct gd_step_host {
     void (*server_progress)(gd_step_ctx *ctx, int row);
     /* 1 once SIGTERM, SIGINT or SIGUSR1 arrived on this rank. */
     int (*signal_pending)(void);
+    /* Synchronous modes, collective over the ranks that hold validation data: the mean
+     * validation loss and the accuracy of the parameters in ctx->model->w (NaN without
+     * data.val; accuracy NaN for regression), timed as eval. Gossip evaluates rank 0's own
+     * parameters with it beside the average that the row describes. */
+    void (*evaluate)(gd_step_ctx *ctx, double *loss, double *acc);
 } gd_step_host;
 
 struct gd_step_ctx {

@@ -71,7 +71,7 @@ const gd_memory_ops *gd_memory_find(int feedback)
 
 /* ---- counted collectives ------------------------------------------------------------- */
 
-static void count(gd_wire *w, double sent, double recv)
+void gd_wire_count(gd_wire *w, double sent, double recv)
 {
     w->bytes[GD_WIRE_SENT] += sent;
     w->bytes[GD_WIRE_RECV] += recv;
@@ -90,14 +90,14 @@ void gd_wire_allreduce(gd_wire *w, void *buf, int count_, MPI_Datatype type, MPI
     MPI_Type_size(type, &tsize);
     MPI_Allreduce(MPI_IN_PLACE, buf, count_, type, op, w->comm);
     double b = ring_allreduce_bytes((double)count_ * tsize, w->size);
-    count(w, b, b);
+    gd_wire_count(w, b, b);
 }
 
 void gd_wire_allgather(gd_wire *w, const void *mine, void *all, size_t bytes)
 {
     MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, w->comm);
     double b = (double)(w->size - 1) * (double)bytes;
-    count(w, b, b);
+    gd_wire_count(w, b, b);
 }
 
 void gd_wire_count_allreduce(gd_wire *w, double bytes, int moved)
@@ -105,7 +105,7 @@ void gd_wire_count_allreduce(gd_wire *w, double bytes, int moved)
     double b = ring_allreduce_bytes(bytes, w->size);
     w->bytes[GD_WIRE_DENSE] += b;
     if (moved)
-        count(w, b, b);
+        gd_wire_count(w, b, b);
 }
 
 /* ---- bit packing --------------------------------------------------------------------- */

@@ -21,6 +21,7 @@ static const char *overlap_names(void) { return "auto|true|false"; }
 static const char *staleness_lr_names(void) { return "none|inverse"; }
 static const char *resume_words(void) { return "auto|never"; }
 static const char *feedback_names(void) { return "auto|true|false"; }
+static const char *topology_names(void) { return "ring|torus|exponential|complete"; }
 
 #define F(field) offsetof(gd_config, field), sizeof(((gd_config *)0)->field)
 #define BIG 1e18
@@ -214,6 +215,9 @@ const gd_key gd_keys[] = {
      "qsgd: s, quantisation levels per sign (7: 4 bits a coordinate with the sign)"},
     {"parallel", "powersgd_rank", GD_KEY_INT, F(parallel.powersgd_rank), "4", 1, 1000000, NULL,
      "powersgd: r, the rank of each weight matrix's approximation (at most its smaller side)"},
+    {"parallel", "topology", GD_KEY_STRING, F(parallel.topology), "ring", 0, 0, topology_names,
+     "gossip: the neighbours each rank averages with: ring (rank +-1), torus (a 2-D grid that "
+     "wraps), exponential (rank +-2^i), complete (every rank); uniform weights 1/(neighbours+1)"},
 
     {"output", "dir", GD_KEY_PATH, F(output.dir), "", 0, 0, NULL,
      "run directory (empty: runs/<config name>)"},

@@ -61,10 +61,17 @@ static void host_server_progress(gd_step_ctx *ctx, int row)
     gd_checkpoint_server_progress(gd_trainer_of(ctx), row);
 }
 
+static void evaluate(gd_trainer *t, double *loss, double *acc);
+static void host_evaluate(gd_step_ctx *ctx, double *loss, double *acc)
+{
+    evaluate(gd_trainer_of(ctx), loss, acc);
+}
+
 static const gd_step_host trainer_host = {.span = host_span,
                                           .accept_row = host_accept_row,
                                           .server_progress = host_server_progress,
-                                          .signal_pending = gd_signal_pending};
+                                          .signal_pending = gd_signal_pending,
+                                          .evaluate = host_evaluate};
 
 /* A strategy op that failed in the middle of training: the other ranks are in their step
  * or exchange and cannot be told, so the job ends (docs/design.md, rule 4). */
