@@ -56,9 +56,9 @@ static float bucket_norm(const float *p, size_t lo, size_t hi)
 /* xi: the level of |v| / norm among s, rounded stochastically (eq. 1). */
 static uint32_t stochastic_level(gd_rng *r, float v, float norm, long s)
 {
-    if (!(norm > 0))
-        return 0;
     double x = (double)s * fabs((double)v) / norm, l = floor(x);
+    if (!(norm > 0) || !isfinite(x)) /* a zero bucket; or inf/NaN: the norm carries it */
+        return 0;
     if (gd_rng_uniform(r) < x - l)
         l += 1;
     return (uint32_t)(l < (double)s ? l : (double)s);
