@@ -545,19 +545,25 @@ static void lead_timers(const gd_trainer *t, double *timers)
 }
 
 /* The epoch's bytes on the wire: the running totals less the earlier rows' (so a resumed
- * run, whose rows and totals come back from the checkpoint, goes on counting). */
+ * run, whose rows and totals come back from the checkpoint, goes on counting). Strategies
+ * that do not count them (the asynchronous ones, whose lead worker fills a row of its own
+ * outside the table) leave them NaN. */
 static void record_wire(const gd_trainer *t, gd_metrics_row *r)
 {
+    r->bytes_sent = r->bytes_recv = r->bytes_dense = NAN;
+    if (!t->ctx.counts_wire)
+        return;
     double before[GD_WIRE_COUNT] = {0};
-    for (const gd_metrics_row *p = t->metrics.rows; p < r; p++) {
+    const gd_metrics_row *end = t->metrics.rows + t->metrics.nrows;
+    for (const gd_metrics_row *p = t->metrics.rows; p < r && p < end; p++) {
         before[GD_WIRE_SENT] += p->bytes_sent;
         before[GD_WIRE_RECV] += p->bytes_recv;
         before[GD_WIRE_DENSE] += p->bytes_dense;
     }
-    const double *w = t->ctx.wire, none = t->ctx.counts_wire ? 0 : NAN;
-    r->bytes_sent = w[GD_WIRE_SENT] - before[GD_WIRE_SENT] + none;
-    r->bytes_recv = w[GD_WIRE_RECV] - before[GD_WIRE_RECV] + none;
-    r->bytes_dense = w[GD_WIRE_DENSE] - before[GD_WIRE_DENSE] + none;
+    const double *w = t->ctx.wire;
+    r->bytes_sent = w[GD_WIRE_SENT] - before[GD_WIRE_SENT];
+    r->bytes_recv = w[GD_WIRE_RECV] - before[GD_WIRE_RECV];
+    r->bytes_dense = w[GD_WIRE_DENSE] - before[GD_WIRE_DENSE];
 }
 
 static void record_epoch(gd_trainer *t, gd_metrics_row *r)
