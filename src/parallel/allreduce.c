@@ -238,13 +238,13 @@ static int allreduce_step(gd_step_ctx *ctx)
     s->sums[1] = ctx->batch_count;
     double since = MPI_Wtime();
     gd_wire_count_allreduce(&s->wire, sizeof s->sums, 1);
+    if (!s->compressed) /* the compressor counts its own */
+        gd_wire_count_allreduce(&s->wire, (double)n * sizeof *g, 1);
     if (s->compressed) {
         compressed_reduction(ctx, s);
     } else if (s->overlap) {
-        gd_wire_count_allreduce(&s->wire, (double)n * sizeof *g, 1);
         finish_reduction(ctx, s);
     } else { /* the sums travel beside the gradient, not after it */
-        gd_wire_count_allreduce(&s->wire, (double)n * sizeof *g, 1);
         MPI_Request sums;
         gd_watchdog_enter("allreduce of gradients", ctx->step);
         MPI_Iallreduce(MPI_IN_PLACE, s->sums, 2, MPI_DOUBLE, MPI_SUM, ctx->comm, &sums);
