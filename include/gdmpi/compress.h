@@ -132,6 +132,16 @@ void gd_compressor_declare(gd_compressor *c, gd_state *s);
  * rows x r matrix P), exposed for its reference test. */
 void gd_powersgd_orthogonalize(float *P, size_t rows, size_t r);
 
+/* The scaled codes (qsgd's norms, sign's mean magnitudes) carry one float32 scale per bucket
+ * of this many coordinates (QSGD's d = 512): one scale for a whole vector of layers whose
+ * gradients differ by orders of magnitude would let the small ones drown or the large ones
+ * pile up in the residual. */
+#define GD_COMPRESS_BUCKET 512
+static inline size_t gd_compress_buckets(size_t n)
+{
+    return (n + GD_COMPRESS_BUCKET - 1) / GD_COMPRESS_BUCKET;
+}
+
 /* Bit packing for the quantised codes: value v (< 2^bits) at position i of a packed array. */
 void gd_bits_put(unsigned char *buf, size_t i, unsigned bits, uint32_t v);
 uint32_t gd_bits_get(const unsigned char *buf, size_t i, unsigned bits);

@@ -1,7 +1,7 @@
 /* compress = qsgd: QSGD (Alistarh et al. 2017, "QSGD: Communication-efficient SGD via
  * gradient quantization and encoding", eq. 1 and section 3.1). The vector is cut into
- * buckets of QSGD_BUCKET coordinates; in a bucket b with norm ||b||_2, coordinate v goes
- * as ||b|| sign(v) xi(v, s) with s = parallel.qsgd_levels and xi the stochastic rounding of
+ * buckets of GD_COMPRESS_BUCKET (512, the paper's d) coordinates; in a bucket b with norm
+ * ||b||_2, v goes as ||b|| sign(v) xi(v, s) with s = parallel.qsgd_levels and xi the stochastic rounding of
  * s |v| / ||b|| to one of its two neighbouring integers l or l + 1, up with probability
  * s |v| / ||b|| - l: E[xi] = s |v| / ||b||, so the code is unbiased (error feedback off by
  * default). Wire: each bucket's norm as float32, then per coordinate a sign bit and the
@@ -16,8 +16,6 @@
 #include <math.h>
 #include <string.h>
 
-#define QSGD_BUCKET 512 /* coordinates per norm (the paper's bucket size d = 512) */
-
 static unsigned level_bits(long s)
 {
     unsigned b = 0;
@@ -27,8 +25,6 @@ static unsigned level_bits(long s)
 }
 
 static unsigned code_bits(const gd_compressor *c) { return 1 + level_bits(c->p.levels); }
-
-static size_t buckets(size_t n) { return (n + QSGD_BUCKET - 1) / QSGD_BUCKET; }
 
 static int qsgd_check(const gd_compress_params *p, size_t n)
 {
@@ -41,7 +37,7 @@ static int qsgd_check(const gd_compress_params *p, size_t n)
 
 static int qsgd_setup(gd_compressor *c)
 {
-    c->msg_bytes = buckets(c->n) * sizeof(float) + (c->n * code_bits(c) + 7) / 8;
+    c->msg_bytes = gd_compress_buckets(c->n) * sizeof(float) + (c->n * code_bits(c) + 7) / 8;
     return GD_OK;
 }
 
@@ -66,11 +62,11 @@ static uint32_t stochastic_level(gd_rng *r, float v, float norm, long s)
 
 static void qsgd_compress(gd_compressor *c, const float *p, void *msg)
 {
-    unsigned char *m = msg, *bits = m + buckets(c->n) * sizeof(float);
+    unsigned char *m = msg, *bits = m + gd_compress_buckets(c->n) * sizeof(float);
     const unsigned width = code_bits(c);
-    memset(bits, 0, c->msg_bytes - buckets(c->n) * sizeof(float));
-    for (size_t b = 0, lo = 0; lo < c->n; b++, lo += QSGD_BUCKET) {
-        size_t hi = lo + QSGD_BUCKET < c->n ? lo + QSGD_BUCKET : c->n;
+    memset(bits, 0, c->msg_bytes - gd_compress_buckets(c->n) * sizeof(float));
+    for (size_t b = 0, lo = 0; lo < c->n; b++, lo += GD_COMPRESS_BUCKET) {
+        size_t hi = lo + GD_COMPRESS_BUCKET < c->n ? lo + GD_COMPRESS_BUCKET : c->n;
         float norm = bucket_norm(p, lo, hi);
         memcpy(m + b * sizeof(float), &norm, sizeof norm);
         for (size_t i = lo; i < hi; i++) {
@@ -82,10 +78,10 @@ static void qsgd_compress(gd_compressor *c, const float *p, void *msg)
 
 static void qsgd_decompress_add(const gd_compressor *c, const void *msg, float *acc)
 {
-    const unsigned char *m = msg, *bits = m + buckets(c->n) * sizeof(float);
+    const unsigned char *m = msg, *bits = m + gd_compress_buckets(c->n) * sizeof(float);
     const unsigned width = code_bits(c);
-    for (size_t b = 0, lo = 0; lo < c->n; b++, lo += QSGD_BUCKET) {
-        size_t hi = lo + QSGD_BUCKET < c->n ? lo + QSGD_BUCKET : c->n;
+    for (size_t b = 0, lo = 0; lo < c->n; b++, lo += GD_COMPRESS_BUCKET) {
+        size_t hi = lo + GD_COMPRESS_BUCKET < c->n ? lo + GD_COMPRESS_BUCKET : c->n;
         float norm;
         memcpy(&norm, m + b * sizeof(float), sizeof norm);
         const float unit = norm / (float)c->p.levels;

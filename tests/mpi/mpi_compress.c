@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { N = 203 };
+enum { N = 1203 }; /* three buckets of sign's scales, the last partial */
 
 /* Rank r's input: signs and magnitudes that differ from rank to rank. */
 static float input(int rank, size_t i)
@@ -39,12 +39,15 @@ static int exchange(const char *name, int feedback, double ratio, float *out, in
     return 1;
 }
 
-static double mean_magnitude(int rank)
+/* Rank r's scale for coordinate i: the mean magnitude of its bucket of 512. */
+static double mean_magnitude(int rank, size_t i)
 {
+    size_t lo = i / GD_COMPRESS_BUCKET * GD_COMPRESS_BUCKET;
+    size_t hi = lo + GD_COMPRESS_BUCKET < N ? lo + GD_COMPRESS_BUCKET : N;
     double l1 = 0;
-    for (size_t i = 0; i < N; i++)
-        l1 += fabsf(input(rank, i));
-    return (float)(l1 / N);
+    for (size_t j = lo; j < hi; j++)
+        l1 += fabsf(input(rank, j));
+    return (float)(l1 / (double)(hi - lo));
 }
 
 /* signSGD with majority vote: sign(sum_k sign(x_k)) x sum_k s_k, a tie 0. */
@@ -52,17 +55,17 @@ static int majority_vote(int size)
 {
     float out[N];
     int good = exchange("sign", 0, 1, out, size);
-    double scales = 0;
-    for (int r = 0; r < size; r++)
-        scales += mean_magnitude(r);
     for (size_t i = 0; good && i < N; i++) {
+        double scales = 0;
+        for (int r = 0; r < size; r++)
+            scales += mean_magnitude(r, i);
         int votes = 0;
         for (int r = 0; r < size; r++)
             votes += input(r, i) < 0 ? -1 : 1;
         double want = votes > 0 ? scales : votes < 0 ? -scales : 0;
         good &= fabs(out[i] - want) <= 1e-5 * scales;
     }
-    return good && bytes[GD_WIRE_SENT] == (size - 1) * (4.0 + (N + 7) / 8);
+    return good && bytes[GD_WIRE_SENT] == (size - 1) * (3 * 4.0 + (N + 7) / 8);
 }
 
 /* EF-signSGD: the sum of s_k sign(x_k). */
@@ -73,7 +76,7 @@ static int scaled_signs(int size)
     for (size_t i = 0; good && i < N; i++) {
         double want = 0;
         for (int r = 0; r < size; r++)
-            want += input(r, i) < 0 ? -mean_magnitude(r) : mean_magnitude(r);
+            want += input(r, i) < 0 ? -mean_magnitude(r, i) : mean_magnitude(r, i);
         good &= fabs(out[i] - want) <= 1e-5 * (1 + fabs(want));
     }
     return good;
@@ -100,7 +103,8 @@ static int topk_sums(int size)
     int good = exchange("topk", 1, 1.0, out, size) && is_plain_sum(out, size, 1e-5);
     good &= bytes[GD_WIRE_SENT] == (size - 1) * 8.0 * N;
     good &= exchange("topk", 1, 1e-9, out, size); /* k = 1 */
-    float want[N] = {0};
+    static float want[N];
+    memset(want, 0, sizeof want);
     for (int r = 0; r < size; r++) {
         size_t best = 0;
         for (size_t i = 1; i < N; i++)

@@ -160,7 +160,7 @@ static void test_message_bytes(void **state)
         {"fp16", 1, 1, 2000},   {"bf16", 1, 1, 2000},
         {"topk", 0.01, 1, 80},  {"randomk", 0.0101, 1, 88}, /* k = ceil(10.1) = 11 */
         {"qsgd", 1, 7, 2 * 4 + 1000 * 4 / 8}, {"qsgd", 1, 1, 2 * 4 + 1000 * 2 / 8},
-        {"qsgd", 1, 8, 2 * 4 + 1000 * 5 / 8}, {"sign", 1, 1, 4 + 125},
+        {"qsgd", 1, 8, 2 * 4 + 1000 * 5 / 8}, {"sign", 1, 1, 2 * 4 + 125},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         gd_compressor c;
