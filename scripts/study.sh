@@ -3,8 +3,9 @@
 # (configs/architectures/*.cfg, each also with a straggler where gdmpi has
 # parallel.slow_ranks), and the variants (staleness-aware lr beside Downpour and allreduce
 # under the straggler; local-sgd on a label-sorted Fashion-MNIST with contiguous shards and
-# with data.shuffle = global), compared with scripts/compare into one report.md with the
-# PNGs beside it. Sized to finish in under 10 minutes on 2 cores: architecture runs get
+# with data.shuffle = global), and, as root, compression under a 100 Mbit/s network
+# (scripts/compress-study.sh: time to a target loss per compressor on shaped namespace hosts),
+# compared with scripts/compare into one report.md with the PNGs beside it. Sized to finish in under 10 minutes on 2 cores: architecture runs get
 # at most ARCH_EPOCHS epochs and an equal share of the time budget (train.max_seconds).
 #
 # Environment: GDMPI (./gdmpi), OUT (runs/study), OPT_DIR (configs/optimizers), ARCH_DIR
@@ -14,7 +15,9 @@
 # SLOW_FACTOR (3: how much slower the straggler is), ARCH_SET (overrides of the architecture
 # configs, "key=value ...": by default an mlp, as scripts/straggler-study.sh does, since
 # softmax's step takes microseconds and a slower compute would hardly show), VARIANT_SECS
-# (20: seconds of each run of the variants section, kept out of the architectures' share).
+# (20: seconds of each run of the variants section, kept out of the architectures' share),
+# COMPRESS_SECS (25: seconds of each run of the compression section, scripts/compress-study.sh,
+# also kept out of that share; as root only, since it shapes namespace hosts with tc).
 set -u
 GDMPI=${GDMPI:-./gdmpi}
 OUT=${OUT:-runs/study}
@@ -28,6 +31,10 @@ OPT_DIR=${OPT_DIR:-configs/optimizers}
 ARCH_DIR=${ARCH_DIR:-configs/architectures}
 VARIANT_SECS=${VARIANT_SECS:-20}
 VARIANT_RUNS=3 # the variants section's runs (variants_study)
+COMPRESS_SECS=${COMPRESS_SECS:-25}
+COMPRESS_RUNS=7 # scripts/compress-study.sh's runs, each COMPRESS_SECS and ~10 s of start-up
+COMPRESS_RESERVE=0
+[ "$(id -u)" -eq 0 ] && COMPRESS_RESERVE=$((COMPRESS_RUNS * (COMPRESS_SECS + 10)))
 PY=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 GDMPI
 START=$(date +%s)
@@ -137,7 +144,7 @@ architecture_study() {
     fi
     straggler=0
     has_key parallel.slow_ranks && straggler=1
-    left=$((BUDGET - $(elapsed) - VARIANT_RUNS * VARIANT_SECS))
+    left=$((BUDGET - $(elapsed) - VARIANT_RUNS * VARIANT_SECS - COMPRESS_RESERVE))
     secs=$((left / (n * (1 + straggler))))
     [ "$secs" -gt 90 ] && secs=90
     [ "$secs" -lt 5 ] && secs=5
@@ -272,9 +279,16 @@ write_report() {
     } >"$OUT/report.md"
 }
 
+# Compression under a 100 Mbit/s network (root only: namespace hosts shaped with tc).
+compression_study() {
+    OUT=$OUT GDMPI=$GDMPI SECS=$COMPRESS_SECS scripts/compress-study.sh >>"$LOG" 2>&1 ||
+        FAILED=$((FAILED + 1))
+}
+
 optimizer_study
 architecture_study
 variants_study
+compression_study
 write_report
 echo "study: wrote $OUT/report.md in $(elapsed) s ($FAILED failures)"
 [ "$(elapsed)" -le 600 ] || echo "study: over the 10-minute budget"

@@ -85,6 +85,11 @@ typedef struct gd_config {
         char slow_ranks[256]; /* "1,3": ranks that sleep (slow_factor - 1) x their compute */
         double slow_factor;
         long delay_us;        /* latency added to every send and collective */
+        char compress[GD_NAME_MAX];       /* none|fp16|bf16|topk|randomk|qsgd|sign|powersgd */
+        double compress_ratio;            /* topk, randomk: the fraction sent */
+        char error_feedback[GD_NAME_MAX]; /* auto|true|false */
+        long qsgd_levels, powersgd_rank;
+        char topology[GD_NAME_MAX];       /* gossip: ring|torus|exponential|complete */
     } parallel;
     struct {
         char dir[GD_PATH_MAX];

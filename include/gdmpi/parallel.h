@@ -28,6 +28,9 @@ typedef struct gd_strategy_ops {
     /* 1: model.sync_bn works: the model's batch-norm reductions over the workers line up
      * with every step (allreduce). */
     int sync_bn;
+    /* 1: parallel.compress works: the strategy exchanges its gradients through a compressor
+     * (gdmpi/compress.h) and counts the bytes on the wire. */
+    int compresses;
     /* Optional: checks that need only the config and the rank count, before any data is
      * read (GD_ECONFIG with a message). */
     int (*check)(const gd_config *c, int size);

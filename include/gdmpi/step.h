@@ -11,6 +11,7 @@
 #ifndef GDMPI_STEP_H
 #define GDMPI_STEP_H
 
+#include "gdmpi/compress.h"
 #include "gdmpi/config.h"
 #include "gdmpi/model.h"
 #include "gdmpi/optim.h"
@@ -26,6 +27,7 @@ typedef struct gd_metrics_row {
     long epoch, step;
     double wall, samples, train_loss, val_loss, val_acc, lr, samples_per_s;
     double compute_frac, comm_frac, wait_frac;
+    double bytes_sent, bytes_recv, bytes_dense; /* this epoch's, the lead's (NaN: not counted) */
 } gd_metrics_row;
 
 /* Why a run ended: summary.json's stop_reason. */
@@ -56,6 +58,11 @@ typedef struct gd_step_host {
     void (*server_progress)(gd_step_ctx *ctx, int row);
     /* 1 once SIGTERM, SIGINT or SIGUSR1 arrived on this rank. */
     int (*signal_pending)(void);
+    /* Synchronous modes, collective over the ranks that hold validation data: the mean
+     * validation loss and the accuracy of the parameters in ctx->model->w (NaN without
+     * data.val; accuracy NaN for regression), timed as eval. Gossip evaluates rank 0's own
+     * parameters with it beside the average that the row describes. */
+    void (*evaluate)(gd_step_ctx *ctx, double *loss, double *acc);
 } gd_step_host;
 
 struct gd_step_ctx {
@@ -105,6 +112,10 @@ struct gd_step_ctx {
                                into the model */
 
     double timers[GD_T_COUNT];
+    /* Bytes on the wire, this rank's running totals (gdmpi/compress.h: GD_WIRE_SENT, RECV,
+     * DENSE), kept by a strategy that sets counts_wire in setup (metrics.csv's bytes). */
+    double wire[GD_WIRE_COUNT];
+    int counts_wire;
 };
 
 /* Checkpoints: the usual declaration of the parameters the strategy trains and of their

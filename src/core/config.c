@@ -21,6 +21,8 @@ static const char *overlap_names(void) { return "auto|true|false"; }
 static const char *staleness_lr_names(void) { return "none|inverse"; }
 static const char *resume_words(void) { return "auto|never"; }
 static const char *io_names(void) { return "collective|independent"; }
+static const char *feedback_names(void) { return "auto|true|false"; }
+static const char *topology_names(void) { return "ring|torus|exponential|complete"; }
 
 /* Defaults that differ in gdmpi-sim (make sim, docs/simulation.md): its serial HDF5 has no
  * MPI-IO driver, and the stall watchdog's thread and wall clock mean nothing to SMPI. */
@@ -223,6 +225,24 @@ const gd_key gd_keys[] = {
     {"parallel", "delay_us", GD_KEY_INT, F(parallel.delay_us), "0", 0, 1e9, NULL,
      "network injection, any mode: microseconds added to every send and every collective "
      "during training, on the calling rank (0: off)"},
+    {"parallel", "compress", GD_KEY_STRING, F(parallel.compress), "none", 0, 0, NULL,
+     "allreduce: gradient compression (docs/parallel-modes.md): none; fp16, bf16 (16-bit "
+     "codes summed in float32); topk, randomk (compress_ratio of the coordinates as index and "
+     "value); qsgd (qsgd_levels stochastic levels); sign (1 bit, majority vote or EF-signSGD); "
+     "powersgd (rank powersgd_rank on the weight matrices); not with parallel.overlap = true"},
+    {"parallel", "compress_ratio", GD_KEY_REAL, F(parallel.compress_ratio), "0.01", 0, 1, NULL,
+     "topk, randomk: the fraction of coordinates each rank sends, in (0, 1]"},
+    {"parallel", "error_feedback", GD_KEY_STRING, F(parallel.error_feedback), "auto", 0, 0,
+     feedback_names, "compress: keep what was not sent and add it to the next gradient; auto: on "
+     "for the biased compressors (topk, randomk, sign, powersgd), off for fp16, bf16, qsgd; sign "
+     "without it is the majority vote"},
+    {"parallel", "qsgd_levels", GD_KEY_INT, F(parallel.qsgd_levels), "7", 1, 32767, NULL,
+     "qsgd: s, quantisation levels per sign (7: 4 bits a coordinate with the sign)"},
+    {"parallel", "powersgd_rank", GD_KEY_INT, F(parallel.powersgd_rank), "4", 1, 1000000, NULL,
+     "powersgd: r, the rank of each weight matrix's approximation (at most its smaller side)"},
+    {"parallel", "topology", GD_KEY_STRING, F(parallel.topology), "ring", 0, 0, topology_names,
+     "gossip: the neighbours each rank averages with: ring (rank +-1), torus (a 2-D grid that "
+     "wraps), exponential (rank +-2^i), complete (every rank); uniform weights 1/(neighbours+1)"},
 
     {"output", "dir", GD_KEY_PATH, F(output.dir), "", 0, 0, NULL,
      "run directory (empty: runs/<config name>)"},

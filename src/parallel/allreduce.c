@@ -15,8 +15,14 @@
  * reduces the two sums, and waits for everything before the optimizer step. Sums are
  * elementwise, so the result equals the plain allreduce up to the order of float additions.
  *
+ * Compressed (parallel.compress other than none; never with overlap): the gradient sum goes
+ * through a compressor with its error-feedback memory (gdmpi/compress.h, GRACE's split),
+ * whose exchange leaves the sum over the ranks of the decompressed messages in g; the loss
+ * and count sums travel beside it uncompressed. docs/parallel-modes.md.
+ *
  * Timing: the communication that was in flight during backward is hidden behind compute;
- * the wait in step() is exposed and goes to the comm timer. summary.json reports both. */
+ * the wait in step() is exposed and goes to the comm timer. summary.json reports both.
+ * Bytes: every path counts its traffic into ctx->wire (compress.h's accounting). */
 #include "gdmpi/error.h"
 #include "gdmpi/watchdog.h"
 #include "gdmpi/parallel.h"
@@ -47,6 +53,9 @@ typedef struct ar_state {
     double inflight_since;
     double hidden_s, exposed_s; /* this rank's totals, then (after finish) means over ranks */
     int reduced;
+    int compressed;       /* parallel.compress other than none */
+    gd_compressor comp;
+    gd_wire wire;
 } ar_state;
 
 /* Collective: every node has a core beyond its ranks. Overlap needs one: the requests in
@@ -66,6 +75,8 @@ static int spare_core(MPI_Comm comm)
     return spare;
 }
 
+static int compressing(const gd_config *c) { return strcmp(c->parallel.compress, "none") != 0; }
+
 /* parallel.overlap: auto means on for models that report their gradient slices, on nodes
  * with a core to spare (collective). */
 static int wants_overlap(const gd_step_ctx *ctx)
@@ -75,8 +86,8 @@ static int wants_overlap(const gd_step_ctx *ctx)
     if (!strcmp(v, "auto"))
         return 0; /* SMPI's non-blocking allreduce is linear (src/pmpi/wrap.c); true is refused */
 #endif
-    if (!strcmp(v, "auto"))
-        return spare_core(ctx->comm) && ctx->model->ops->lockstep;
+    if (!strcmp(v, "auto")) /* a compressor needs the whole gradient: plain */
+        return spare_core(ctx->comm) && ctx->model->ops->lockstep && !compressing(ctx->cfg);
     return !strcmp(v, "true");
 }
 
@@ -137,6 +148,25 @@ static int plan_buckets(gd_step_ctx *ctx, ar_state *s)
     return GD_OK;
 }
 
+/* The compressor's parameters: the config's, with the model's weight matrices (PowerSGD). */
+static gd_compress_params compress_params(const gd_step_ctx *ctx)
+{
+    const gd_config *c = ctx->cfg;
+    const gd_compressor_ops *ops = gd_compressor_find(c->parallel.compress);
+    const char *fb = c->parallel.error_feedback;
+    gd_compress_params p = {.ratio = c->parallel.compress_ratio, .levels = c->parallel.qsgd_levels,
+                            .rank = c->parallel.powersgd_rank, .seed = (uint64_t)c->train.seed,
+                            .rank_id = ctx->rank};
+    p.feedback = !strcmp(fb, "auto") ? ops && ops->biased : !strcmp(fb, "true");
+    gd_model_layer layers[GD_MODEL_MAX_LAYERS];
+    size_t nl = gd_model_layers(ctx->model, layers);
+    for (size_t i = 0; i < nl && p.nmatrices < GD_COMPRESS_MAX_MATRICES; i++)
+        p.matrix[p.nmatrices++] = (gd_matrix_view){
+            .offset = (size_t)(layers[i].W - ctx->model->w), .rows = layers[i].out,
+            .cols = layers[i].in};
+    return p;
+}
+
 static int allreduce_setup(gd_step_ctx *ctx)
 {
     ar_state *s = gd_alloc(1, sizeof *s, "allreduce state");
@@ -144,6 +174,14 @@ static int allreduce_setup(gd_step_ctx *ctx)
         return GD_ERR;
     ctx->state = s;
     s->comm = MPI_COMM_NULL;
+    s->wire = (gd_wire){.comm = ctx->comm, .size = ctx->size, .bytes = ctx->wire};
+    ctx->counts_wire = 1;
+    s->compressed = compressing(ctx->cfg);
+    if (s->compressed) {
+        gd_compress_params p = compress_params(ctx);
+        return gd_compressor_create(&s->comp, ctx->cfg->parallel.compress, &p,
+                                    ctx->model->nparams, ctx->size);
+    }
     /* One rank has nothing to overlap with: buckets would only cut the first layer's
      * weight gradient into smaller GEMMs and poll requests that move nothing. */
     s->overlap = ctx->size > 1 && wants_overlap(ctx);
@@ -182,6 +220,19 @@ static void finish_reduction(gd_step_ctx *ctx, ar_state *s)
     s->exposed_s += MPI_Wtime() - now;
 }
 
+/* The gradient through the compressor (in place), the two sums beside it. */
+static void compressed_reduction(gd_step_ctx *ctx, ar_state *s)
+{
+    double since = MPI_Wtime();
+    MPI_Request sums;
+    gd_watchdog_enter("compressed exchange of gradients", ctx->step);
+    MPI_Iallreduce(MPI_IN_PLACE, s->sums, 2, MPI_DOUBLE, MPI_SUM, ctx->comm, &sums);
+    gd_compressor_exchange(&s->comp, &s->wire, ctx->model->g, ctx->model->g);
+    MPI_Wait(&sums, MPI_STATUS_IGNORE);
+    gd_watchdog_leave();
+    s->exposed_s += MPI_Wtime() - since;
+}
+
 static int allreduce_step(gd_step_ctx *ctx)
 {
     ar_state *s = ctx->state;
@@ -190,7 +241,12 @@ static int allreduce_step(gd_step_ctx *ctx)
     s->sums[0] = ctx->batch_loss;
     s->sums[1] = ctx->batch_count;
     double since = MPI_Wtime();
-    if (s->overlap) {
+    gd_wire_count_allreduce(&s->wire, sizeof s->sums, 1);
+    if (!s->compressed) /* the compressor counts its own */
+        gd_wire_count_allreduce(&s->wire, (double)n * sizeof *g, 1);
+    if (s->compressed) {
+        compressed_reduction(ctx, s);
+    } else if (s->overlap) {
         finish_reduction(ctx, s);
     } else { /* the sums travel beside the gradient, not after it */
         MPI_Request sums;
@@ -235,6 +291,16 @@ static void allreduce_summary(const gd_step_ctx *ctx, FILE *f)
             s->overlap ? "true" : "false", s->nbuckets, ctx->cfg->parallel.bucket_kb, s->hidden_s,
             s->exposed_s, total > 0 ? s->hidden_s / total : 0.0,
             s->reduced ? "true" : "false");
+    const double *w = ctx->wire;
+    fprintf(f, "  \"compress\": {\"compressor\": \"%s\", \"error_feedback\": %s, "
+               "\"bytes_sent\": %.0f, \"bytes_recv\": %.0f, \"bytes_dense\": %.0f, "
+               "\"ratio\": ",
+            ctx->cfg->parallel.compress, s->compressed && s->comp.p.feedback ? "true" : "false",
+            w[GD_WIRE_SENT], w[GD_WIRE_RECV], w[GD_WIRE_DENSE]);
+    if (w[GD_WIRE_SENT] > 0)
+        fprintf(f, "%.2f},\n", w[GD_WIRE_DENSE] / w[GD_WIRE_SENT]);
+    else
+        fprintf(f, "null},\n");
 }
 
 static void allreduce_destroy(gd_step_ctx *ctx)
@@ -247,6 +313,7 @@ static void allreduce_destroy(gd_step_ctx *ctx)
     free(s->bucket);
     free(s->req);
     free(s->done);
+    gd_compressor_destroy(&s->comp);
     free(s);
     ctx->state = NULL;
     ctx->model->grad_ready = NULL;
@@ -257,7 +324,21 @@ static void allreduce_destroy(gd_step_ctx *ctx)
 static int allreduce_state(gd_step_ctx *ctx, gd_state *s, gd_state_use use)
 {
     (void)use;
+    ar_state *a = ctx->state;
     gd_step_declare(ctx, s, GD_SHARED, 0, ctx->model->nparams);
+    if (a && a->compressed)
+        gd_compressor_declare(&a->comp, s);
+    return GD_OK;
+}
+
+/* A compressor needs the whole gradient: overlap reduces slices as backward makes them. */
+static int allreduce_check(const gd_config *c, int size)
+{
+    (void)size;
+    if (compressing(c) && !strcmp(c->parallel.overlap, "true"))
+        return gd_fail(GD_ECONFIG, "parallel.compress = %s: not with parallel.overlap = true "
+                       "(a compressor needs the whole gradient; set overlap = auto or false)",
+                       c->parallel.compress);
     return GD_OK;
 }
 
@@ -265,6 +346,8 @@ const gd_strategy_ops gd_strategy_allreduce = {
     .name = "allreduce",
     .lockstep = 1,
     .sync_bn = 1,
+    .compresses = 1,
+    .check = allreduce_check,
     .setup = allreduce_setup,
     .step = allreduce_step,
     .finish = allreduce_finish,

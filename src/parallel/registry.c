@@ -8,7 +8,7 @@
 
 extern const gd_strategy_ops gd_strategy_allreduce, gd_strategy_ps, gd_strategy_ps_async;
 extern const gd_strategy_ops gd_strategy_hogwild, gd_strategy_easgd, gd_strategy_easgd_async;
-extern const gd_strategy_ops gd_strategy_local_sgd, gd_strategy_downpour;
+extern const gd_strategy_ops gd_strategy_local_sgd, gd_strategy_downpour, gd_strategy_gossip;
 
 /* The registry: a new strategy is one file in src/parallel/ and one line here. */
 static const gd_strategy_ops *const strategies[] = {&gd_strategy_allreduce, &gd_strategy_ps,
@@ -17,7 +17,8 @@ static const gd_strategy_ops *const strategies[] = {&gd_strategy_allreduce, &gd_
                                                     &gd_strategy_hogwild,
                                                     &gd_strategy_easgd,
                                                     &gd_strategy_easgd_async,
-                                                    &gd_strategy_local_sgd};
+                                                    &gd_strategy_local_sgd,
+                                                    &gd_strategy_gossip};
 
 const gd_strategy_ops *gd_strategy_find(const char *name)
 {

@@ -51,6 +51,7 @@ static void declare_progress(gd_trainer *t, gd_state *s)
     gd_state_add(s, GD_STATE_I64, GD_PER_RANK, k->position, CK_POSITION, "progress/position");
     gd_state_add(s, GD_STATE_F64, GD_PER_RANK, k->sums, CK_SUMS, "progress/sums");
     gd_state_add(s, GD_STATE_F64, GD_PER_RANK, t->ctx.timers, GD_T_COUNT, "progress/timers");
+    gd_state_add(s, GD_STATE_F64, GD_PER_RANK, t->ctx.wire, GD_WIRE_COUNT, "progress/wire");
     gd_state_add(s, GD_STATE_F64, GD_SHARED, &k->wall, 1, "progress/wall");
 }
 

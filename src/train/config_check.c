@@ -1,6 +1,7 @@
 /* The config checks that need the components: see include/gdmpi/config_check.h. */
 #include "gdmpi/config_check.h"
 
+#include "gdmpi/compress.h"
 #include "gdmpi/data.h"
 #include "gdmpi/error.h"
 #include "gdmpi/model.h"
@@ -18,7 +19,7 @@
  * here (kept by `used`) links all of them into every program that reads a config through
  * gd_config_from_args, so the parser checks every name whatever else the program uses. */
 static const gd_names_fn registries[] __attribute__((used)) = {
-    gd_model_names, gd_optim_names, gd_schedule_names, gd_strategy_names};
+    gd_model_names, gd_optim_names, gd_schedule_names, gd_strategy_names, gd_compressor_names};
 
 /* rank 0 of the job (or the only process), once per run. */
 static void warn(const char *msg)
@@ -80,6 +81,9 @@ int gd_config_check(gd_config *c)
     if (!strcmp(c->data.partition, "label-skew") && !strcmp(c->data.shuffle, "global"))
         return gd_fail(GD_ECONFIG, "data.partition = label-skew and data.shuffle = global: the "
                        "global shuffle would undo the skew (choose one)");
+    if (c->parallel.compress_ratio <= 0)
+        return gd_fail(GD_ECONFIG, "parallel.compress_ratio = %g: must be in (0, 1] (the "
+                       "fraction of coordinates each rank sends)", c->parallel.compress_ratio);
     double start[2]; /* testfn: a bad model.start is refused here, before any training */
     if (gd_model_without_data(c) && c->model.start[0] && gd_testfn_parse_start(c->model.start, start))
         return GD_ECONFIG;

@@ -35,7 +35,7 @@ int gd_write_metrics(const gd_trainer *t)
     if (!f)
         return GD_ERR;
     fprintf(f, "epoch,step,wall_s,samples,train_loss,val_loss,val_acc,lr,samples_per_s,"
-               "compute_frac,comm_frac,wait_frac\n");
+               "compute_frac,comm_frac,wait_frac,bytes_sent,bytes_recv,compression\n");
     for (long i = 0; i < t->metrics.nrows; i++) {
         const gd_metrics_row *r = &t->metrics.rows[i];
         fprintf(f, "%ld,%ld,%.4f,%.0f", r->epoch, r->step, r->wall, r->samples);
@@ -47,6 +47,9 @@ int gd_write_metrics(const gd_trainer *t)
         csv_num(f, r->compute_frac, "%.4f");
         csv_num(f, r->comm_frac, "%.4f");
         csv_num(f, r->wait_frac, "%.4f");
+        csv_num(f, r->bytes_sent, "%.0f");
+        csv_num(f, r->bytes_recv, "%.0f");
+        csv_num(f, r->bytes_sent > 0 ? r->bytes_dense / r->bytes_sent : NAN, "%.2f");
         fputc('\n', f);
     }
     return gd_close_and_commit(f, tmp, path);
@@ -119,8 +122,9 @@ static const char *const timer_names[GD_T_COUNT] = {"compute_s", "comm_s", "wait
 
 /* Per rank r, RANK_FIGURES doubles from rows + RANK_FIGURES r: its shard rows, its peak
  * resident set (MiB), what parallel.slow_ranks and delay_us injected (gd_inject_totals),
- * then the MiB its shard takes in memory (uint8 features: a quarter of float32's). */
-enum { RANK_FIGURES = 6 };
+ * then the MiB its shard takes in memory (uint8 features: a quarter of float32's), then the
+ * bytes it sent and received over the run (NaN: the strategy does not count them). */
+enum { RANK_FIGURES = 8 };
 
 static void json_ranks(FILE *f, const double *all, const double *rows, int size)
 {
@@ -135,6 +139,10 @@ static void json_ranks(FILE *f, const double *all, const double *rows, int size)
             json_num(f, all[r * GD_T_COUNT + k]);
         }
         fprintf(f, ", \"shard_mb\": %.1f", x[5]);
+        fprintf(f, ", \"bytes_sent\": ");
+        json_num(f, x[6]);
+        fprintf(f, ", \"bytes_recv\": ");
+        json_num(f, x[7]);
         fprintf(f, ", \"injected\": {\"slow_s\": %.6f, \"delay_s\": %.6f, \"delays\": %.0f}}",
                 x[2], x[3], x[4]);
     }
@@ -206,6 +214,8 @@ int gd_write_summary(const gd_trainer *t, int status, const char *message)
     mine[GD_T_COUNT + 3] = inj.delay_s;
     mine[GD_T_COUNT + 4] = inj.delays;
     mine[GD_T_COUNT + 5] = (double)gd_data_bytes(&t->train) / (1024.0 * 1024.0);
+    mine[GD_T_COUNT + 6] = t->ctx.counts_wire ? t->ctx.wire[GD_WIRE_SENT] : NAN;
+    mine[GD_T_COUNT + 7] = t->ctx.counts_wire ? t->ctx.wire[GD_WIRE_RECV] : NAN;
     double *gathered = t->rank == 0 ? gd_alloc((size_t)t->size, sizeof mine, "summary") : NULL;
     if (t->rank == 0 && !gathered)
         gd_abort(t->comm, GD_ERR);
@@ -251,6 +261,9 @@ static hid_t row_type(void)
     ROW_MEMBER(compute_frac, H5T_NATIVE_DOUBLE);
     ROW_MEMBER(comm_frac, H5T_NATIVE_DOUBLE);
     ROW_MEMBER(wait_frac, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(bytes_sent, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(bytes_recv, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(bytes_dense, H5T_NATIVE_DOUBLE);
 #undef ROW_MEMBER
     return type;
 }

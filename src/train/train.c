@@ -61,10 +61,17 @@ static void host_server_progress(gd_step_ctx *ctx, int row)
     gd_checkpoint_server_progress(gd_trainer_of(ctx), row);
 }
 
+static void evaluate(gd_trainer *t, double *loss, double *acc);
+static void host_evaluate(gd_step_ctx *ctx, double *loss, double *acc)
+{
+    evaluate(gd_trainer_of(ctx), loss, acc);
+}
+
 static const gd_step_host trainer_host = {.span = host_span,
                                           .accept_row = host_accept_row,
                                           .server_progress = host_server_progress,
-                                          .signal_pending = gd_signal_pending};
+                                          .signal_pending = gd_signal_pending,
+                                          .evaluate = host_evaluate};
 
 /* A strategy op that failed in the middle of training: the other ranks are in their step
  * or exchange and cannot be told, so the job ends (docs/design.md, rule 4). */
@@ -293,6 +300,9 @@ static int plan_roles(gd_trainer *t)
     const gd_config *c = t->cfg;
     t->strategy = gd_strategy_find(c->parallel.mode);
     int rc = t->strategy->check ? t->strategy->check(c, t->size) : GD_OK;
+    if (!rc && strcmp(c->parallel.compress, "none") && !t->strategy->compresses)
+        rc = gd_fail(GD_ECONFIG, "parallel.compress = %s: parallel.mode = %s does not compress "
+                     "(allreduce does)", c->parallel.compress, c->parallel.mode);
     if (!rc && t->strategy->async && c->train.patience > 0)
         rc = gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous mode "
                      "(allreduce, ps, local-sgd, easgd); %s has no common best epoch",
@@ -537,6 +547,28 @@ static void lead_timers(const gd_trainer *t, double *timers)
     }
 }
 
+/* The epoch's bytes on the wire: the running totals less the earlier rows' (so a resumed
+ * run, whose rows and totals come back from the checkpoint, goes on counting). Strategies
+ * that do not count them (the asynchronous ones, whose lead worker fills a row of its own
+ * outside the table) leave them NaN. */
+static void record_wire(const gd_trainer *t, gd_metrics_row *r)
+{
+    r->bytes_sent = r->bytes_recv = r->bytes_dense = NAN;
+    if (!t->ctx.counts_wire)
+        return;
+    double before[GD_WIRE_COUNT] = {0};
+    const gd_metrics_row *end = t->metrics.rows + t->metrics.nrows;
+    for (const gd_metrics_row *p = t->metrics.rows; p < r && p < end; p++) {
+        before[GD_WIRE_SENT] += p->bytes_sent;
+        before[GD_WIRE_RECV] += p->bytes_recv;
+        before[GD_WIRE_DENSE] += p->bytes_dense;
+    }
+    const double *w = t->ctx.wire;
+    r->bytes_sent = w[GD_WIRE_SENT] - before[GD_WIRE_SENT];
+    r->bytes_recv = w[GD_WIRE_RECV] - before[GD_WIRE_RECV];
+    r->bytes_dense = w[GD_WIRE_DENSE] - before[GD_WIRE_DENSE];
+}
+
 static void record_epoch(gd_trainer *t, gd_metrics_row *r)
 {
     double wall = MPI_Wtime() - t->ctx.t_start, timers[GD_T_COUNT];
@@ -553,6 +585,7 @@ static void record_epoch(gd_trainer *t, gd_metrics_row *r)
     r->compute_frac = busy > 0 ? timers[GD_T_COMPUTE] / busy : 0;
     r->comm_frac = busy > 0 ? timers[GD_T_COMM] / busy : 0;
     r->wait_frac = busy > 0 ? timers[GD_T_WAIT] / busy : 0;
+    record_wire(t, r);
 }
 
 static void print_epoch(gd_trainer *t)

@@ -11,13 +11,16 @@
 #   data      data                                                 core data
 #   model     model                                                core data model
 #   optim     optim schedule update                                core optim
-#   parallel  parallel step inject watchdog                        core data model optim parallel
+#   comm      compress                                             core comm
+#   parallel  parallel step inject watchdog                        core data model optim comm
+#                                                                  parallel
 #   train     train checkpoint signals stopping trace config_check every layer but pmpi and main
 #             provenance
 #   pmpi      (none: src/pmpi/ is linked, never included)          core parallel
 #   main      src/main.c                                           every layer with headers
 #
-# so core < data < model, core < optim, and data, model, optim < parallel < train < main.c.
+# so core < data < model, core < optim, core < comm (the gradient compressors), and data,
+# model, optim, comm < parallel < train < main.c.
 # step.h, the step context, is the strategies' whole view of training: the trainer fills it
 # and serves its host callbacks (trace spans, metrics rows, checkpoint progress, signals).
 # Exceptions, each with its reason (keep this list short; the test notes an exception that
@@ -53,6 +56,7 @@ layer_of_header() {
     data) echo data ;;
     model) echo model ;;
     optim | schedule | update) echo optim ;;
+    compress) echo comm ;;
     parallel | step | inject | watchdog) echo parallel ;;
     train | checkpoint | signals | stopping | trace | config_check | provenance) echo train ;;
     esac
@@ -61,9 +65,9 @@ layer_of_header() {
 # may_use LAYER USED: whether LAYER may include the headers of layer USED.
 may_use() {
     case "$1:$2" in
-    *:core | data:data | model:data | model:model | optim:optim) return 0 ;;
-    parallel:data | parallel:model | parallel:optim | parallel:parallel) return 0 ;;
-    train:data | train:model | train:optim | train:parallel | train:train) return 0 ;;
+    *:core | data:data | model:data | model:model | optim:optim | comm:comm) return 0 ;;
+    parallel:data | parallel:model | parallel:optim | parallel:comm | parallel:parallel) return 0 ;;
+    train:data | train:model | train:optim | train:comm | train:parallel | train:train) return 0 ;;
     pmpi:parallel | main:*) return 0 ;;
     esac
     return 1
@@ -84,7 +88,7 @@ files=$(ls include/gdmpi/*.h src/main.c src/*/*.c src/*/*.h 2>/dev/null)
 for file in $files; do
     layer=$(layer_of_file "$file")
     case $layer in
-    core | data | model | optim | parallel | train | pmpi | main) ;;
+    core | data | model | optim | comm | parallel | train | pmpi | main) ;;
     *)
         notok "$file: in no layer (add it to the layer table of tests/e2e/layers.sh)"
         bad=1
@@ -134,8 +138,8 @@ done
 core_up=$(grep -h '#include "gdmpi/' src/core/*.c include/gdmpi/config.h include/gdmpi/error.h \
     include/gdmpi/rng.h include/gdmpi/h5util.h include/gdmpi/fs.h include/gdmpi/registry.h \
     include/gdmpi/state.h include/gdmpi/real.h include/gdmpi/meter.h |
-    grep -E 'gdmpi/(data|model|optim|schedule|parallel|inject|watchdog|train|checkpoint|signals|trace|config_check|provenance)\.h')
-check "core includes nothing from data, model, optim, parallel or train" [ -z "$core_up" ]
+    grep -E 'gdmpi/(data|model|optim|schedule|compress|parallel|inject|watchdog|train|checkpoint|signals|trace|config_check|provenance)\.h')
+check "core includes nothing from data, model, optim, comm, parallel or train" [ -z "$core_up" ]
 
 # ---- (b) blocking MPI calls --------------------------------------------------------------
 
@@ -161,6 +165,9 @@ needs_no_wrapper() {
     MPI_Comm_dup | MPI_Comm_split | MPI_Comm_split_type | MPI_Comm_free) return 0 ;;
     MPI_Win_allocate_shared | MPI_Win_shared_query | MPI_Win_free) return 0 ;;
     MPI_Win_lock_all | MPI_Win_unlock_all | MPI_Win_sync) return 0 ;;
+    # user-defined reductions made and freed at setup and teardown (fp16's float32 sum), and
+    # a datatype's size: local calls
+    MPI_Op_create | MPI_Op_free | MPI_Type_size) return 0 ;;
     esac
     return 1
 }
