@@ -57,6 +57,12 @@ for mode in ps-async downpour easgd-async; do
 done
 train hogwild 2 --set parallel.mode=hogwild
 train hogwild-groups 2 --set parallel.mode=hogwild --set parallel.group_size=1
+train gossip 3 --set parallel.mode=gossip --set parallel.topology=ring
+for c in fp16 topk qsgd sign; do
+    train "compress-$c" 2 --set parallel.compress=$c --set parallel.compress_ratio=0.1
+done
+train compress-powersgd 2 --set parallel.compress=powersgd --set parallel.powersgd_rank=2 \
+    --set model.type=mlp --set model.hidden=8
 train local-sgd 2 --set parallel.mode=local-sgd --set parallel.average_every=4 $STEPS
 
 # models, data orders and shares, optimizers with state
