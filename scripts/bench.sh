@@ -198,6 +198,28 @@ json.dump({"peers": {"torch_version": torch["torch_version"], "table": rows}}, o
 PY
 }
 
+# ---- validation, timed apart from the epoch (metrics.csv's eval_s) ----------------------------
+# The timed epochs above run without data.val; here the mlp evaluates the test set after
+# each epoch, and the table gives what one evaluation costs beside the epoch it follows.
+eval_section() {
+    run runs/mlp-val-np1 1 configs/fmnist-mlp.cfg --set train.epochs="$MLP_EPOCHS" \
+        --set data.val=data/fmnist-test.h5
+    $PY - "$OUT/runs/mlp-val-np1" "$OUT/part-eval.json" <<'PY'
+import csv, json, sys
+run, out = sys.argv[1], sys.argv[2]
+rows = list(csv.DictReader(open(run + "/metrics.csv")))
+s = json.load(open(run + "/summary.json"))
+r = s["ranks"][0]
+epoch_s = (r["compute_s"] + r["comm_s"] + r["wait_s"]) / s["final"]["epoch"]
+eval_s = min(float(x["eval_s"]) for x in rows)
+print("Validation: mlp on the 10000 test rows after each epoch, np=1: %.3f s per evaluation "
+      "(best of %d), %.1f%% of the %.3f s epoch; metrics.csv's eval_s, outside the epoch "
+      "figures above" % (eval_s, len(rows), 100 * eval_s / epoch_s, epoch_s))
+json.dump({"validation": {"problem": "mlp 784-256-128-10, 10000 rows, np=1",
+                          "eval_s": eval_s, "epoch_s": epoch_s}}, open(out, "w"))
+PY
+}
+
 # bench.json: {"machine": ..., "load_average": [at the start, at the end], then every
 # part's members}. Other processes on the cores make every figure worse: say so.
 merge_parts() {
@@ -219,6 +241,7 @@ PY
 
 roofline_section
 if [ "${PEERS:-0}" = 1 ]; then peers_section; fi
+eval_section
 cnn_section
 architectures_section
 merge_parts

@@ -28,6 +28,7 @@ typedef struct gd_metrics_row {
     double wall, samples, train_loss, val_loss, val_acc, lr, samples_per_s;
     double compute_frac, comm_frac, wait_frac;
     double bytes_sent, bytes_recv, bytes_dense; /* this epoch's, the lead's (NaN: not counted) */
+    double eval_s; /* the seconds this row's validation took (outside the training timers) */
 } gd_metrics_row;
 
 /* Why a run ended: summary.json's stop_reason. */

@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #define CK_FORMAT "gdmpi-checkpoint"
-#define CK_VERSION 3
+#define CK_VERSION 4
 #define CK_CONFIG_MAX 65536
 
 enum { POS_EPOCH, POS_STEP, POS_TAKEN };

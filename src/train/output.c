@@ -35,7 +35,7 @@ int gd_write_metrics(const gd_trainer *t)
     if (!f)
         return GD_ERR;
     fprintf(f, "epoch,step,wall_s,samples,train_loss,val_loss,val_acc,lr,samples_per_s,"
-               "compute_frac,comm_frac,wait_frac,bytes_sent,bytes_recv,compression\n");
+               "compute_frac,comm_frac,wait_frac,bytes_sent,bytes_recv,compression,eval_s\n");
     for (long i = 0; i < t->metrics.nrows; i++) {
         const gd_metrics_row *r = &t->metrics.rows[i];
         fprintf(f, "%ld,%ld,%.4f,%.0f", r->epoch, r->step, r->wall, r->samples);
@@ -50,6 +50,7 @@ int gd_write_metrics(const gd_trainer *t)
         csv_num(f, r->bytes_sent, "%.0f");
         csv_num(f, r->bytes_recv, "%.0f");
         csv_num(f, r->bytes_sent > 0 ? r->bytes_dense / r->bytes_sent : NAN, "%.2f");
+        csv_num(f, r->eval_s, "%.4f");
         fputc('\n', f);
     }
     return gd_close_and_commit(f, tmp, path);
@@ -264,6 +265,7 @@ static hid_t row_type(void)
     ROW_MEMBER(bytes_sent, H5T_NATIVE_DOUBLE);
     ROW_MEMBER(bytes_recv, H5T_NATIVE_DOUBLE);
     ROW_MEMBER(bytes_dense, H5T_NATIVE_DOUBLE);
+    ROW_MEMBER(eval_s, H5T_NATIVE_DOUBLE);
 #undef ROW_MEMBER
     return type;
 }

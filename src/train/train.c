@@ -579,7 +579,9 @@ static void record_epoch(gd_trainer *t, gd_metrics_row *r)
     r->wall = wall;
     r->samples = t->ctx.samples_seen;
     r->train_loss = t->ctx.epoch_count ? t->ctx.epoch_loss / t->ctx.epoch_count : NAN;
+    double eval_start = MPI_Wtime();
     evaluate(t, &r->val_loss, &r->val_acc);
+    r->eval_s = MPI_Wtime() - eval_start;
     r->lr = t->ctx.lr;
     r->samples_per_s = t->ctx.samples_seen / (busy > 0 ? busy : 1e-9);
     r->compute_frac = busy > 0 ? timers[GD_T_COMPUTE] / busy : 0;
