@@ -1,6 +1,6 @@
 #!/bin/sh
 # make scale-study: gdmpi-sim on simulated clusters (docs/scaling.md). Fashion-MNIST
-# softmax (run.cfg) and MLP (configs/fmnist-mlp.cfg) at np = 16, 64 and 256 on the 10 GbE
+# softmax (configs/fmnist-softmax.cfg) and MLP (configs/fmnist-mlp.cfg) at np = 16, 64 and 256 on the 10 GbE
 # and the InfiniBand-like fat trees, in allreduce, ps (1 and 4 servers), ps-async (Downpour
 # style, 1 server) and local-sgd: simulated time per epoch, the validation loss reached
 # and the time to a target one, ps-async's staleness, and for allreduce an alpha-beta estimate of its comm per step
@@ -34,7 +34,7 @@ mode_args() {
 
 for platform in $PLATFORMS; do
     for model in $MODELS; do
-        case $model in softmax) cfg=run.cfg ;; *) cfg=configs/fmnist-mlp.cfg ;; esac
+        case $model in softmax) cfg=configs/fmnist-softmax.cfg ;; *) cfg=configs/fmnist-mlp.cfg ;; esac
         for np in $NPS; do
             for mode in $MODES; do
                 name=$platform-$model-$np-$mode
