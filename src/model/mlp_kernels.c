@@ -90,35 +90,22 @@ void mlp_batchnorm_forward(gd_model *m, mlp_hidden *hid, mlp_layer *L, size_t n,
             L->z[i * k + j] = (L->z[i * k + j] - L->mean[j]) * L->inv_std[j];
 }
 
-static inline float activate_one(mlp_activation act, float v)
-{
-    switch (act) {
-    case MLP_RELU:
-        return v > 0 ? v : 0.0f;
-    case MLP_TANH:
-        return tanhf(v);
-    default:
-        return sigmoidf_stable(v);
-    }
-}
-
-/* f'(.) times d, written in terms of the activation's output h. */
-static inline float activation_slope(mlp_activation act, float h, float d)
-{
-    switch (act) {
-    case MLP_RELU:
-        return h > 0 ? d : 0.0f;
-    case MLP_TANH:
-        return d * (1.0f - h * h);
-    default:
-        return d * (h * (1.0f - h));
-    }
-}
-
 void mlp_activate(mlp_activation act, const float *v, float *h, size_t count)
 {
-    for (size_t e = 0; e < count; e++)
-        h[e] = activate_one(act, v[e]);
+    switch (act) {
+    case MLP_RELU:
+        for (size_t e = 0; e < count; e++)
+            h[e] = v[e] > 0 ? v[e] : 0.0f;
+        break;
+    case MLP_TANH:
+        for (size_t e = 0; e < count; e++)
+            h[e] = tanhf(v[e]);
+        break;
+    case MLP_SIGMOID:
+        for (size_t e = 0; e < count; e++)
+            h[e] = sigmoidf_stable(v[e]);
+        break;
+    }
 }
 
 /* Inverted dropout: kept units are scaled by 1/(1-p) so evaluation needs no rescaling. */
@@ -131,48 +118,76 @@ static void dropout_forward(mlp_hidden *p, mlp_layer *L, size_t count)
     }
 }
 
-/* Without batch norm, the bias, the activation and dropout in one pass over z (issue 14:
- * one read of the GEMM's output instead of three): h = act(z + b), a = h * mask. The same
- * float operations in the same order as three passes, so the same bits. */
-static void bias_activation_dropout(const gd_model *m, mlp_hidden *p, mlp_layer *L, size_t n,
-                                    int drop)
+/* Without batch norm: h = act(z + b) in one pass over z (issue 14: one read of the GEMM's
+ * output instead of two). A conv's rows are its few channels, too short to vectorize, so
+ * the bias is tiled over BIAS_TILE floats (whole rows) and that many rows go as one flat
+ * run. The same float operations as a bias pass then an activation pass: the same bits. */
+enum { BIAS_TILE = 256 };
+
+static void bias_activation(mlp_activation act, const float *restrict z, const float *b,
+                            float *restrict h, size_t n, size_t k)
 {
-    const size_t k = L->out;
-    const float *restrict b = m->w + L->b, *restrict z = L->z;
-    float *restrict h = L->h;
-    const float keep = drop ? (float)(1.0 / (1.0 - p->dropout)) : 1.0f;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < k; j++) {
-            const size_t e = i * k + j;
-            h[e] = activate_one(p->act, z[e] + b[j]);
-            if (drop) {
-                L->mask[e] = gd_rng_uniform(&p->dropout_rng) < p->dropout ? 0.0f : keep;
-                L->a[e] = h[e] * L->mask[e];
+    float tile[BIAS_TILE];
+    const size_t rows = k <= BIAS_TILE ? BIAS_TILE / k : 1;
+    for (size_t r = 0; r < rows && rows > 1; r++)
+        memcpy(tile + r * k, b, k * sizeof(float));
+    const float *restrict bias = rows > 1 ? tile : b;
+    for (size_t i = 0; i < n; i += rows) {
+        const size_t len = (n - i < rows ? n - i : rows) * k;
+        const float *restrict zi = z + i * k;
+        float *restrict hi = h + i * k;
+        switch (act) {
+        case MLP_RELU:
+            for (size_t e = 0; e < len; e++) {
+                const float v = zi[e] + bias[e];
+                hi[e] = v > 0 ? v : 0.0f;
             }
+            break;
+        case MLP_TANH:
+            for (size_t e = 0; e < len; e++)
+                hi[e] = tanhf(zi[e] + bias[e]);
+            break;
+        case MLP_SIGMOID:
+            for (size_t e = 0; e < len; e++)
+                hi[e] = sigmoidf_stable(zi[e] + bias[e]);
+            break;
         }
+    }
 }
 
 void mlp_activation_forward(const gd_model *m, mlp_hidden *p, mlp_layer *L, size_t n, int train)
 {
     const size_t k = L->out, count = n * k;
-    const int drop = train && p->dropout > 0;
-    if (!L->bn) {
-        bias_activation_dropout(m, p, L, n, drop);
-        return;
+    if (L->bn) {
+        const float *gamma = m->w + L->gamma, *beta = m->w + L->beta;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < k; j++)
+                L->h[i * k + j] = gamma[j] * L->z[i * k + j] + beta[j];
+        mlp_activate(p->act, L->h, L->h, count); /* z keeps x-hat for the backward pass */
+    } else {
+        bias_activation(p->act, L->z, m->w + L->b, L->h, n, k);
     }
-    const float *gamma = m->w + L->gamma, *beta = m->w + L->beta;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < k; j++)
-            L->h[i * k + j] = gamma[j] * L->z[i * k + j] + beta[j];
-    mlp_activate(p->act, L->h, L->h, count);
-    if (drop)
+    if (train && p->dropout > 0)
         dropout_forward(p, L, count);
 }
 
-void mlp_activation_backward(mlp_activation act, const float *h, float *delta, size_t count)
+void mlp_activation_backward(mlp_activation act, const float *restrict h, float *restrict delta,
+                             size_t count)
 {
-    for (size_t e = 0; e < count; e++)
-        delta[e] = activation_slope(act, h[e], delta[e]);
+    switch (act) {
+    case MLP_RELU:
+        for (size_t e = 0; e < count; e++)
+            delta[e] = h[e] > 0 ? delta[e] : 0.0f;
+        break;
+    case MLP_TANH:
+        for (size_t e = 0; e < count; e++)
+            delta[e] *= 1.0f - h[e] * h[e];
+        break;
+    case MLP_SIGMOID:
+        for (size_t e = 0; e < count; e++)
+            delta[e] *= h[e] * (1.0f - h[e]);
+        break;
+    }
 }
 
 void mlp_bias_backward(const gd_model *m, const mlp_layer *L, const float *delta, size_t n,
@@ -217,39 +232,18 @@ static void batchnorm_backward(gd_model *m, const mlp_hidden *p, mlp_layer *L, f
         }
 }
 
-/* Without batch norm, dropout's mask, the activation's slope and the bias gradient in one
- * pass over delta, in the order of the three passes it replaces (the same bits). */
-static void hidden_backward_fused(const gd_model *m, const mlp_hidden *p, const mlp_layer *L,
-                                  float *restrict delta, size_t n, float *grad)
-{
-    const size_t k = L->out;
-    const float *restrict h = L->h;
-    float *restrict gb = grad + L->b;
-    const int drop = p->dropout > 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < k; j++) {
-            const size_t e = i * k + j;
-            float d = drop ? delta[e] * L->mask[e] : delta[e];
-            d = activation_slope(p->act, h[e], d);
-            delta[e] = d;
-            gb[j] += d;
-        }
-    mlp_report(m, L->b, k);
-}
-
 void mlp_hidden_backward(gd_model *m, mlp_hidden *p, mlp_layer *L, float *delta, size_t n,
                          float *grad)
 {
     const size_t count = n * L->out;
-    if (!L->bn) {
-        hidden_backward_fused(m, p, L, delta, n, grad);
-        return;
-    }
     if (p->dropout > 0)
         for (size_t e = 0; e < count; e++)
             delta[e] *= L->mask[e];
     mlp_activation_backward(p->act, L->h, delta, count);
-    batchnorm_backward(m, p, L, delta, n, grad);
+    if (L->bn)
+        batchnorm_backward(m, p, L, delta, n, grad);
+    else
+        mlp_bias_backward(m, L, delta, n, grad);
 }
 
 void mlp_weight_backward(gd_model *m, const mlp_layer *L, const float *delta, const float *x,
