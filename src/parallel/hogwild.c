@@ -71,7 +71,9 @@ typedef struct hw_state {
                                 lead's evaluation snapshot, and the final model */
     float *read;             /* the shared vector as a step read it */
     float *ref, *send, *recv; /* leaders with several groups: r, and the round's messages */
-    MPI_Request round;       /* the leader's round in flight (MPI_REQUEST_NULL: none) */
+    MPI_Request round;       /* the leader's round in flight */
+    int round_posted;        /* a round is posted and not yet applied (the request alone
+                                cannot say: gdmpi-sim's wrapper completes it at once) */
     int round_due;           /* a round fell due while the last was in flight */
     long every, steps, rounds;
     double last_updates;     /* leader: the group's updates at the last round */
@@ -268,6 +270,7 @@ static void post_round(gd_step_ctx *ctx, hw_state *s, int done)
     d[n + 2 + atomic_load(s->stop)] = 1;
     gd_step_time(ctx, GD_T_COMPUTE, &since);
     MPI_Iallreduce(d, s->recv, (int)len, MPI_FLOAT, MPI_SUM, s->leaders, &s->round);
+    s->round_posted = 1;
     gd_step_time(ctx, GD_T_COMM, &since);
 }
 
@@ -277,6 +280,7 @@ static int apply_round(gd_step_ctx *ctx, hw_state *s)
     double since = MPI_Wtime();
     const size_t n = ctx->model->nparams;
     const float *d = s->send, *sum = s->recv;
+    s->round_posted = 0;
     if (sum[n] > 0) {
         const float inv = 1.0f / sum[n];
         for (size_t i = 0; i < n; i++) {
@@ -299,16 +303,18 @@ static int apply_round(gd_step_ctx *ctx, hw_state *s)
  * the next when one is due and none is in flight. Never waits. */
 static void drive_rounds(gd_step_ctx *ctx, hw_state *s)
 {
-    if (s->round != MPI_REQUEST_NULL) {
+    if (s->round_posted) {
         double since = MPI_Wtime();
-        int complete = 0;
-        MPI_Test(&s->round, &complete, MPI_STATUS_IGNORE);
+        /* null: gdmpi-sim's wrapper completed it at once (SMPI's MPI_Test says false then) */
+        int complete = s->round == MPI_REQUEST_NULL;
+        if (!complete)
+            MPI_Test(&s->round, &complete, MPI_STATUS_IGNORE);
         gd_step_time(ctx, GD_T_COMM, &since);
         if (complete)
             apply_round(ctx, s);
     }
     s->round_due |= ++s->steps % s->every == 0;
-    if (s->round_due && s->round == MPI_REQUEST_NULL) {
+    if (s->round_due && !s->round_posted) {
         post_round(ctx, s, 0);
         s->round_due = 0;
     }
@@ -318,7 +324,7 @@ static void drive_rounds(gd_step_ctx *ctx, hw_state *s)
  * had finished (0 when there was none). */
 static int complete_round(gd_step_ctx *ctx, hw_state *s)
 {
-    if (s->round == MPI_REQUEST_NULL)
+    if (!s->round_posted)
         return 0;
     double since = MPI_Wtime();
     MPI_Wait(&s->round, MPI_STATUS_IGNORE);

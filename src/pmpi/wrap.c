@@ -91,8 +91,9 @@ int MPI_Iallreduce(const void *send, void *recv, int count, MPI_Datatype type, M
      * every other: p^2 messages, and a wait scans its 2(p - 1) requests over and over), so
      * that np = 256 spun for minutes in SimGrid's waitany. What gdmpi-sim still starts are
      * small reductions (the loss and count sums, the signal flag; overlap is off there)
-     * whose wait follows soon: the blocking allreduce, log p rounds under the ompi
-     * selector, runs now and the request is complete at once. */
+     * whose wait follows soon, and hogwild's averaging rounds between groups (which then
+     * wait for the slowest leader, as a blocking round would): the blocking allreduce, log
+     * p rounds under the ompi selector, runs now and the request is complete at once. */
     *req = MPI_REQUEST_NULL;
     return PMPI_Allreduce(send, recv, count, type, op, comm);
 #else

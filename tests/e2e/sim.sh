@@ -90,3 +90,11 @@ refused_sim "the stall watchdog (a thread on the wall clock) cannot run in gdmpi
     --set parallel.stall_timeout=5
 refused_sim "data.io = collective needs parallel HDF5" --set data.io=collective
 refused_sim "parallel.overlap = true: SMPI's non-blocking allreduce" --set parallel.overlap=true
+
+# hogwild with one group per rank: gdmpi-sim completes the groups' averaging rounds at once
+# (src/pmpi/wrap.c, a null request, for which SMPI's MPI_Test says "not complete"), and the
+# strategy must still apply every round: 38 steps at average_every = 3 make 12 rounds and
+# the final one (only the 2 of finish were applied before the fix).
+sim sim-hogwild --set parallel.mode=hogwild --set parallel.group_size=1 --set optimizer.type=sgd
+check "hogwild with 4 groups under gdmpi-sim finishes (status $?) and applies every round" \
+    holds sim-hogwild 's["status"] == "ok" and h["groups"] == 4 and h["averages"] >= 12'
