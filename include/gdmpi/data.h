@@ -68,6 +68,10 @@ long gd_data_count_classes(const gd_dataset *ds, MPI_Comm comm);
 int gd_data_reshard(gd_dataset *ds, uint64_t **ids, const int *dest, const uint64_t *pos,
                     size_t new_rows, MPI_Comm comm);
 
+/* A new dataset of ds's rows[0..n), in that order (features as ds holds them: floats or
+ * bytes). first_row is left 0: the rows are no longer contiguous in the file. */
+int gd_data_subset(const gd_dataset *ds, const size_t *rows, size_t n, gd_dataset *out);
+
 /* Bytes the shard's features and labels take in memory. */
 size_t gd_data_bytes(const gd_dataset *ds);
 

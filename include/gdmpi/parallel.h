@@ -31,6 +31,9 @@ typedef struct gd_strategy_ops {
     /* 1: parallel.compress works: the strategy exchanges its gradients through a compressor
      * (gdmpi/compress.h) and counts the bytes on the wire. */
     int compresses;
+    /* Why a checkpoint of another rank count cannot resume in this mode (elastic resume,
+     * docs/checkpoints.md), or NULL: it can. */
+    const char *not_elastic;
     /* Optional: checks that need only the config and the rank count, before any data is
      * read (GD_ECONFIG with a message). */
     int (*check)(const gd_config *c, int size);

@@ -33,6 +33,20 @@ typedef enum { GD_SHARED, GD_PER_RANK, GD_SLICED } gd_state_scope;
  * communicate first), a save by rank 0 alone while the others run on, or a load (each rank
  * on its own: no communication). */
 typedef enum { GD_STATE_SAVE, GD_STATE_SAVE_LONE, GD_STATE_LOAD } gd_state_use;
+/* How a PER_RANK field crosses an elastic resume (a checkpoint of P ranks loaded by Q != P
+ * ranks; gd_state_load_elastic). The declaring component says what its rows mean:
+ *   GD_EL_REFUSE  (the default) they cannot be carried: the resume is refused, naming it
+ *   GD_EL_FIRST   the same on every rank (synchronous figures): every rank takes row 0
+ *   GD_EL_MEAN    every rank takes the mean of the P rows (local models: an average)
+ *   GD_EL_SPREAD  every rank takes the sum over P rows / Q, so the Q rows sum to what the
+ *                 P rows did (error-feedback residuals, sample counts)
+ *   GD_EL_STREAM  random streams: all P rows equal (a shared stream) -> row 0 everywhere;
+ *                 else rank q takes row q mod P, mixed with q when q >= P, so no two ranks
+ *                 draw the same stream
+ *   GD_EL_OWN     rank q < P takes row q, the others keep what they hold (timers, bytes)
+ *   GD_EL_SKIP    left as it is: the caller rebuilds it (the shard order) */
+typedef enum { GD_EL_REFUSE, GD_EL_FIRST, GD_EL_MEAN, GD_EL_SPREAD, GD_EL_STREAM, GD_EL_OWN,
+               GD_EL_SKIP } gd_state_elastic;
 
 #define GD_STATE_NAME 48
 #define GD_STATE_FIELDS 64
@@ -48,6 +62,7 @@ typedef struct gd_state_field {
     hid_t memtype;      /* GD_STATE_RECORD: the record's compound type */
     size_t size;        /* GD_STATE_RECORD: bytes per record */
     const char *hint;   /* PER_RANK: what a length that differs on load means */
+    gd_state_elastic elastic; /* PER_RANK: what an elastic resume does with the rows */
 } gd_state_field;
 
 typedef struct gd_state {
@@ -77,5 +92,17 @@ int gd_state_save_lone(const gd_state *s, hid_t file, int ranks);
  * fields that the file does not describe for this rank (left as they were). Errors name
  * the dataset. */
 int gd_state_load(const gd_state *s, hid_t file, int rank, int *unknown);
+/* Each rank alone, from a file that ranks_then ranks wrote, loaded by ranks_now ranks (an
+ * elastic resume): SHARED and SLICED fields load as with gd_state_load (a slice is read at
+ * this rank's lo, whatever the owners were), PER_RANK ones by their elastic rule; every
+ * rule needs rows that the file does not describe (a save by rank 0 alone) is left as it
+ * was and counted in *unknown. A field with GD_EL_REFUSE is an error naming it, with its
+ * hint. */
+int gd_state_load_elastic(const gd_state *s, hid_t file, int rank, int ranks_then, int ranks_now,
+                          int *unknown);
+/* Reads the whole of PER_RANK dataset name ([ranks x len] values of type, all rows known)
+ * into out, which holds ranks * len values. */
+int gd_state_read_rows(hid_t file, const char *name, gd_state_type type, size_t ranks,
+                       size_t len, void *out);
 
 #endif

@@ -130,6 +130,7 @@ static inline void gd_step_declare(gd_step_ctx *ctx, gd_state *s, gd_state_scope
     gd_state_field *p = gd_state_add_slice(s, GD_STATE_F32, ctx->model->w + at, 1, at, len,
                                            scope == GD_SLICED ? n : len, "model/params");
     p->scope = scope;
+    p->elastic = GD_EL_MEAN; /* each rank's own copy (local modes): a resume averages them */
     gd_optim_declare(ctx->optim, s, scope, at, n);
 }
 

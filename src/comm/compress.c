@@ -210,9 +210,13 @@ void gd_compressor_exchange(gd_compressor *c, gd_wire *w, const float *x, float 
 void gd_compressor_declare(gd_compressor *c, gd_state *s)
 {
     if (c->p.feedback)
-        gd_state_add(s, GD_STATE_F32, GD_PER_RANK, c->residual, c->n, "compress/residual");
+        /* what was not sent enters the sum of the ranks' gradients: spread, the Q residuals
+           still sum to what the P did */
+        gd_state_add(s, GD_STATE_F32, GD_PER_RANK, c->residual, c->n, "compress/residual")
+            ->elastic = GD_EL_SPREAD;
     if (c->ops->random)
-        gd_state_add(s, GD_STATE_U64, GD_PER_RANK, c->rng.s, 4, "compress/rng");
+        gd_state_add(s, GD_STATE_U64, GD_PER_RANK, c->rng.s, 4, "compress/rng")->elastic =
+            GD_EL_STREAM;
     if (c->ops->declare)
         c->ops->declare(c, s);
 }

@@ -488,30 +488,45 @@ static int load_shared(hid_t set, const gd_state_field *f, int nd, const hsize_t
                : GD_OK;
 }
 
+/* The lengths attribute of PER_RANK dataset set, ranks entries, into a fresh array. */
+static int64_t *read_lengths(hid_t set, const gd_state_field *f, hsize_t ranks)
+{
+    int64_t *lengths = gd_alloc(ranks, sizeof *lengths, "checkpoint lengths");
+    hid_t a = lengths ? H5Aopen(set, "lengths", H5P_DEFAULT) : -1;
+    int ok = a >= 0 && H5Aread(a, H5T_NATIVE_INT64, lengths) >= 0;
+    if (a >= 0)
+        H5Aclose(a);
+    if (!ok && lengths) {
+        gd_fail(GD_ERR, "dataset '%s': missing attribute 'lengths'", f->name);
+        free(lengths);
+        return NULL;
+    }
+    return lengths;
+}
+
+static int differing_length(const gd_state_field *f, int rank, int64_t have, int64_t want)
+{
+    return gd_fail(GD_ECONFIG, "'%s': rank %d holds %" PRId64 " values there, %" PRId64
+                   " here%s%s", f->name, rank, have, want, f->hint ? ": " : "",
+                   f->hint ? f->hint : "");
+}
+
 static int load_per_rank(hid_t set, const gd_state_field *f, int nd, const hsize_t *dims,
                          int rank, int *unknown)
 {
     if (nd != 2 || dims[0] <= (hsize_t)rank)
         return bad_shape(f, nd, dims);
-    int64_t *lengths = gd_alloc(dims[0], sizeof *lengths, "checkpoint lengths");
-    hid_t a = lengths ? H5Aopen(set, "lengths", H5P_DEFAULT) : -1;
-    int rc = a >= 0 && H5Aread(a, H5T_NATIVE_INT64, lengths) >= 0
-                 ? GD_OK
-                 : gd_fail(GD_ERR, "dataset '%s': missing attribute 'lengths'", f->name);
-    if (a >= 0)
-        H5Aclose(a);
-    const int64_t have = rc ? 0 : lengths[rank], want = (int64_t)(f->rows * f->len);
+    int64_t *lengths = read_lengths(set, f, dims[0]);
+    if (!lengths)
+        return GD_ERR;
+    const int64_t have = lengths[rank], want = (int64_t)(f->rows * f->len);
     free(lengths);
-    if (rc)
-        return rc;
     if (have < 0) {
         (*unknown)++;
         return GD_OK;
     }
     if (have != want || (hsize_t)have > dims[1])
-        return gd_fail(GD_ECONFIG, "'%s': rank %d holds %" PRId64 " values there, %" PRId64
-                       " here%s%s", f->name, rank, have, want, f->hint ? ": " : "",
-                       f->hint ? f->hint : "");
+        return differing_length(f, rank, have, want);
     return read_span(set, f, 2, (hsize_t)rank, 0, (hsize_t)want, f->data);
 }
 
@@ -528,10 +543,146 @@ static int load_sliced(hid_t set, const gd_state_field *f, int nd, const hsize_t
     return rc;
 }
 
-static int load_field(hid_t file, const gd_state_field *f, int rank, int *unknown)
+/* ---- elastic loads (a checkpoint of another rank count) ----------------------------------- */
+
+/* The rows of a PER_RANK field that a file describes must be as long as this rank's; *known
+ * receives how many it describes (a save by rank 0 alone describes only row 0). */
+static int check_rows(hid_t set, const gd_state_field *f, int nd, const hsize_t *dims,
+                      int ranks_then, int *known, int *first_known)
+{
+    if (nd != 2 || dims[0] != (hsize_t)ranks_then)
+        return bad_shape(f, nd, dims);
+    int64_t *lengths = read_lengths(set, f, dims[0]);
+    if (!lengths)
+        return GD_ERR;
+    const int64_t want = (int64_t)(f->rows * f->len);
+    int rc = (hsize_t)want > dims[1] ? bad_shape(f, nd, dims) : GD_OK;
+    *known = 0;
+    *first_known = lengths[0] >= 0;
+    for (int r = 0; !rc && r < ranks_then; r++)
+        if (lengths[r] >= 0 && lengths[r] != want)
+            rc = differing_length(f, r, lengths[r], want);
+        else
+            *known += lengths[r] >= 0;
+    free(lengths);
+    return rc;
+}
+
+/* The first want values of every row, converted to memtype, into out (ranks x want). */
+static int read_all_rows(hid_t set, const gd_state_field *f, hid_t memtype, hsize_t ranks,
+                         hsize_t want, void *out)
+{
+    hid_t space = H5Dget_space(set);
+    hsize_t start[2] = {0, 0}, cnt[2] = {ranks, want};
+    int ok = space >= 0 && H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0;
+    hid_t mem = ok ? H5Screate_simple(2, cnt, NULL) : -1;
+    ok = ok && mem >= 0 && H5Dread(set, memtype, mem, space, H5P_DEFAULT, out) >= 0;
+    if (mem >= 0)
+        H5Sclose(mem);
+    if (space >= 0)
+        H5Sclose(space);
+    return ok ? GD_OK : gd_fail(GD_ERR, "cannot read dataset '%s'", f->name);
+}
+
+/* MEAN and SPREAD: column sums of the rows, divided, in the field's own type. */
+static int load_divided(hid_t set, const gd_state_field *f, int ranks_then, double divisor)
+{
+    const size_t want = f->rows * f->len;
+    double *all = gd_alloc((size_t)ranks_then * want + 1, sizeof *all, "elastic rows");
+    int rc = all ? read_all_rows(set, f, H5T_NATIVE_DOUBLE, (hsize_t)ranks_then, want, all) : GD_ERR;
+    for (size_t i = 0; !rc && i < want; i++) {
+        double sum = 0;
+        for (int r = 0; r < ranks_then; r++)
+            sum += all[(size_t)r * want + i];
+        sum /= divisor;
+        if (f->type == GD_STATE_F32)
+            ((float *)f->data)[i] = (float)sum;
+        else if (f->type == GD_STATE_F64)
+            ((double *)f->data)[i] = sum;
+        else if (f->type == GD_STATE_I64)
+            ((int64_t *)f->data)[i] = (int64_t)(sum + (sum < 0 ? -0.5 : 0.5));
+        else
+            rc = gd_fail(GD_ERR, "'%s': only numbers can be averaged", f->name);
+    }
+    free(all);
+    return rc;
+}
+
+/* splitmix64's finalizer: a rank's stream mixed with its number. */
+static uint64_t mix64(uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static int load_stream(hid_t set, const gd_state_field *f, int rank, int ranks_then)
+{
+    const size_t want = f->rows * f->len;
+    uint64_t *all = gd_alloc((size_t)ranks_then * want + 1, sizeof *all, "elastic rows");
+    int rc = all ? read_all_rows(set, f, H5T_NATIVE_UINT64, (hsize_t)ranks_then, want, all) : GD_ERR;
+    int shared = 1;
+    for (int r = 1; !rc && r < ranks_then; r++)
+        shared = shared && !memcmp(all, all + (size_t)r * want, want * sizeof *all);
+    const size_t row = shared ? 0 : (size_t)(rank % ranks_then);
+    for (size_t i = 0; !rc && i < want; i++) {
+        uint64_t v = all[row * want + i];
+        ((uint64_t *)f->data)[i] = shared || rank < ranks_then
+                                       ? v : mix64(v ^ (0xd1b54a32d192ed03ULL * (uint64_t)rank + i));
+    }
+    free(all);
+    return rc;
+}
+
+static int refuse(const gd_state_field *f, int ranks_then, int ranks_now)
+{
+    return gd_fail(GD_ECONFIG, "'%s' is each rank's own and cannot be carried from %d to %d "
+                   "ranks%s%s", f->name, ranks_then, ranks_now, f->hint ? ": " : "",
+                   f->hint ? f->hint : "");
+}
+
+/* A rule that needs rows the file does not describe leaves the field as it is and counts
+ * it in *unknown (an asynchronous job's workers start afresh). */
+static int load_elastic_rows(hid_t set, const gd_state_field *f, int nd, const hsize_t *dims,
+                             int rank, int ranks_then, int ranks_now, int *unknown)
+{
+    if (f->elastic == GD_EL_REFUSE)
+        return refuse(f, ranks_then, ranks_now);
+    int known = 0, first = 0;
+    int rc = check_rows(set, f, nd, dims, ranks_then, &known, &first);
+    const int all = known == ranks_then, n = (int)(f->rows * f->len);
+    if (rc || n == 0)
+        return rc;
+    if (f->elastic == GD_EL_FIRST ? !first : f->elastic == GD_EL_OWN ? !all && rank < ranks_then : !all) {
+        (*unknown)++;
+        return GD_OK;
+    }
+    switch (f->elastic) {
+    case GD_EL_FIRST:
+        return read_span(set, f, 2, 0, 0, (hsize_t)n, f->data);
+    case GD_EL_OWN:
+        return rank < ranks_then ? read_span(set, f, 2, (hsize_t)rank, 0, (hsize_t)n, f->data)
+                                 : GD_OK;
+    case GD_EL_MEAN:
+        return load_divided(set, f, ranks_then, ranks_then);
+    case GD_EL_SPREAD:
+        return load_divided(set, f, ranks_then, ranks_now);
+    case GD_EL_STREAM:
+        return f->type == GD_STATE_U64 ? load_stream(set, f, rank, ranks_then)
+                                       : gd_fail(GD_ERR, "'%s': a stream is uint64", f->name);
+    default:
+        return GD_OK;
+    }
+}
+
+/* ranks_then 0: an ordinary load; else an elastic one (gd_state_load_elastic). */
+static int load_field(hid_t file, const gd_state_field *f, int rank, int *unknown,
+                      int ranks_then, int ranks_now)
 {
     if (f->scope != GD_PER_RANK && f->len == 0)
         return GD_OK; /* nothing of it lives on this rank */
+    if (ranks_then && f->scope == GD_PER_RANK && f->elastic == GD_EL_SKIP)
+        return GD_OK;
     hid_t set = H5Dopen2(file, f->name, H5P_DEFAULT);
     if (set < 0)
         return gd_fail(GD_ERR, "missing dataset '%s'", f->name);
@@ -545,6 +696,8 @@ static int load_field(hid_t file, const gd_state_field *f, int rank, int *unknow
         rc = bad_shape(f, nd, dims);
     else if (f->scope == GD_SHARED)
         rc = load_shared(set, f, nd, dims);
+    else if (f->scope == GD_PER_RANK && ranks_then)
+        rc = load_elastic_rows(set, f, nd, dims, rank, ranks_then, ranks_now, unknown);
     else if (f->scope == GD_PER_RANK)
         rc = load_per_rank(set, f, nd, dims, rank, unknown);
     else
@@ -558,6 +711,38 @@ int gd_state_load(const gd_state *s, hid_t file, int rank, int *unknown)
     *unknown = 0;
     int rc = GD_OK;
     for (int i = 0; !rc && i < s->n; i++)
-        rc = load_field(file, &s->f[i], rank, unknown);
+        rc = load_field(file, &s->f[i], rank, unknown, 0, 0);
+    return rc;
+}
+
+int gd_state_load_elastic(const gd_state *s, hid_t file, int rank, int ranks_then, int ranks_now,
+                          int *unknown)
+{
+    *unknown = 0;
+    int rc = GD_OK;
+    for (int i = 0; !rc && i < s->n; i++)
+        rc = load_field(file, &s->f[i], rank, unknown, ranks_then, ranks_now);
+    return rc;
+}
+
+int gd_state_read_rows(hid_t file, const char *name, gd_state_type type, size_t ranks,
+                       size_t len, void *out)
+{
+    gd_state_field f = {.type = type, .scope = GD_PER_RANK, .rows = 1, .len = len};
+    snprintf(f.name, sizeof f.name, "%s", name);
+    hid_t set = H5Dopen2(file, name, H5P_DEFAULT);
+    if (set < 0)
+        return gd_fail(GD_ERR, "missing dataset '%s'", name);
+    hid_t space = H5Dget_space(set);
+    hsize_t dims[2] = {0, 0};
+    int nd = space < 0 ? -1 : H5Sget_simple_extent_dims(space, dims, NULL);
+    if (space >= 0)
+        H5Sclose(space);
+    int known = 0, first = 0;
+    int rc = check_rows(set, &f, nd, dims, (int)ranks, &known, &first);
+    if (!rc && known != (int)ranks)
+        rc = gd_fail(GD_ERR, "'%s': the file does not describe every rank", name);
+    rc = rc ? rc : read_all_rows(set, &f, mem_type(&f), ranks, len, out);
+    H5Dclose(set);
     return rc;
 }

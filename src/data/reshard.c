@@ -7,6 +7,7 @@
 #include "gdmpi/error.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,4 +140,30 @@ int gd_data_reshard(gd_dataset *ds, uint64_t **ids, const int *dest, const uint6
     free(out);
     free(plan);
     return rc;
+}
+
+int gd_data_subset(const gd_dataset *ds, const size_t *rows, size_t n, gd_dataset *out)
+{
+    const size_t fb = feature_bytes(ds);
+    gd_dataset d = {.scale = ds->scale, .rows = n, .cols = ds->cols, .total_rows = ds->total_rows};
+    snprintf(d.path, sizeof d.path, "%s", ds->path);
+    void *x = gd_alloc(n * ds->cols + 1, ds->x8 ? 1 : sizeof(float), "shard features");
+    d.y = gd_alloc(n + 1, sizeof(float), "shard labels");
+    if (!x || !d.y) {
+        free(x);
+        free(d.y);
+        return GD_ERR;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *src = ds->x8 ? (const char *)(ds->x8 + rows[i] * ds->cols)
+                                 : (const char *)(ds->x + rows[i] * ds->cols);
+        memcpy((char *)x + i * fb, src, fb);
+        d.y[i] = ds->y[rows[i]];
+    }
+    if (ds->x8)
+        d.x8 = x;
+    else
+        d.x = x;
+    *out = d;
+    return GD_OK;
 }

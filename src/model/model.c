@@ -138,10 +138,11 @@ double gd_model_evaluate(gd_model *m, const float *x, const float *y, size_t n, 
 void gd_model_declare(gd_model *m, gd_state *s)
 {
     if (m->nstate)
-        gd_state_add(s, GD_STATE_F32, GD_PER_RANK, m->state, m->nstate, "model/state");
+        gd_state_add(s, GD_STATE_F32, GD_PER_RANK, m->state, m->nstate, "model/state")->elastic =
+            GD_EL_MEAN; /* batch norm's running figures: each rank's estimate, averaged */
     gd_rng *r = m->ops->rng ? m->ops->rng(m) : NULL;
     if (r)
-        gd_state_add(s, GD_STATE_U64, GD_PER_RANK, r->s, 4, "model/rng");
+        gd_state_add(s, GD_STATE_U64, GD_PER_RANK, r->s, 4, "model/rng")->elastic = GD_EL_STREAM;
 }
 
 const char *gd_task_output(gd_task task)

@@ -85,6 +85,8 @@ void gd_optim_declare(gd_optim *o, gd_state *s, gd_state_scope scope, size_t lo,
                                                scope == GD_SLICED ? total : o->n,
                                                "optimizer/state");
         f->scope = scope;
+        f->elastic = GD_EL_MEAN; /* each rank's own (local modes): their mean, as the params */
     }
-    gd_state_add(s, GD_STATE_I64, GD_PER_RANK, &o->t, 1, "optimizer/t");
+    /* the steps taken: the same on every rank, or (servers, local modes) as good as */
+    gd_state_add(s, GD_STATE_I64, GD_PER_RANK, &o->t, 1, "optimizer/t")->elastic = GD_EL_FIRST;
 }

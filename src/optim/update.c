@@ -90,7 +90,8 @@ gd_divergence gd_update_apply(gd_update *u, float *w, size_t lo, size_t n, float
 
 void gd_update_declare(gd_update *u, gd_state *s)
 {
-    gd_state_add(s, GD_STATE_U64, GD_PER_RANK, u->noise_rng.s, 4, "update/noise_rng");
+    gd_state_add(s, GD_STATE_U64, GD_PER_RANK, u->noise_rng.s, 4, "update/noise_rng")->elastic =
+        GD_EL_STREAM;
 }
 
 void gd_update_own_noise(gd_update *u, uint64_t seed, int rank)

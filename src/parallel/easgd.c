@@ -216,6 +216,7 @@ static int sync_state(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
 
 const gd_strategy_ops gd_strategy_easgd = {
     .name = "easgd",
+    .not_elastic = "a worker's local variable is tied to the center by the elastic force; the paper gives a new worker no value but the center at the start",
     .state = sync_state,
     .check = sync_check,
     .setup = sync_setup,
@@ -421,6 +422,7 @@ static void async_destroy(gd_step_ctx *ctx)
 
 const gd_strategy_ops gd_strategy_easgd_async = {
     .name = "easgd-async",
+    .not_elastic = "a worker's local variable is tied to the center by the elastic force; the paper gives a new worker no value but the center at the start",
     .state = async_state,
     .resumed = async_resumed,
     .has_servers = 1,

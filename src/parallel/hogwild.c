@@ -527,6 +527,7 @@ static int hw_resumed(gd_step_ctx *ctx)
 
 const gd_strategy_ops gd_strategy_hogwild = {
     .name = "hogwild",
+    .not_elastic = "each node's shared window and the rounds between nodes are laid out for that rank count",
     .state = hw_state_op,
     .resumed = hw_resumed,
     .async = 1,

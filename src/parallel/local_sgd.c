@@ -79,9 +79,10 @@ void local_declare(gd_step_ctx *ctx, gd_state *s, const char *group, long *steps
 {
     _Static_assert(sizeof(gd_divergence) == sizeof(int32_t), "saved as int32");
     gd_step_declare(ctx, s, GD_PER_RANK, 0, ctx->model->nparams);
-    gd_state_add(s, GD_STATE_I64, GD_PER_RANK, steps, 1, "%s/steps", group);
-    gd_state_add(s, GD_STATE_F64, GD_PER_RANK, samples, 1, "%s/samples", group);
-    gd_state_add(s, GD_STATE_I32, GD_PER_RANK, held, 1, "%s/held", group);
+    gd_state_add(s, GD_STATE_I64, GD_PER_RANK, steps, 1, "%s/steps", group)->elastic = GD_EL_FIRST;
+    gd_state_add(s, GD_STATE_F64, GD_PER_RANK, samples, 1, "%s/samples", group)->elastic =
+        GD_EL_SPREAD;
+    gd_state_add(s, GD_STATE_I32, GD_PER_RANK, held, 1, "%s/held", group)->elastic = GD_EL_FIRST;
 }
 
 void local_flags_put(gd_divergence held, float *f)
@@ -261,8 +262,10 @@ static int lsgd_declare(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
     lsgd_state *s = ctx->state;
     local_declare(ctx, st, "local_sgd", &s->steps, &s->samples, &s->held);
     gd_state_add(st, GD_STATE_F32, GD_SHARED, s->ref, ctx->model->nparams, "local_sgd/average");
-    gd_state_add(st, GD_STATE_F64, GD_PER_RANK, &s->period, 1, "local_sgd/period_samples");
-    gd_state_add(st, GD_STATE_I64, GD_PER_RANK, &s->averages, 1, "local_sgd/averages");
+    gd_state_add(st, GD_STATE_F64, GD_PER_RANK, &s->period, 1, "local_sgd/period_samples")->elastic =
+        GD_EL_SPREAD;
+    gd_state_add(st, GD_STATE_I64, GD_PER_RANK, &s->averages, 1, "local_sgd/averages")->elastic =
+        GD_EL_FIRST;
     return GD_OK;
 }
 

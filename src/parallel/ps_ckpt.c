@@ -135,7 +135,8 @@ int ps_declare(gd_step_ctx *ctx, gd_state *st, gd_state_use use, int with_optimi
             gd_state_add_slice(st, GD_STATE_F32, s->snap_optim, ctx->optim->ops->state_slots, 0,
                                n, n, "optimizer/state");
         if (with_optimizer)
-            gd_state_add(st, GD_STATE_I64, GD_PER_RANK, &ctx->optim->t, 1, "optimizer/t");
+            gd_state_add(st, GD_STATE_I64, GD_PER_RANK, &ctx->optim->t, 1, "optimizer/t")->elastic =
+                GD_EL_FIRST;
     } else {
         const size_t lo = ctx->serving ? s->lo[s->me] : 0, len = ctx->serving ? s->len[s->me] : 0;
         gd_state_add_slice(st, GD_STATE_F32, ctx->model->w + lo, 1, lo, len, n, "model/params");

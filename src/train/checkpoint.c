@@ -39,7 +39,8 @@ int gd_checkpoint_key_may_change(const char *section, const char *name)
     static const char *const keys[] = {
         "train.epochs", "train.max_steps", "train.max_seconds", "train.resume",
         "train.threads", "data.train", "data.val", "data.io", "parallel.stall_timeout",
-        "parallel.slow_ranks", "parallel.slow_factor", "parallel.delay_us"};
+        "parallel.slow_ranks", "parallel.slow_factor", "parallel.delay_us",
+        "parallel.servers" /* checked as the "servers" attribute: ps may change it (elastic) */};
     char full[2 * GD_NAME_MAX];
     if (!strcmp(section, "output"))
         return 1;
@@ -161,6 +162,11 @@ void gd_checkpoint_describe_start(const gd_trainer *t, char *buf, size_t len)
     const gd_ckpt *k = t->ckpt;
     if (!k || !k->resumed_from[0])
         snprintf(buf, len, "a fresh run (train.resume = %s)", t->cfg->train.resume);
+    else if (k->elastic && k->pos > 0)
+        snprintf(buf, len, "resuming from %s (written by %ld ranks): epoch %ld, step %ld, its "
+                 "unused rows dealt out to the last %ld of its %ld steps", k->resumed_from,
+                 k->ranks_then, t->ctx.epoch, t->ctx.step, t->ctx.steps_per_epoch - k->pos,
+                 t->ctx.steps_per_epoch);
     else if (k->pos > 0)
         snprintf(buf, len, "resuming from %s: epoch %ld, step %ld (%ld of the epoch's %ld steps "
                  "done)", k->resumed_from, t->ctx.epoch, t->ctx.step, k->pos,
@@ -182,6 +188,43 @@ static int same_position(const gd_trainer *t, const char *path)
                    "the file is damaged", path, -v[2], v[0], -v[3], v[1]);
 }
 
+/* Collective, after an elastic load (elastic.c). The step count goes on in the new
+ * epochs' steps: the epoch in progress resumes at the step where its remainder starts,
+ * so that epoch ends, the schedule (which counts epochs as steps / steps_per_epoch) and
+ * the checkpoints stay aligned with the new shards. An asynchronous job's workers start
+ * the next epoch afresh, as on any resume of it. */
+static int resume_elastic(gd_trainer *t)
+{
+    gd_ckpt *k = t->ckpt;
+    const long per_epoch = t->ctx.steps_per_epoch;
+    if (t->strategy->async)
+        return GD_OK;
+    if (k->pos <= 0) {
+        t->ctx.step = t->ctx.epoch * per_epoch;
+        return GD_OK;
+    }
+    long from = 0;
+    int rc = gd_elastic_remainder(t, &from);
+    t->first_epoch = t->ctx.epoch;
+    t->first_step = k->pos = from;
+    t->ctx.step = (t->ctx.epoch - 1) * per_epoch + from;
+    return rc;
+}
+
+/* summary.json's resume history: this resume appended. */
+static void record_resume(gd_trainer *t)
+{
+    gd_ckpt *k = t->ckpt;
+    if (k->nresumes >= CK_RESUMES)
+        return;
+    int64_t *r = k->resumes[k->nresumes++];
+    r[0] = k->ranks_then;
+    r[1] = t->size;
+    r[2] = t->ctx.epoch;
+    r[3] = t->ctx.step;
+    r[4] = k->elastic;
+}
+
 int gd_checkpoint_resume(gd_trainer *t)
 {
     gd_ckpt *k = t->ckpt;
@@ -192,6 +235,8 @@ int gd_checkpoint_resume(gd_trainer *t)
     if (rc || !path[0])
         return rc;
     rc = gd_agree(t->comm, ckpt_read(t, path));
+    if (!rc && k->elastic)
+        rc = gd_agree(t->comm, resume_elastic(t));
     if (!rc && !t->strategy->async)
         rc = gd_agree(t->comm, same_position(t, path));
     /* metrics.csv as of the checkpoint: rows a crashed run wrote after it must go */
@@ -200,6 +245,7 @@ int gd_checkpoint_resume(gd_trainer *t)
     if (rc)
         return rc;
     snprintf(k->resumed_from, sizeof k->resumed_from, "%s", path);
+    record_resume(t);
     t->stopping.reason = stop_at_resume(t);
     /* no agreement here: a ps-async worker's resumed() is a round trip with the servers */
     return t->strategy->resumed ? t->strategy->resumed(&t->ctx) : GD_OK;
@@ -387,7 +433,14 @@ void gd_checkpoint_json(const gd_trainer *t, FILE *f)
     json_path(f, k->written ? k->path : "");
     fprintf(f, ", \"resumed_from\": ");
     json_path(f, k->resumed_from);
-    fprintf(f, "},\n");
+    fprintf(f, ", \"resumes\": [");
+    for (long i = 0; i < k->nresumes; i++) {
+        const int64_t *r = k->resumes[i];
+        fprintf(f, "%s{\"from_ranks\": %lld, \"to_ranks\": %lld, \"epoch\": %lld, \"step\": %lld, "
+                "\"elastic\": %s}", i ? ", " : "", (long long)r[0], (long long)r[1],
+                (long long)r[2], (long long)r[3], r[4] ? "true" : "false");
+    }
+    fprintf(f, "]},\n");
 }
 
 /* The handler stays until the process exits: a rank whose own SIGTERM arrives after the

@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #define CK_FORMAT "gdmpi-checkpoint"
-#define CK_VERSION 4
+#define CK_VERSION 5
 #define CK_CONFIG_MAX 65536
 
 enum { POS_EPOCH, POS_STEP, POS_TAKEN };
@@ -48,11 +48,21 @@ enum { SUM_EPOCH_LOSS, SUM_EPOCH_COUNT, SUM_SAMPLES, SUM_LR };
 static void declare_progress(gd_trainer *t, gd_state *s)
 {
     gd_ckpt *k = t->ckpt;
-    gd_state_add(s, GD_STATE_I64, GD_PER_RANK, k->position, CK_POSITION, "progress/position");
-    gd_state_add(s, GD_STATE_F64, GD_PER_RANK, k->sums, CK_SUMS, "progress/sums");
-    gd_state_add(s, GD_STATE_F64, GD_PER_RANK, t->ctx.timers, GD_T_COUNT, "progress/timers");
-    gd_state_add(s, GD_STATE_F64, GD_PER_RANK, t->ctx.wire, GD_WIRE_COUNT, "progress/wire");
+    /* elastic: the position is the same on every rank of a synchronous job; the sums are
+       carried by elastic_sums; a rank's timers and bytes stay its own */
+    gd_state_add(s, GD_STATE_I64, GD_PER_RANK, k->position, CK_POSITION, "progress/position")
+        ->elastic = GD_EL_FIRST;
+    gd_state_add(s, GD_STATE_F64, GD_PER_RANK, k->sums, CK_SUMS, "progress/sums")->elastic =
+        GD_EL_SKIP;
+    gd_state_add(s, GD_STATE_F64, GD_PER_RANK, t->ctx.timers, GD_T_COUNT, "progress/timers")
+        ->elastic = GD_EL_OWN;
+    gd_state_add(s, GD_STATE_F64, GD_PER_RANK, t->ctx.wire, GD_WIRE_COUNT, "progress/wire")
+        ->elastic = GD_EL_OWN;
     gd_state_add(s, GD_STATE_F64, GD_SHARED, &k->wall, 1, "progress/wall");
+    gd_state_field *h = gd_state_add(s, GD_STATE_I64, GD_SHARED, k->resumes, CK_RESUME_FIELDS,
+                                     "progress/resumes");
+    h->rows = CK_RESUMES;
+    h->count = &k->nresumes;
 }
 
 /* The whole run's state, each component declaring its own. */
@@ -65,6 +75,7 @@ static int declare_run(gd_trainer *t, gd_state *s, gd_state_use use)
     gd_model_declare(&t->model, s);
     gd_update_declare(&t->update, s);
     gd_batcher_declare(t, s);
+    gd_elastic_declare(t, s, use);
     gd_stopping_declare(t, s);
     gd_metrics_declare(t, s, &t->ckpt->metrics_rows);
     gd_steps_declare(t, s);
@@ -122,6 +133,10 @@ static int write_identity(const gd_trainer *t, hid_t f)
     rc = rc ? rc : gd_h5_attr_long(f, "state_slots", (long)t->optim.ops->state_slots);
     rc = rc ? rc : gd_h5_attr_long(f, "ranks", t->size);
     rc = rc ? rc : gd_h5_attr_long(f, "servers", t->ctx.nservers);
+    /* written in an elastic resume's remainder epoch: only its row bits describe the epoch */
+    const long pos = t->ckpt->pos;
+    rc = rc ? rc : gd_h5_attr_long(f, "remainder", t->batch.rest_from >= 0 && pos > 0 &&
+                                                   pos < t->ctx.steps_per_epoch);
     rc = rc ? rc : gd_h5_attr_string(f, "mode", t->cfg->parallel.mode);
     rc = rc ? rc : gd_h5_attr_string(f, "config", text);
     rc = rc ? rc : gd_h5_attr_string(f, "config_hash", hash);
@@ -284,19 +299,35 @@ static int check_config(const gd_trainer *t, hid_t f)
     return rc;
 }
 
+/* The rank and server counts may differ where the mode and the data allow (elastic.c);
+ * *elastic then says the resume is elastic: another rank count, or a checkpoint taken in an
+ * elastic resume's remainder epoch. */
+static int check_ranks(const gd_trainer *t, hid_t f, long *ranks_then, int *elastic)
+{
+    long servers = 0, remainder = 0;
+    int rc = gd_h5_read_attr_long(f, "ranks", ranks_then);
+    rc = rc ? rc : gd_h5_read_attr_long(f, "servers", &servers);
+    rc = rc ? rc : gd_h5_read_attr_long(f, "remainder", &remainder);
+    if (rc)
+        return rc;
+    *elastic = *ranks_then != t->size || servers != t->ctx.nservers || remainder;
+    if (*ranks_then < 1 || servers < 0 || servers >= *ranks_then)
+        return gd_fail(GD_ERR, "%ld ranks and %ld servers: the file is damaged", *ranks_then,
+                       servers);
+    return *elastic ? gd_elastic_refusal(t, *ranks_then, servers) : GD_OK;
+}
+
 /* The checks in the order that names the most telling difference first. */
-static int check_identity(const gd_trainer *t, hid_t f)
+static int check_identity(const gd_trainer *t, hid_t f, long *ranks_then, int *elastic)
 {
     int rc = expect_string(f, "format", CK_FORMAT, "not a gdmpi checkpoint");
     rc = rc ? rc : expect_long(f, "version", CK_VERSION, "an unknown checkpoint version");
     rc = rc ? rc : check_model(t, f);
     rc = rc ? rc : expect_string(f, "optimizer", t->optim.ops->name,
                                  "the optimizer differs (optimizer.type)");
-    rc = rc ? rc : expect_long(f, "ranks", t->size, "the rank count differs (mpirun -np)");
     rc = rc ? rc : expect_string(f, "mode", t->cfg->parallel.mode,
                                  "the parallel mode differs (parallel.mode)");
-    rc = rc ? rc : expect_long(f, "servers", t->ctx.nservers,
-                               "the server count differs (parallel.servers)");
+    rc = rc ? rc : check_ranks(t, f, ranks_then, elastic);
     return rc ? rc : check_config(t, f);
 }
 
@@ -357,11 +388,46 @@ static void fresh_record(gd_trainer *t)
     t->ctx.t_start -= t->ckpt->wall;
 }
 
-static int read_state(gd_trainer *t, hid_t f, int *unknown)
+/* Elastic: every rank's epoch sums, carried so that the epoch's totals stay whole. In a
+ * lockstep mode they are the job's on every rank (rank 0's row); else each rank's own since
+ * the epoch began: rank 0 takes their totals, the others start from nothing. */
+static int elastic_sums(gd_trainer *t, hid_t f, long ranks_then)
+{
+    double *all = gd_alloc((size_t)ranks_then, CK_SUMS * sizeof(double), "checkpoint sums");
+    int rc = all ? gd_state_read_rows(f, "progress/sums", GD_STATE_F64, (size_t)ranks_then,
+                                      CK_SUMS, all)
+                 : GD_ERR;
+    if (rc) {
+        free(all);
+        return rc;
+    }
+    double *k = t->ckpt->sums;
+    memcpy(k, all, CK_SUMS * sizeof *k);
+    if (!t->strategy->lockstep) {
+        double loss = 0, count = 0;
+        for (long r = 0; r < ranks_then; r++) {
+            loss += all[r * CK_SUMS + SUM_EPOCH_LOSS];
+            count += all[r * CK_SUMS + SUM_EPOCH_COUNT];
+        }
+        const double before = all[SUM_SAMPLES] - all[SUM_EPOCH_COUNT]; /* at the epoch's start */
+        k[SUM_EPOCH_LOSS] = t->rank == 0 ? loss : 0;
+        k[SUM_EPOCH_COUNT] = t->rank == 0 ? count : 0;
+        k[SUM_SAMPLES] = before + k[SUM_EPOCH_COUNT];
+    }
+    free(all);
+    return GD_OK;
+}
+
+static int read_state(gd_trainer *t, hid_t f, long ranks_then, int elastic, int *unknown)
 {
     gd_state *s = gd_alloc(1, sizeof *s, "checkpoint state");
     int rc = s ? declare_run(t, s, GD_STATE_LOAD) : GD_ERR;
-    rc = rc ? rc : gd_state_load(s, f, t->rank, unknown);
+    if (!rc && elastic)
+        rc = gd_state_load_elastic(s, f, t->rank, (int)ranks_then, t->size, unknown);
+    else if (!rc)
+        rc = gd_state_load(s, f, t->rank, unknown);
+    if (!rc && elastic && !*unknown)
+        rc = elastic_sums(t, f, ranks_then);
     free(s);
     if (!rc && *unknown && !t->strategy->async)
         rc = gd_fail(GD_ERR, "it does not describe rank %d: the file is damaged", t->rank);
@@ -374,10 +440,11 @@ int ckpt_read(gd_trainer *t, const char *path)
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         return gd_fail(GD_ERR, "%s: cannot open checkpoint (not HDF5, or truncated)", path);
-    int unknown = 0;
-    int rc = check_identity(t, f);
-    rc = rc ? rc : read_state(t, f, &unknown);
-    rc = rc || unknown ? rc : check_record(t);
+    int unknown = 0, elastic = 0;
+    long ranks_then = t->size;
+    int rc = check_identity(t, f, &ranks_then, &elastic);
+    rc = rc ? rc : read_state(t, f, ranks_then, elastic, &unknown);
+    rc = rc || unknown || elastic ? rc : check_record(t); /* elastic: no shard order to check */
     H5Fclose(f);
     if (rc)
         return gd_h5_blame_file(path, rc);
@@ -386,5 +453,7 @@ int ckpt_read(gd_trainer *t, const char *path)
         fresh_record(t);
     else
         restore_record(t);
+    t->ckpt->elastic = elastic;
+    t->ckpt->ranks_then = ranks_then;
     return GD_OK;
 }

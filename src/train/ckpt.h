@@ -41,6 +41,14 @@ typedef struct gd_ckpt {
     int64_t position[CK_POSITION];
     double sums[CK_SUMS], wall;
     long metrics_rows;
+    /* The run's resumes so far (the first CK_RESUMES): ranks before, ranks after, the
+     * epoch and the step at which it resumed, and whether it was elastic. */
+#define CK_RESUMES 64
+#define CK_RESUME_FIELDS 5
+    int64_t resumes[CK_RESUMES][CK_RESUME_FIELDS];
+    long nresumes;
+    int elastic;       /* the resume was elastic (another rank count, or a remainder epoch) */
+    long ranks_then;   /* the rank count that wrote the checkpoint resumed */
 } gd_ckpt;
 
 /* Setup, last: checks that the mode can checkpoint when asked to, and installs the signal

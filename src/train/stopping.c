@@ -97,5 +97,5 @@ void gd_stopping_declare(gd_trainer *t, gd_state *s)
     }
     if (t->model.nstate)
         gd_state_add(s, GD_STATE_F32, GD_PER_RANK, st->best_w + t->model.nparams, t->model.nstate,
-                     "stopping/best_state");
+                     "stopping/best_state")->elastic = GD_EL_MEAN; /* as model/state */
 }

@@ -326,6 +326,32 @@ static int plan_roles(gd_trainer *t)
     return GD_OK;
 }
 
+/* GDMPI_ROW_LOG=DIR, a debug output for the tests: every worker appends a line "epoch
+ * step row" for each row it trains on (row: its number in the file) to DIR/rows.<rank>,
+ * flushed after every batch so that a killed run leaves every line of its steps. Counting
+ * the lines shows that an epoch uses every row once, across resumes too. */
+static int open_row_log(gd_trainer *t)
+{
+    const char *dir = getenv("GDMPI_ROW_LOG");
+    if (!dir || !*dir || t->ctx.serving)
+        return GD_OK;
+    char path[GD_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/rows.%d", dir, t->rank);
+    t->batch.row_log = fopen(path, "a");
+    return t->batch.row_log ? GD_OK : gd_fail(GD_ERR, "GDMPI_ROW_LOG: cannot open %s", path);
+}
+
+static void log_rows(gd_trainer *t, const size_t *rows, size_t first, size_t n)
+{
+    const gd_batcher *b = &t->batch;
+    for (size_t i = 0; i < n; i++) {
+        const size_t r = rows ? rows[first + i] : first + i;
+        fprintf(b->row_log, "%ld %ld %llu\n", t->ctx.epoch, t->ctx.step,
+                (unsigned long long)(b->rest_from >= 0 ? b->rest_ids[r] : gd_batcher_row_id(t, r)));
+    }
+    fflush(b->row_log);
+}
+
 static int setup(gd_trainer *t)
 {
     int rc = check_controls(t->cfg);
@@ -341,6 +367,10 @@ static int setup(gd_trainer *t)
         rc = gd_agree(t->comm, plan_batches(t));
     if (!rc) /* data.shuffle = global: the rows' numbers (and the async modes' one move) */
         rc = gd_agree(t->comm, gd_global_shuffle_setup(t));
+    if (!rc) /* the bits of the rows an epoch has used, for a resume on another rank count */
+        rc = gd_agree(t->comm, gd_elastic_setup(t));
+    if (!rc)
+        rc = gd_agree(t->comm, open_row_log(t));
     if (!rc)
         rc = gd_agree(t->comm, build_model(t));
     if (!rc) {
@@ -358,23 +388,30 @@ static int setup(gd_trainer *t)
 
 /* Points *x, *y at the rows of step s: straight into the shard when they are contiguous
  * (sequential order, or one batch holds the shard) and held as floats, else gathered into
- * the batch buffers (bytes converted to floats on the way). Returns the row count. */
+ * the batch buffers (bytes converted to floats on the way). In an elastic resume's
+ * remainder epoch the rows are the remainder's, from its step on. Returns the row count. */
 static size_t gather_batch(gd_trainer *t, long s, const float **x, const float **y)
 {
-    const size_t cols = t->train.cols, start = (size_t)s * t->batch.rows;
-    if (start >= t->train.rows)
+    const gd_batcher *b = &t->batch;
+    const int rest = b->rest_from >= 0;
+    const gd_dataset *d = rest ? &b->rest : &t->train;
+    const size_t *order = rest ? b->rest_order : b->order;
+    const size_t cols = t->train.cols, start = (size_t)(s - (rest ? b->rest_from : 0)) * b->rows;
+    if (start >= d->rows)
         return 0;
-    size_t n = t->train.rows - start < t->batch.rows ? t->train.rows - start : t->batch.rows;
-    const int contiguous = t->batch.kind == GD_ORDER_SEQUENTIAL || n == t->train.rows;
-    if (contiguous && t->train.x) {
-        *x = t->train.x + start * cols;
-        *y = t->train.y + start;
+    size_t n = d->rows - start < b->rows ? d->rows - start : b->rows;
+    const int contiguous = b->kind == GD_ORDER_SEQUENTIAL || n == d->rows;
+    if (b->row_log)
+        log_rows(t, contiguous ? NULL : order, start, n);
+    if (contiguous && d->x) {
+        *x = d->x + start * cols;
+        *y = d->y + start;
         return n;
     }
     for (size_t i = 0; i < n; i++) {
-        size_t r = contiguous ? start + i : t->batch.order[start + i];
-        gd_data_copy_row(&t->train, r, t->batch.bx + i * cols);
-        t->batch.by[i] = t->train.y[r];
+        size_t r = contiguous ? start + i : order[start + i];
+        gd_data_copy_row(d, r, t->batch.bx + i * cols);
+        t->batch.by[i] = d->y[r];
     }
     *x = t->batch.bx;
     *y = t->batch.by;
@@ -513,6 +550,8 @@ static int run_epoch(gd_trainer *t)
         if ((rc = gd_checkpoint_after_step(t, s))) /* checkpoint_every = Ns, signals */
             return rc;
     }
+    if (t->stopping.reason == GD_STOP_NONE && t->ctx.step < t->clock.step_limit)
+        gd_elastic_end(t); /* a remainder epoch is over: the shard's epochs go on */
     return GD_OK;
 }
 
@@ -819,6 +858,11 @@ static void teardown(gd_trainer *t)
     gd_model_destroy(&t->model);
     gd_data_free(&t->train);
     gd_data_free(&t->val);
+    gd_elastic_end(t);
+    if (t->batch.row_log)
+        fclose(t->batch.row_log);
+    free(t->batch.used);
+    free(t->batch.used_save);
     free(t->batch.order);
     free(t->batch.ids);
     free(t->batch.starts);
@@ -836,7 +880,8 @@ static void teardown(gd_trainer *t)
 
 int gd_train(const gd_config *cfg, MPI_Comm comm)
 {
-    gd_trainer t = {.cfg = cfg, .comm = comm, .agree_comm = comm, .clock.t_job = MPI_Wtime()};
+    gd_trainer t = {.cfg = cfg, .comm = comm, .agree_comm = comm, .clock.t_job = MPI_Wtime(),
+                    .batch.rest_from = -1};
     MPI_Comm_rank(comm, &t.rank);
     MPI_Comm_size(comm, &t.size);
     t.ctx = (gd_step_ctx){.cfg = cfg, .comm = comm, .rank = t.rank, .size = t.size,
@@ -879,5 +924,7 @@ void gd_batcher_declare(gd_trainer *t, gd_state *s)
     gd_state_field *f = gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.order, t->train.rows,
                                      "batcher/order");
     f->hint = "the training data differs";
-    gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.shuffle_rng.s, 4, "batcher/rng");
+    f->elastic = GD_EL_SKIP; /* elastic.c deals out what the epoch has left */
+    gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.shuffle_rng.s, 4, "batcher/rng")->elastic =
+        GD_EL_STREAM;
 }

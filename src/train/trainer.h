@@ -47,6 +47,18 @@ typedef struct gd_batcher {
     uint64_t *ids;         /* global: each held row's number in the whole data set */
     uint64_t *starts;      /* global: per worker, where its rows start in an epoch's
                               permutation (workers + 1 entries: the last is the total) */
+    /* Elastic resume (elastic.c): the rows of the training set used in the current epoch,
+     * one bit each (used: as loaded, the rows used before the resume; save: what a
+     * checkpoint writes); and the remainder epoch: the epoch's unused rows, this worker's
+     * share, walked in rest_order from step rest_from of the epoch (-1: no remainder). */
+    uint64_t *used, *used_save;
+    size_t used_words;
+    uint64_t total_rows;   /* rows in the training set (every rank knows it) */
+    gd_dataset rest;
+    uint64_t *rest_ids;
+    size_t *rest_order;
+    long rest_from;
+    FILE *row_log;         /* GDMPI_ROW_LOG=DIR: DIR/rows.<rank>, "epoch step row" a line */
 } gd_batcher;
 
 /* The clock: wall time, the time budget and the step limits. */
@@ -170,6 +182,19 @@ int gd_global_shuffle_setup(gd_trainer *t);
  * shards. */
 int gd_partition_setup(gd_trainer *t);
 int gd_global_shuffle_epoch(gd_trainer *t, long epoch);
+/* Elastic resume (elastic.c). setup: collective over t->comm after plan_batches (the row
+ * bitmaps). declare: "batcher/used" (a save first gathers, collectively, the rows the epoch
+ * has used). refusal: why this run cannot resume a checkpoint of ranks_then ranks (a
+ * message, GD_ECONFIG) or GD_OK. remainder: collective over t->comm after an elastic load
+ * in mid-epoch: deals the epoch's unused rows out to the workers and returns, agreed, the
+ * step of the epoch at which they start (*from). end: after the epoch, back to the shard. */
+int gd_elastic_setup(gd_trainer *t);
+void gd_elastic_declare(gd_trainer *t, gd_state *s, gd_state_use use);
+int gd_elastic_refusal(const gd_trainer *t, long ranks_then, long servers_then);
+int gd_elastic_remainder(gd_trainer *t, long *from);
+void gd_elastic_end(gd_trainer *t);
+/* The global number of the shard's row r (its place in the file). */
+uint64_t gd_batcher_row_id(const gd_trainer *t, size_t r);
 void gd_stopping_declare(gd_trainer *t, gd_state *s);
 void gd_metrics_declare(gd_trainer *t, gd_state *s, long *rows);
 

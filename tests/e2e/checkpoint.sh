@@ -100,7 +100,6 @@ expect_mismatch() {
 }
 expect_mismatch "optimizer" "the optimizer differs (optimizer.type): it has adam, this run sgd" 2 \
     --set optimizer.type=sgd
-expect_mismatch "rank count" "the rank count differs (mpirun -np): it has 2, this run 3" 3
 expect_mismatch "mode" "the parallel mode differs (parallel.mode): it has allreduce, this run ps" 2 \
     --set parallel.mode=ps
 expect_mismatch "model shape" "the model differs: it holds a softmax model with 8 features" 2 \
