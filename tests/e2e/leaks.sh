@@ -86,6 +86,10 @@ resume() {
 }
 resume allreduce 2 $STEPS
 resume ps-async 3 --set parallel.mode=ps-async
+# elastic: 2 -> 3 ranks at an epoch's end; 4 -> 2 in mid-epoch (max_steps 3 of 5)
+resume local-sgd 3 --set parallel.mode=local-sgd --set parallel.average_every=4 $STEPS
+train elastic 4 --set train.max_steps=3
+resume elastic 2
 clean eval-config 0 mpirun --oversubscribe -np 2 "$GDMPI" eval "$TMP/job.cfg" \
     --set output.dir="$TMP/allreduce"
 clean eval-model 0 "$GDMPI" eval --model "$TMP/mlp-bn/model.h5" --data "$TMP/sm-val.h5"
