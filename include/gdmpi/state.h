@@ -44,7 +44,9 @@ typedef enum { GD_STATE_SAVE, GD_STATE_SAVE_LONE, GD_STATE_LOAD } gd_state_use;
  *                 else rank q takes row q mod P, mixed with q when q >= P, so no two ranks
  *                 draw the same stream
  *   GD_EL_OWN     rank q < P takes row q, the others keep what they hold (timers, bytes)
- *   GD_EL_SKIP    left as it is: the caller rebuilds it (the shard order) */
+ *   GD_EL_SKIP    left as it is: the caller rebuilds it (the shard order)
+ * A SHARED vector of one value per server may say GD_EL_FIRST too: when the server count
+ * changed, every value takes the file's first. */
 typedef enum { GD_EL_REFUSE, GD_EL_FIRST, GD_EL_MEAN, GD_EL_SPREAD, GD_EL_STREAM, GD_EL_OWN,
                GD_EL_SKIP } gd_state_elastic;
 

@@ -488,6 +488,17 @@ static int load_shared(hid_t set, const gd_state_field *f, int nd, const hsize_t
                : GD_OK;
 }
 
+/* Elastic, a SHARED vector with one value per server whose count changed (GD_EL_FIRST):
+ * every value takes the file's first. */
+static int load_shared_resized(hid_t set, const gd_state_field *f)
+{
+    const size_t el = elem_size(f);
+    int rc = read_span(set, f, 1, 0, 0, 1, f->data);
+    for (size_t i = 1; !rc && i < f->len; i++)
+        memcpy((char *)f->data + i * el, f->data, el);
+    return rc;
+}
+
 /* The lengths attribute of PER_RANK dataset set, ranks entries, into a fresh array. */
 static int64_t *read_lengths(hid_t set, const gd_state_field *f, hsize_t ranks)
 {
@@ -694,6 +705,9 @@ static int load_field(hid_t file, const gd_state_field *f, int rank, int *unknow
     int rc;
     if (nd < 1 || nd > 2)
         rc = bad_shape(f, nd, dims);
+    else if (f->scope == GD_SHARED && ranks_then && f->elastic == GD_EL_FIRST && nd == 1 &&
+             f->rows == 1 && dims[0] >= 1 && dims[0] != f->len)
+        rc = load_shared_resized(set, f);
     else if (f->scope == GD_SHARED)
         rc = load_shared(set, f, nd, dims);
     else if (f->scope == GD_PER_RANK && ranks_then)

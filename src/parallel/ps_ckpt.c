@@ -148,8 +148,12 @@ int ps_declare(gd_step_ctx *ctx, gd_state *st, gd_state_use use, int with_optimi
     if (!with_optimizer) /* easgd-async: each worker's own optimizer (servers move the center) */
         gd_optim_declare(ctx->optim, st, GD_PER_RANK, 0, n);
     if (s->async) {
-        gd_state_add(st, GD_STATE_I64, GD_SHARED, s->versions, (size_t)s->S, "ps/versions");
-        gd_state_add(st, GD_STATE_I64, GD_SHARED, s->optim_t, (size_t)s->S, "ps/optim_t");
+        /* every push reaches every server: their counts differ only by the pushes in
+           flight, so new servers of an elastic resume all take server 0's */
+        gd_state_add(st, GD_STATE_I64, GD_SHARED, s->versions, (size_t)s->S, "ps/versions")
+            ->elastic = GD_EL_FIRST;
+        gd_state_add(st, GD_STATE_I64, GD_SHARED, s->optim_t, (size_t)s->S, "ps/optim_t")
+            ->elastic = GD_EL_FIRST;
     }
     return GD_OK;
 }

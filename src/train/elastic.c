@@ -91,10 +91,9 @@ int gd_elastic_refusal(const gd_trainer *t, long ranks_then, long servers_then)
         return gd_fail(GD_ECONFIG, "it was written by %ld ranks, this run has %d: parallel.mode "
                        "= %s cannot change the rank count (%s)", ranks_then, t->size,
                        c->parallel.mode, t->strategy->not_elastic);
-    if (servers_then != t->ctx.nservers && strcmp(c->parallel.mode, "ps"))
-        return gd_fail(GD_ECONFIG, "the server count differs (parallel.servers): it has %ld, "
-                       "this run %d; only parallel.mode = ps re-slices its servers' state",
-                       servers_then, t->ctx.nservers);
+    if (servers_then != t->ctx.nservers && !t->strategy->has_servers)
+        return gd_fail(GD_ERR, "it has %ld servers, this mode none: the file is damaged",
+                       servers_then);
     if (strstr(c->data.train, "{rank}"))
         return gd_fail(GD_ECONFIG, "it was written by %ld ranks, this run has %d: with "
                        "{rank} in data.train each rank's file is its shard, so another rank "

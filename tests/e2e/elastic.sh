@@ -102,17 +102,25 @@ resume 4 ps --set parallel.mode=ps --set parallel.servers=1 --set optimizer.type
 check "... the resumed run's interrupted epoch uses every row once" \
     once_per_epoch ps 1 "$(h5dump -d /progress/position "$TMP/ps.h5" | awk '/\(0,0\)/{gsub(",", ""); print $3}')"
 
-# --- ps-async 3 -> 4: the servers' state carried, the workers start the next epoch --------
+# --- ps-async 3 -> 5 ranks, 1 server -> 2: the servers' state re-sliced, the workers start
+#     the next epoch ----------------------------------------------------------------------
 mpi 3 "$TMP/job.cfg" --set output.dir="$TMP/pa" --set parallel.mode=ps-async --set train.epochs=2 \
     --set output.checkpoint_every=1
 cp "$TMP/pa/checkpoint.h5" "$TMP/pa.h5"
-mpi 4 "$TMP/job.cfg" --set output.dir="$TMP/pa" --set parallel.mode=ps-async --set train.resume=auto
-check "ps-async 3 -> 4 ranks (1 server): exits 0 and trains the 3rd epoch" \
+mpi 5 "$TMP/job.cfg" --set output.dir="$TMP/pa-at" --set parallel.mode=ps-async --set parallel.servers=2 \
+    --set train.resume="$TMP/pa.h5" --set train.epochs=2
+check "ps-async, 1 server -> 2: the parameters at the resume point are the checkpoint's" \
+    same_params "$TMP/pa.h5" "$TMP/pa-at"
+mpi 5 "$TMP/job.cfg" --set output.dir="$TMP/pa" --set parallel.mode=ps-async --set parallel.servers=2 \
+    --set train.resume=auto
+check "... resumed for a 3rd epoch: exits 0 and trains it" \
     sh -c "[ $? -eq 0 ] && grep -q '^epoch   3' '$TMP/out'"
 
 # --- refusals: status 2, naming why ------------------------------------------------------
 killed 2 hw --set parallel.mode=hogwild
 expect hw 2 "it was written by 2 ranks, this run has 3: parallel.mode = hogwild cannot change the rank count" 3 \
     --set parallel.mode=hogwild --set train.resume=auto
-expect pa-s 2 "the server count differs (parallel.servers): it has 1, this run 2; only parallel.mode = ps" 4 \
-    --set parallel.mode=ps-async --set parallel.servers=2 --set train.resume="$TMP/pa.h5"
+mpi 2 "$TMP/job.cfg" --set output.dir="$TMP/skew" --set parallel.mode=local-sgd \
+    --set data.partition=label-skew --set train.epochs=1 --set output.checkpoint_every=1
+expect skew 2 "this run has 3: data.partition = label-skew draws each worker's classes for that worker count" 3 \
+    --set parallel.mode=local-sgd --set data.partition=label-skew --set train.resume=auto
