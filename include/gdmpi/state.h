@@ -40,11 +40,13 @@ typedef enum { GD_STATE_SAVE, GD_STATE_SAVE_LONE, GD_STATE_LOAD } gd_state_use;
  *   GD_EL_MEAN    every rank takes the mean of the P rows (local models: an average)
  *   GD_EL_SPREAD  every rank takes the sum over P rows / Q, so the Q rows sum to what the
  *                 P rows did (error-feedback residuals, sample counts)
- *   GD_EL_STREAM  random streams: all P rows equal (a shared stream) -> row 0 everywhere;
- *                 else rank q takes row q mod P, mixed with q when q >= P, so no two ranks
- *                 draw the same stream
+ *   GD_EL_STREAM  each rank's own random stream: rank q takes row q mod P, mixed with q
+ *                 when q >= P, so no two ranks draw the same stream (a stream that every
+ *                 rank shares says GD_EL_FIRST)
  *   GD_EL_OWN     rank q < P takes row q, the others keep what they hold (timers, bytes)
  *   GD_EL_SKIP    left as it is: the caller rebuilds it (the shard order)
+ * At the same rank count (a remainder epoch's checkpoint) every rule but FIRST loads the
+ * rank's own row.
  * A SHARED vector of one value per server may say GD_EL_FIRST too: when the server count
  * changed, every value takes the file's first. */
 typedef enum { GD_EL_REFUSE, GD_EL_FIRST, GD_EL_MEAN, GD_EL_SPREAD, GD_EL_STREAM, GD_EL_OWN,

@@ -38,6 +38,7 @@ typedef struct gd_update {
     double clip_norm;      /* train.clip_norm (0: off) */
     double noise, noise_gamma; /* train.grad_noise eta and gamma (eta 0: off) */
     gd_rng noise_rng;      /* the noise stream: (seed, 0, GD_RNG_NOISE) on every rank */
+    int own_noise;         /* gd_update_own_noise: the stream is this rank's, not shared */
     double sumsq;          /* the squared norm of the last step's whole mean gradient, after
                               the penalties and before clipping (steps.csv's grad_norm; the
                               trainer sets it to NaN to see whether a step made one) */

@@ -629,16 +629,12 @@ static uint64_t mix64(uint64_t x)
 
 static int load_stream(hid_t set, const gd_state_field *f, int rank, int ranks_then)
 {
-    const size_t want = f->rows * f->len;
+    const size_t want = f->rows * f->len, row = (size_t)(rank % ranks_then);
     uint64_t *all = gd_alloc((size_t)ranks_then * want + 1, sizeof *all, "elastic rows");
     int rc = all ? read_all_rows(set, f, H5T_NATIVE_UINT64, (hsize_t)ranks_then, want, all) : GD_ERR;
-    int shared = 1;
-    for (int r = 1; !rc && r < ranks_then; r++)
-        shared = shared && !memcmp(all, all + (size_t)r * want, want * sizeof *all);
-    const size_t row = shared ? 0 : (size_t)(rank % ranks_then);
     for (size_t i = 0; !rc && i < want; i++) {
         uint64_t v = all[row * want + i];
-        ((uint64_t *)f->data)[i] = shared || rank < ranks_then
+        ((uint64_t *)f->data)[i] = rank < ranks_then
                                        ? v : mix64(v ^ (0xd1b54a32d192ed03ULL * (uint64_t)rank + i));
     }
     free(all);
@@ -668,7 +664,10 @@ static int load_elastic_rows(hid_t set, const gd_state_field *f, int nd, const h
         (*unknown)++;
         return GD_OK;
     }
-    switch (f->elastic) {
+    /* the same rank count (a remainder epoch's checkpoint): every rank its own row, exact */
+    const gd_state_elastic rule = ranks_then == ranks_now && f->elastic != GD_EL_FIRST
+                                      ? GD_EL_OWN : f->elastic;
+    switch (rule) {
     case GD_EL_FIRST:
         return read_span(set, f, 2, 0, 0, (hsize_t)n, f->data);
     case GD_EL_OWN:

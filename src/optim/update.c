@@ -90,11 +90,14 @@ gd_divergence gd_update_apply(gd_update *u, float *w, size_t lo, size_t n, float
 
 void gd_update_declare(gd_update *u, gd_state *s)
 {
+    /* elastic: a shared stream must stay the same on every rank (they add the same noise to
+       one combined gradient); a rank's own stays distinct */
     gd_state_add(s, GD_STATE_U64, GD_PER_RANK, u->noise_rng.s, 4, "update/noise_rng")->elastic =
-        GD_EL_STREAM;
+        u->own_noise ? GD_EL_STREAM : GD_EL_FIRST;
 }
 
 void gd_update_own_noise(gd_update *u, uint64_t seed, int rank)
 {
     gd_rng_seed(&u->noise_rng, seed, 1 + (uint64_t)rank, GD_RNG_NOISE); /* 0: the shared one */
+    u->own_noise = 1;
 }

@@ -8,6 +8,7 @@
 #include "gdmpi/state.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -603,6 +604,117 @@ static void check_disagree(const char *path)
     report(save_count_too_large(path), "save: a count past the rows declared fails");
 }
 
+/* ---- elastic loads: a file of `size` ranks read as by Q ranks ---------------------------- */
+
+#define EL_LEN 3
+#define EL_Q (MAX_RANKS + 2) /* more ranks than wrote the file */
+
+typedef struct el_bufs {
+    int64_t first[EL_LEN];  /* FIRST */
+    float mean[EL_LEN];     /* MEAN */
+    double spread[EL_LEN];  /* SPREAD */
+    uint64_t stream[4];     /* STREAM: each rank its own */
+    uint64_t shared[4];     /* FIRST: a stream that every rank shares */
+    float own[EL_LEN];      /* OWN */
+    float skip[EL_LEN];     /* SKIP */
+    int64_t servers[MAX_RANKS + 1]; /* SHARED, one per server (size of them), FIRST */
+} el_bufs;
+
+static double el_value(int r, int i) { return 10.0 * r + i + 0.25; }
+
+static void el_declare(gd_state *s, el_bufs *b, size_t servers)
+{
+    memset(s, 0, sizeof *s);
+    gd_state_add(s, GD_STATE_I64, GD_PER_RANK, b->first, EL_LEN, "el/first")->elastic = GD_EL_FIRST;
+    gd_state_add(s, GD_STATE_F32, GD_PER_RANK, b->mean, EL_LEN, "el/mean")->elastic = GD_EL_MEAN;
+    gd_state_add(s, GD_STATE_F64, GD_PER_RANK, b->spread, EL_LEN, "el/spread")->elastic = GD_EL_SPREAD;
+    gd_state_add(s, GD_STATE_U64, GD_PER_RANK, b->stream, 4, "el/stream")->elastic = GD_EL_STREAM;
+    gd_state_add(s, GD_STATE_U64, GD_PER_RANK, b->shared, 4, "el/shared")->elastic = GD_EL_FIRST;
+    gd_state_add(s, GD_STATE_F32, GD_PER_RANK, b->own, EL_LEN, "el/own")->elastic = GD_EL_OWN;
+    gd_state_add(s, GD_STATE_F32, GD_PER_RANK, b->skip, EL_LEN, "el/skip")->elastic = GD_EL_SKIP;
+    gd_state_add(s, GD_STATE_I64, GD_SHARED, b->servers, servers, "el/servers")->elastic = GD_EL_FIRST;
+}
+
+static void el_fill(el_bufs *b, int r)
+{
+    for (int i = 0; i < EL_LEN; i++) {
+        b->first[i] = (int64_t)el_value(0, i) + 7 * r * (r > 0); /* rows differ: row 0 must win */
+        b->mean[i] = (float)el_value(r, i);
+        b->spread[i] = el_value(r, i);
+        b->own[i] = b->skip[i] = (float)el_value(r, i);
+    }
+    for (int i = 0; i < 4; i++) {
+        b->stream[i] = rng_value(r, i);
+        b->shared[i] = rng_value(99, i);
+    }
+    for (int j = 0; j <= MAX_RANKS; j++)
+        b->servers[j] = 1000 + j;
+}
+
+/* What pretend rank q of EL_Q loads must be: row 0, the mean, the sum over Q, ... */
+static int el_loaded_ok(const el_bufs *b, int q)
+{
+    int good = 1;
+    for (int i = 0; i < EL_LEN; i++) {
+        double sum = 0;
+        for (int r = 0; r < size; r++)
+            sum += el_value(r, i);
+        good &= b->first[i] == (int64_t)el_value(0, i);
+        good &= fabs(b->mean[i] - sum / size) < 1e-4;
+        good &= fabs(b->spread[i] - sum / EL_Q) < 1e-12;
+        good &= b->own[i] == (q < size ? (float)el_value(q, i) : -1.0f);
+        good &= b->skip[i] == -1.0f;
+    }
+    for (int i = 0; i < 4; i++) {
+        good &= b->shared[i] == rng_value(99, i);
+        good &= q >= size || b->stream[i] == rng_value(q, i);
+    }
+    for (int j = 0; j <= size; j++)
+        good &= b->servers[j] == 1000;
+    return good;
+}
+
+/* Every rank acts out all of EL_Q's loads (a load is local) and compares the streams. */
+static void check_elastic(const char *path)
+{
+    el_bufs b;
+    gd_state s;
+    el_fill(&b, rank);
+    el_declare(&s, &b, (size_t)size);
+    hid_t file = create_on_root(path);
+    int rc = gd_state_save(MPI_COMM_WORLD, &s, file);
+    report(close_on_root(file) && rc == GD_OK, "elastic: the file of np ranks saves");
+    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    uint64_t streams[EL_Q][4];
+    int good = file >= 0, unknown = 0;
+    for (int q = 0; good && q < EL_Q; q++) {
+        memset(&b, 0, sizeof b);
+        for (int i = 0; i < EL_LEN; i++)
+            b.own[i] = b.skip[i] = -1.0f;
+        el_declare(&s, &b, (size_t)size + 1); /* one server more than the file has */
+        gd_clear_error();
+        good = gd_state_load_elastic(&s, file, q, size, EL_Q, &unknown) == GD_OK && !unknown &&
+               el_loaded_ok(&b, q);
+        memcpy(streams[q], b.stream, sizeof b.stream);
+    }
+    report(good, "elastic: FIRST row 0, MEAN the mean, SPREAD sum / Q, OWN its own or kept, "
+                 "SKIP kept, a shared stream shared, a per-server vector resized to the first");
+    for (int q = 0; good && q < EL_Q; q++)
+        for (int p = 0; p < q; p++)
+            good &= memcmp(streams[p], streams[q], sizeof streams[q]) != 0;
+    report(good, "elastic: no two of the Q ranks draw the same stream");
+    gd_state_field *f = gd_state_find(&s, "el/skip");
+    f->elastic = GD_EL_REFUSE;
+    f->hint = "why not";
+    gd_clear_error();
+    rc = file >= 0 ? gd_state_load_elastic(&s, file, 0, size, EL_Q, &unknown) : GD_ERR;
+    report(rc == GD_ECONFIG && strstr(gd_errmsg(), "'el/skip' is each rank's own") &&
+               strstr(gd_errmsg(), "why not"),
+           "elastic: a field without a rule refuses, naming itself and its hint");
+    if (file >= 0)
+        H5Fclose(file);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -629,6 +741,8 @@ int main(int argc, char **argv)
     check_lone_refused(path);
     path_of(path, sizeof path, "disagree");
     check_disagree(path);
+    path_of(path, sizeof path, "elastic");
+    check_elastic(path);
     MPI_Finalize();
     return 0;
 }
