@@ -29,8 +29,20 @@ static const char *launcher_from_environment(void)
     return "none";
 }
 
+/* The wall clock. The parentheses keep SMPI's function-like macro (smpi_helpers.h) from
+ * turning the call into the simulated clock, whose dates would read 1970 in gdmpi-sim. */
+static struct timespec wall_clock(void)
+{
+    struct timespec now;
+    (clock_gettime)(CLOCK_REALTIME, &now);
+    return now;
+}
+
+static struct timespec recorded_start;
+
 void gd_provenance_record(int argc, char **argv)
 {
+    recorded_start = wall_clock();
     recorded_argc = argc;
     recorded_argv = argv;
     recorded_launcher = launcher_from_environment();
@@ -105,9 +117,10 @@ static void json_argv(FILE *f)
 
 void gd_json_provenance(FILE *f, const char *hosts, int size, double job_s)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    json_utc(f, "started", before(now, job_s));
+    const struct timespec now = wall_clock();
+    /* the job's start by the wall clock: recorded at startup, or now - job_s (gdmpi-sim's
+       job_s is simulated time, so only the recorded one is a date there) */
+    json_utc(f, "started", recorded_start.tv_sec ? recorded_start : before(now, job_s));
     json_utc(f, "ended", now);
     json_hosts(f, hosts, size);
     fprintf(f, "  \"launcher\": \"%s\",\n", gd_launcher());

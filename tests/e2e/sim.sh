@@ -57,6 +57,8 @@ compute_counts() {
 check "allreduce: the simulated epoch's compute_frac is above 0" compute_counts
 check "allreduce: summary.json names SMPI as the MPI" \
     grep -q '"mpi": "SMPI' "$TMP/sim-allreduce/summary.json"
+check "allreduce: summary.json's dates are the wall clock's, not simulated time's (1970)" \
+    holds sim-allreduce "s['started'] >= '2020' and s['ended'] >= s['started']"
 
 # Checkpoints, steps.csv and trace.json under simulation: a run resumed from its
 # checkpoint after epoch 2 ends where an uninterrupted 3-epoch run does.
