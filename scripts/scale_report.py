@@ -58,6 +58,18 @@ def comm_per_step(s):
     return sum(r["comm_s"] for r in ranks) / max(len(ranks), 1) / steps
 
 
+def mb_per_epoch(s):
+    """MB each rank sent per epoch (what went on the wire): the workers' mean, and the
+    busiest rank's (a parameter server's, where there is one)."""
+    epochs = max(s["final"]["epoch"], 1)
+    counted = [r for r in s["ranks"] if r.get("bytes_sent") is not None]
+    if not counted:
+        return "-"  # the mode does not count its bytes
+    sent = [r["bytes_sent"] / epochs / 1e6 for r in counted]
+    workers = [b for b, r in zip(sent, counted) if r["rows"] > 0] or sent
+    return f"{sum(workers) / len(workers):.3g} / {max(sent):.3g}"
+
+
 def alpha_beta(platform, p, floats):
     """Ring-like allreduce: 2 log2(p) latencies, 2 (p - 1) / p of the vector over a link,
     plus the loss-and-count reduction's 2 log2(p) latencies."""
@@ -165,6 +177,8 @@ def main(out):
                    f"![epoch time]({plot(runs, out, pf, model, modes, nps)})", "",
                    "Simulated seconds per epoch:", "",
                    table(runs, pf, model, modes, nps, lambda s: f"{epoch_s(s):.4g}"), "",
+                   "MB sent per epoch, a worker's mean / the busiest rank's:", "",
+                   table(runs, pf, model, modes, nps, mb_per_epoch), "",
                    "Validation loss after the last epoch:", "",
                    table(runs, pf, model, modes, nps, lambda s: f"{s['final']['val_loss']:.4f}")]
             md += ["", f"Simulated seconds to a validation loss of at most {target} ('-': not "
