@@ -154,9 +154,13 @@ netns_leftovers() {
 # gdc_mpirun ARGS...: mpirun from the head node onto the namespace hosts, over TCP only,
 # for at most GDC_TIMEOUT seconds (default 120; then status 124). The ssh launcher is
 # replaced by netns-agent.sh, and mpirun starts every host's daemon itself (no tree
-# spawn). The daemons use the management network, the ranks the data network.
+# spawn). The daemons use the management network, the ranks the data network. The ranks
+# are not bound: every host's daemon sees the machine's cores and would bind its first rank
+# to core 0, so all the hosts' ranks would share one core (a 2 ms MPI latency between two
+# ranks that wait for each other's time slice, and the other core idle).
 gdc_mpirun() {
     timeout -k 5 "${GDC_TIMEOUT:-120}" mpirun --mca plm_rsh_agent "$GDC_AGENT" \
+        --bind-to none \
         --mca plm_rsh_no_tree_spawn 1 --mca oob_tcp_if_include "$GDC_MGMT_CIDR" \
         --mca btl tcp,self --mca btl_tcp_if_include "$GDC_DATA_CIDR" \
         -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM "$@" 9>&-
