@@ -146,6 +146,7 @@ int ps_declare(gd_step_ctx *ctx, gd_state *st, gd_state_use use, int with_optimi
     }
     if (!with_optimizer) /* easgd-async: each worker's own optimizer (servers move the center) */
         gd_optim_declare(ctx->optim, st, GD_PER_RANK, 0, n);
+    ps_zip_declare(ctx, s, st, use); /* compressed pushes: each worker's residuals, streams */
     if (s->async) {
         gd_state_add(st, GD_STATE_I64, GD_SHARED, s->versions, (size_t)s->S, "ps/versions");
         gd_state_add(st, GD_STATE_I64, GD_SHARED, s->optim_t, (size_t)s->S, "ps/optim_t");
