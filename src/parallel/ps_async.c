@@ -89,8 +89,11 @@ static void round_trip(gd_step_ctx *ctx, ps_state *s, int push, int fetch, int d
 {
     ps_worker *w = &s->w;
     const int64_t need = s->bound >= 0 ? w->clock + (push != 0) - s->bound : INT64_MIN;
-    if (push)
+    if (push) {
+        double since = MPI_Wtime();
         prepare_push(ctx, s);
+        gd_step_time(ctx, GD_T_COMM, &since); /* the norms and the encoding: moving the gradient */
+    }
     for (int j = 0; j < s->S; j++) {
         int get = !done && (fetch || w->read_clock[j] < need);
         w->flags[j] = (push ? PS_PUSH : 0) | (get ? PS_FETCH : 0) | (done ? PS_DONE : 0) |
