@@ -211,5 +211,6 @@ static int powersgd_check_push(const gd_compress_params *p)
 
 const gd_compressor_ops gd_compress_powersgd = {
     .name = "powersgd", .biased = 1, .check = powersgd_check, .check_push = powersgd_check_push,
-    .setup = powersgd_setup, .exchange = powersgd_exchange, .declare = powersgd_declare, .destroy = powersgd_destroy,
+    .setup = powersgd_setup, .exchange = powersgd_exchange, .declare = powersgd_declare,
+    .destroy = powersgd_destroy,
 };

@@ -128,6 +128,7 @@ static int sign_check_push(const gd_compress_params *p)
 }
 
 const gd_compressor_ops gd_compress_sign = {
-    .name = "sign", .biased = 1, .check_push = sign_check_push, .setup = sign_setup, .compress = sign_compress,
-    .decompress_add = sign_decompress_add, .exchange = sign_exchange, .destroy = sign_destroy,
+    .name = "sign", .biased = 1, .check_push = sign_check_push, .setup = sign_setup,
+    .compress = sign_compress, .decompress_add = sign_decompress_add, .exchange = sign_exchange,
+    .destroy = sign_destroy,
 };

@@ -163,8 +163,8 @@ static int64_t server_clock(const ps_state *s)
 
 static void post_push_recv(gd_step_ctx *ctx, ps_state *s, int i)
 {
-    MPI_Irecv(s->s.push[i], (int)ps_msg_bytes(ps_push_floats(s, s->me)), MPI_BYTE, ctx->nservers + i,
-              PS_TAG_PUSH, ctx->comm, &s->s.req[i]);
+    MPI_Irecv(s->s.push[i], (int)ps_msg_bytes(ps_push_floats(s, s->me)), MPI_BYTE,
+              ctx->nservers + i, PS_TAG_PUSH, ctx->comm, &s->s.req[i]);
 }
 
 static void post_row_recv(gd_step_ctx *ctx, ps_state *s)
@@ -269,7 +269,8 @@ static void take_push(gd_step_ctx *ctx, ps_state *s, int i)
 {
     ps_server *v = &s->s;
     const ps_header h = v->push[i]->h;
-    gd_wire_count(&s->wire, 0, (double)(h.flags & PS_PUSH ? ps_push_bytes(s, s->me) : ps_msg_bytes(0)));
+    const size_t bytes = h.flags & PS_PUSH ? ps_push_bytes(s, s->me) : ps_msg_bytes(0);
+    gd_wire_count(&s->wire, 0, (double)bytes);
     if (h.flags & PS_PUSH) {
         apply_push(ctx, s, i, &h);
         v->clock[i]++;

@@ -174,7 +174,8 @@ void ps_zip_declare(gd_step_ctx *ctx, ps_state *s, gd_state *st, gd_state_use us
     ps_zip *z = s->zip;
     if (!z)
         return;
-    const size_t n = ctx->serving ? 0 : ctx->model->nparams, streams = ctx->serving ? 0 : 4 * (size_t)s->S;
+    const size_t n = ctx->serving ? 0 : ctx->model->nparams;
+    const size_t streams = ctx->serving ? 0 : 4 * (size_t)s->S;
     if (use == GD_STATE_LOAD) { /* what the file does not describe stays zero */
         memset(z->residual, 0, n * sizeof *z->residual);
         memset(z->rng, 0, streams * sizeof *z->rng);
@@ -200,7 +201,8 @@ void ps_zip_resumed(gd_step_ctx *ctx, ps_state *s)
     ps_zip *z = s->zip;
     if (!z || ctx->serving)
         return;
-    const uint64_t fresh = (uint64_t)ctx->cfg->train.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)ctx->epoch;
+    const uint64_t fresh =
+        (uint64_t)ctx->cfg->train.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)ctx->epoch;
     for (int j = 0; j < z->count; j++) {
         gd_compressor *c = &z->c[j];
         if (z->feedback)
