@@ -17,6 +17,7 @@
 #ifndef GDMPI_COMPRESS_H
 #define GDMPI_COMPRESS_H
 
+#include "gdmpi/config.h"
 #include "gdmpi/rng.h"
 #include "gdmpi/state.h"
 
@@ -72,6 +73,10 @@ typedef struct gd_compressor_ops {
     int random;  /* 1: draws from the rank's stream (saved in checkpoints) */
     /* Optional: GD_ECONFIG naming the key when the parameters cannot work for n floats. */
     int (*check)(const gd_compress_params *p, size_t n);
+    /* Optional: GD_ECONFIG saying why, when the compressor cannot compress a point-to-point
+     * message that one receiver decodes alone (ps-async pushes): its exchange is collective
+     * (sign's majority vote, PowerSGD's allreduced P and Q). NULL: it can. */
+    int (*check_push)(const gd_compress_params *p);
     /* Allocates c->impl and whatever the hot loop needs; sets c->msg_bytes (bytes of one
      * rank's message, the same on every rank). */
     int (*setup)(gd_compressor *c);
@@ -112,8 +117,14 @@ const gd_compressor_ops *gd_compressor_find(const char *name);
 const char *gd_compressor_names(void);
 const gd_memory_ops *gd_memory_find(int feedback);
 
+/* The config's parameters (parallel.compress_ratio, qsgd_levels, powersgd_rank,
+ * error_feedback resolved: auto is on for the biased compressors; train.seed) for MPI rank
+ * rank_id; no weight matrices. */
+gd_compress_params gd_compress_config(const gd_config *c, int rank_id);
 /* Checks the parameters for a vector of n floats: GD_ECONFIG with a message naming the key. */
 int gd_compressor_check(const char *name, const gd_compress_params *p, size_t n);
+/* Checks that the compressor can compress point-to-point pushes (check_push), for mode. */
+int gd_compressor_check_push(const char *name, const gd_compress_params *p, const char *mode);
 /* Creates a compressor for vectors of n floats exchanged among size ranks. */
 int gd_compressor_create(gd_compressor *c, const char *name, const gd_compress_params *p,
                          size_t n, int size);
@@ -121,6 +132,11 @@ void gd_compressor_destroy(gd_compressor *c);
 /* Collective over w->comm: out = the combined (summed) vector of the ranks' x, compressed
  * with error feedback as set up. out may be x. No allocation. */
 void gd_compressor_exchange(gd_compressor *c, gd_wire *w, const float *x, float *out);
+/* A point-to-point message (ps-async pushes): p = x + e, msg = C(p) (c->msg_bytes bytes at
+ * msg), c->sent = D(msg), e = p - c->sent. No allocation, no communication. */
+void gd_compressor_encode(gd_compressor *c, const float *x, void *msg);
+/* The receiver's side: out = D(msg) (c->n floats). */
+void gd_compressor_decode(const gd_compressor *c, const void *msg, float *out);
 /* msg = C(p), sent = D(msg), then every rank's message into c->all (rank order). */
 void gd_compress_allgather(gd_compressor *c, gd_wire *w, const float *p, float *sent);
 /* The default exchange: gd_compress_allgather, then out = the sum of the ranks' D(msg). */

@@ -134,6 +134,17 @@ uint32_t gd_bits_get(const unsigned char *buf, size_t i, unsigned bits)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
+gd_compress_params gd_compress_config(const gd_config *c, int rank_id)
+{
+    const gd_compressor_ops *ops = gd_compressor_find(c->parallel.compress);
+    const char *fb = c->parallel.error_feedback;
+    gd_compress_params p = {.ratio = c->parallel.compress_ratio, .levels = c->parallel.qsgd_levels,
+                            .rank = c->parallel.powersgd_rank, .seed = (uint64_t)c->train.seed,
+                            .rank_id = rank_id};
+    p.feedback = !strcmp(fb, "auto") ? ops && ops->biased : !strcmp(fb, "true");
+    return p;
+}
+
 int gd_compressor_check(const char *name, const gd_compress_params *p, size_t n)
 {
     const gd_compressor_ops *ops = gd_compressor_find(name);
@@ -141,6 +152,19 @@ int gd_compressor_check(const char *name, const gd_compress_params *p, size_t n)
         return gd_fail(GD_ECONFIG, "parallel.compress = '%s': unknown name (known: %s)", name,
                        gd_compressor_names());
     return ops->check ? ops->check(p, n) : GD_OK;
+}
+
+int gd_compressor_check_push(const char *name, const gd_compress_params *p, const char *mode)
+{
+    const gd_compressor_ops *ops = gd_compressor_find(name);
+    if (!ops)
+        return gd_compressor_check(name, p, 0); /* the unknown name's message */
+    if (!ops->check_push)
+        return GD_OK; /* the parameters are checked with the vector's length, at setup */
+    int rc = ops->check_push(p);
+    return rc ? gd_fail_prefix(rc, "parallel.compress = %s: not with parallel.mode = %s, whose "
+                               "pushes go point to point", name, mode)
+              : GD_OK;
 }
 
 int gd_compressor_create(gd_compressor *c, const char *name, const gd_compress_params *p,
@@ -180,11 +204,29 @@ void gd_compressor_destroy(gd_compressor *c)
     memset(c, 0, sizeof *c);
 }
 
+void gd_compressor_decode(const gd_compressor *c, const void *msg, float *out)
+{
+    memset(out, 0, c->n * sizeof *out);
+    c->ops->decompress_add(c, msg, out);
+}
+
+/* This rank's own message: msg = C(p), sent = D(msg). */
+static void compress_own(gd_compressor *c, const float *p, void *msg, float *sent)
+{
+    c->ops->compress(c, p, msg);
+    gd_compressor_decode(c, msg, sent);
+}
+
+void gd_compressor_encode(gd_compressor *c, const float *x, void *msg)
+{
+    c->memory->compensate(c->pbuf, x, c->residual, c->n);
+    compress_own(c, c->pbuf, msg, c->sent);
+    c->memory->update(c->residual, c->pbuf, c->sent, c->n);
+}
+
 void gd_compress_allgather(gd_compressor *c, gd_wire *w, const float *p, float *sent)
 {
-    c->ops->compress(c, p, c->msg);
-    memset(sent, 0, c->n * sizeof *sent);
-    c->ops->decompress_add(c, c->msg, sent);
+    compress_own(c, p, c->msg, sent);
     gd_wire_allgather(w, c->msg, c->all, c->msg_bytes);
 }
 

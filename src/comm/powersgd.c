@@ -199,7 +199,18 @@ static void powersgd_destroy(gd_compressor *c)
     c->impl = NULL;
 }
 
+/* P and Q are sums over the ranks, orthogonalised between the two allreduces and Q warm
+ * started on every rank alike: no receiver can decode one rank's P alone. */
+static int powersgd_check_push(const gd_compress_params *p)
+{
+    (void)p;
+    return gd_fail(GD_ECONFIG, "PowerSGD's power iteration allreduces P, orthogonalises the sum "
+                   "and then allreduces Q from it, with Q warm-started alike on every rank; one "
+                   "worker's P and Q alone do not decode (use topk, qsgd or sign)");
+}
+
 const gd_compressor_ops gd_compress_powersgd = {
-    .name = "powersgd", .biased = 1, .check = powersgd_check, .setup = powersgd_setup,
-    .exchange = powersgd_exchange, .declare = powersgd_declare, .destroy = powersgd_destroy,
+    .name = "powersgd", .biased = 1, .check = powersgd_check, .check_push = powersgd_check_push,
+    .setup = powersgd_setup, .exchange = powersgd_exchange, .declare = powersgd_declare,
+    .destroy = powersgd_destroy,
 };

@@ -117,7 +117,18 @@ static void sign_destroy(gd_compressor *c)
     c->impl = NULL;
 }
 
+/* A push is decoded by its server alone: EF-signSGD's scaled signs can be, the majority
+ * vote over the workers cannot (no server sees every worker's signs at once). */
+static int sign_check_push(const gd_compress_params *p)
+{
+    return p->feedback ? GD_OK
+                       : gd_fail(GD_ECONFIG, "signSGD's majority vote (error_feedback = false) "
+                                 "needs every rank's signs at once; EF-signSGD (error_feedback "
+                                 "= auto or true) works");
+}
+
 const gd_compressor_ops gd_compress_sign = {
-    .name = "sign", .biased = 1, .setup = sign_setup, .compress = sign_compress,
-    .decompress_add = sign_decompress_add, .exchange = sign_exchange, .destroy = sign_destroy,
+    .name = "sign", .biased = 1, .check_push = sign_check_push, .setup = sign_setup,
+    .compress = sign_compress, .decompress_add = sign_decompress_add, .exchange = sign_exchange,
+    .destroy = sign_destroy,
 };

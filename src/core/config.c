@@ -226,10 +226,11 @@ const gd_key gd_keys[] = {
      "network injection, any mode: microseconds added to every send and every collective "
      "during training, on the calling rank (0: off)"},
     {"parallel", "compress", GD_KEY_STRING, F(parallel.compress), "none", 0, 0, NULL,
-     "allreduce: gradient compression (docs/parallel-modes.md): none; fp16, bf16 (16-bit "
-     "codes summed in float32); topk, randomk (compress_ratio of the coordinates as index and "
-     "value); qsgd (qsgd_levels stochastic levels); sign (1 bit, majority vote or EF-signSGD); "
-     "powersgd (rank powersgd_rank on the weight matrices); not with parallel.overlap = true"},
+     "allreduce, and ps-async's pushes: gradient compression (docs/parallel-modes.md): none; "
+     "fp16, bf16 (16-bit codes summed in float32); topk, randomk (compress_ratio of the "
+     "coordinates as index and value); qsgd (qsgd_levels stochastic levels); sign (1 bit, "
+     "majority vote or EF-signSGD); powersgd (rank powersgd_rank on the weight matrices); not "
+     "with parallel.overlap = true; ps-async refuses powersgd and the majority vote"},
     {"parallel", "compress_ratio", GD_KEY_REAL, F(parallel.compress_ratio), "0.01", 0, 1, NULL,
      "topk, randomk: the fraction of coordinates each rank sends, in (0, 1]"},
     {"parallel", "error_feedback", GD_KEY_STRING, F(parallel.error_feedback), "auto", 0, 0,

@@ -151,13 +151,7 @@ static int plan_buckets(gd_step_ctx *ctx, ar_state *s)
 /* The compressor's parameters: the config's, with the model's weight matrices (PowerSGD). */
 static gd_compress_params compress_params(const gd_step_ctx *ctx)
 {
-    const gd_config *c = ctx->cfg;
-    const gd_compressor_ops *ops = gd_compressor_find(c->parallel.compress);
-    const char *fb = c->parallel.error_feedback;
-    gd_compress_params p = {.ratio = c->parallel.compress_ratio, .levels = c->parallel.qsgd_levels,
-                            .rank = c->parallel.powersgd_rank, .seed = (uint64_t)c->train.seed,
-                            .rank_id = ctx->rank};
-    p.feedback = !strcmp(fb, "auto") ? ops && ops->biased : !strcmp(fb, "true");
+    gd_compress_params p = gd_compress_config(ctx->cfg, ctx->rank);
     gd_model_layer layers[GD_MODEL_MAX_LAYERS];
     size_t nl = gd_model_layers(ctx->model, layers);
     for (size_t i = 0; i < nl && p.nmatrices < GD_COMPRESS_MAX_MATRICES; i++)

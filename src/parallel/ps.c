@@ -142,7 +142,7 @@ static int server_alloc(ps_state *s)
 {
     ps_server *v = &s->s;
     const size_t len = s->len[s->me];
-    v->push = alloc_msgs(s->W, NULL, len);
+    v->push = alloc_msgs(s->W, NULL, ps_push_floats(s, s->me)); /* a code may exceed len */
     v->reply = alloc_msgs(s->async ? s->W : 1, NULL, len); /* ps sends one reply to all */
     v->req = gd_alloc(2 * (size_t)s->W + 1, sizeof *v->req, "ps requests");
     v->applied = gd_alloc((size_t)s->W, sizeof *v->applied, "ps counts");
@@ -193,9 +193,13 @@ int ps_setup(gd_step_ctx *ctx, int async)
     s->me = ctx->serving ? ctx->rank : ctx->rank - ctx->nservers;
     s->bound = async ? c->parallel.staleness : -1;
     s->inverse_lr = async && !strcmp(c->parallel.staleness_lr, "inverse");
+    s->wire = (gd_wire){.comm = ctx->comm, .size = ctx->size, .bytes = ctx->wire};
+    ctx->counts_wire = async; /* ps's rows are a server's: not counted */
     int rc = plan_slices(ctx, s);
     if (!rc)
         rc = slice_optimizer(ctx, ctx->serving ? s->len[s->me] : 0);
+    if (!rc)
+        rc = ps_zip_setup(ctx, s);
     if (!rc)
         rc = ctx->serving ? server_alloc(s) : worker_alloc(s);
     if (!rc)
@@ -215,6 +219,12 @@ void ps_pair_add(ps_pair *p, const float *x, size_t n, double count)
     p->gsum += sum;
 }
 
+void ps_wire_sent(ps_state *s, size_t bytes, size_t dense)
+{
+    gd_wire_count(&s->wire, (double)bytes, 0);
+    s->wire.bytes[GD_WIRE_DENSE] += (double)dense;
+}
+
 void ps_stale_add(ps_stale *st, int64_t v)
 {
     st->hist[v < PS_HIST - 1 ? (v < 0 ? 0 : v) : PS_HIST - 1] += 1;
@@ -229,6 +239,7 @@ static void take_reply(gd_step_ctx *ctx, ps_state *s, int j)
 {
     ps_worker *w = &s->w;
     const ps_header *h = &w->reply[j]->h;
+    gd_wire_count(&s->wire, 0, (double)ps_msg_bytes(h->flags & PS_FETCH ? s->len[j] : 0));
     if (h->flags & PS_FETCH) {
         memcpy(ctx->model->w + s->lo[j], w->reply[j]->x, s->len[j] * sizeof(float));
         w->read_version[j] = h->version;
@@ -249,9 +260,11 @@ void ps_worker_post(gd_step_ctx *ctx, ps_state *s)
         MPI_Irecv(w->reply[j], (int)ps_msg_bytes(s->len[j]), MPI_BYTE, j, PS_TAG_REPLY, ctx->comm,
                   &w->req[j]);
         w->push[j]->h.flags = w->flags[j];
-        size_t floats = w->flags[j] & PS_PUSH ? s->len[j] : 0;
-        MPI_Isend(w->push[j], (int)ps_msg_bytes(floats), MPI_BYTE, j, PS_TAG_PUSH, ctx->comm,
-                  &w->req[S + j]);
+        const int push = w->flags[j] & PS_PUSH;
+        const ps_msg *m = push && s->zip ? ps_zip_outgoing(s, j) : w->push[j];
+        const size_t bytes = push ? ps_push_bytes(s, j) : ps_msg_bytes(0);
+        MPI_Isend(m, (int)bytes, MPI_BYTE, j, PS_TAG_PUSH, ctx->comm, &w->req[S + j]);
+        ps_wire_sent(s, bytes, ps_msg_bytes(push ? s->len[j] : 0));
     }
     gd_step_time(ctx, GD_T_COMM, &since);
 }
@@ -482,6 +495,8 @@ void ps_summary(const gd_step_ctx *ctx, FILE *f)
     fprintf(f, ",\n    ");
     json_conservation(f, r);
     fprintf(f, "},\n");
+    if (s->zip)
+        ps_zip_summary(ctx, s, f);
 }
 
 void ps_destroy(gd_step_ctx *ctx)
@@ -507,6 +522,7 @@ void ps_destroy(gd_step_ctx *ctx)
     free(s->snap);
     free(s->snap_optim);
     free(s->versions);
+    ps_zip_destroy(s);
     free(s->lo);
     free(s->len);
     free(s);

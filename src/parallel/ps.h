@@ -78,6 +78,7 @@ typedef struct ps_worker {
     float *local;             /* downpour's lead: its own copy while it evaluates the servers' */
     int rows_sent;
     double wait_s;
+    double wire_at_row[GD_WIRE_COUNT]; /* the lead: ctx->wire when it sent its last row */
 } ps_worker;
 
 typedef struct ps_server {
@@ -110,6 +111,7 @@ typedef struct ps_report {
 } ps_report;
 
 typedef struct ps_state ps_state;
+typedef struct ps_zip ps_zip; /* ps_compress.c: compressed pushes */
 
 /* A server's update of its slice with one push, x (the push's floats, which it may change
  * in place), h its header, stale its staleness in updates. Returns the divergence when the
@@ -139,6 +141,8 @@ struct ps_state {
     ps_msg *snap;             /* a snapshot reply (rank 0 receives, the others send it) */
     float *snap_optim;        /* rank 0: every slice's optimizer state, slots x nparams */
     int64_t *versions, *optim_t; /* per server: updates applied and optimizer steps */
+    gd_wire wire;             /* counts every push and reply into ctx->wire, exactly */
+    ps_zip *zip;              /* parallel.compress (ps-async; NULL: none, float32 pushes) */
 };
 
 /* ps.c: the parts both modes share. */
@@ -172,6 +176,28 @@ int ps_resumed_server(gd_step_ctx *ctx);
 void ps_snap_post(gd_step_ctx *ctx, ps_state *s);
 void ps_snap_answer(gd_step_ctx *ctx, ps_state *s);
 void ps_snap_release(gd_step_ctx *ctx, ps_state *s);
+/* Bytes this rank sent, and what the uncompressed protocol would have sent (GD_WIRE_DENSE). */
+void ps_wire_sent(ps_state *s, size_t bytes, size_t dense);
+/* ps_compress.c: compressed pushes (parallel.compress, ps-async). ps_zip_check refuses the
+ * compressors that cannot go point to point; without compression s->zip is NULL and every
+ * function below leaves the float32 push as it was. */
+int ps_zip_check(const gd_config *c);
+int ps_zip_setup(gd_step_ctx *ctx, ps_state *s);
+/* Bytes of a push to server j as it goes on the wire (header included); the floats a
+ * server's receive buffer needs for it. */
+size_t ps_push_bytes(const ps_state *s, int j);
+size_t ps_push_floats(const ps_state *s, int j);
+/* Worker, before a push: each slice's accumulator through its compressor and memory; the
+ * accumulator then holds what the server will decode. */
+void ps_zip_encode(ps_state *s);
+/* Worker: server j's push as sent (its header, then the code). */
+const ps_msg *ps_zip_outgoing(ps_state *s, int j);
+/* Server: a push's code decoded into a scratch slice. */
+float *ps_zip_decode(ps_state *s, const ps_msg *m);
+void ps_zip_declare(gd_step_ctx *ctx, ps_state *s, gd_state *st, gd_state_use use);
+void ps_zip_resumed(gd_step_ctx *ctx, ps_state *s);
+void ps_zip_summary(const gd_step_ctx *ctx, const ps_state *s, FILE *f);
+void ps_zip_destroy(ps_state *s);
 /* Counts a non-empty push of n floats and count samples into a pair. */
 void ps_pair_add(ps_pair *p, const float *x, size_t n, double count);
 void ps_stale_add(ps_stale *st, int64_t v);

@@ -50,6 +50,7 @@ static void prepare_push(gd_step_ctx *ctx, ps_state *s)
     const double count = w->acc_count;
     const double penalty = gd_update_penalties(ctx->update, ctx->model->w, 0, ctx->model->nparams, NULL);
     double total = 0;
+    ps_zip_encode(s); /* compressed: the norms and counts below are of what is sent */
     for (int j = 0; j < s->S; j++) {
         w->push[j]->h.sumsq_other = gd_sumsq(w->push[j]->x, s->len[j]);
         total += w->push[j]->h.sumsq_other;
@@ -88,8 +89,11 @@ static void round_trip(gd_step_ctx *ctx, ps_state *s, int push, int fetch, int d
 {
     ps_worker *w = &s->w;
     const int64_t need = s->bound >= 0 ? w->clock + (push != 0) - s->bound : INT64_MIN;
-    if (push)
+    if (push) {
+        double since = MPI_Wtime();
         prepare_push(ctx, s);
+        gd_step_time(ctx, GD_T_COMM, &since); /* the norms and the encoding: moving the gradient */
+    }
     for (int j = 0; j < s->S; j++) {
         int get = !done && (fetch || w->read_clock[j] < need);
         w->flags[j] = (push ? PS_PUSH : 0) | (get ? PS_FETCH : 0) | (done ? PS_DONE : 0) |
@@ -134,6 +138,12 @@ int ps_async_report(gd_step_ctx *ctx, const gd_metrics_row *r)
     MPI_Wait(&w->row_req, MPI_STATUS_IGNORE);
     gd_watchdog_leave();
     w->row = *r;
+    if (ctx->counts_wire) { /* the bytes since the last row (the trainer leaves them NaN) */
+        w->row.bytes_sent = ctx->wire[GD_WIRE_SENT] - w->wire_at_row[GD_WIRE_SENT];
+        w->row.bytes_recv = ctx->wire[GD_WIRE_RECV] - w->wire_at_row[GD_WIRE_RECV];
+        w->row.bytes_dense = ctx->wire[GD_WIRE_DENSE] - w->wire_at_row[GD_WIRE_DENSE];
+        memcpy(w->wire_at_row, ctx->wire, sizeof w->wire_at_row);
+    }
     MPI_Isend(&w->row, (int)sizeof w->row, MPI_BYTE, 0, PS_TAG_ROW, ctx->comm, &w->row_req);
     w->rows_sent++;
     return GD_OK;
@@ -153,8 +163,8 @@ static int64_t server_clock(const ps_state *s)
 
 static void post_push_recv(gd_step_ctx *ctx, ps_state *s, int i)
 {
-    MPI_Irecv(s->s.push[i], (int)ps_msg_bytes(s->len[s->me]), MPI_BYTE, ctx->nservers + i,
-              PS_TAG_PUSH, ctx->comm, &s->s.req[i]);
+    MPI_Irecv(s->s.push[i], (int)ps_msg_bytes(ps_push_floats(s, s->me)), MPI_BYTE,
+              ctx->nservers + i, PS_TAG_PUSH, ctx->comm, &s->s.req[i]);
 }
 
 static void post_row_recv(gd_step_ctx *ctx, ps_state *s)
@@ -175,6 +185,7 @@ static void send_reply(gd_step_ctx *ctx, ps_state *s, int i, int with_params)
                        .diverged = (int32_t)ctx->diverged};
     memcpy(m->x, ctx->model->w + lo, len * sizeof(float));
     MPI_Isend(m, (int)ps_msg_bytes(len), MPI_BYTE, ctx->nservers + i, PS_TAG_REPLY, ctx->comm, req);
+    ps_wire_sent(s, ps_msg_bytes(len), ps_msg_bytes(len));
 }
 
 /* Answers the fetches held for the bound (SSP) whose clock has now come. */
@@ -219,7 +230,6 @@ static void apply_push(gd_step_ctx *ctx, ps_state *s, int i, const ps_header *h)
 {
     ps_server *v = &s->s;
     const size_t len = s->len[s->me];
-    float *x = v->push[i]->x;
     if (h->diverged && !ctx->diverged) { /* a worker that steps itself (easgd-async) diverged */
         ctx->diverged = (gd_divergence)h->diverged;
         diverged(ctx, s);
@@ -227,6 +237,7 @@ static void apply_push(gd_step_ctx *ctx, ps_state *s, int i, const ps_header *h)
     if ((h->count <= 0 && !s->exchange) || ctx->diverged)
         return; /* an empty gradient push moves nothing; after divergence nothing more is
                    applied. An exchange (easgd-async) moves the center even without samples. */
+    float *x = s->zip ? ps_zip_decode(s, v->push[i]) : v->push[i]->x;
     ps_pair_add(&v->applied[i], x, len, h->count);
     const int64_t stale = v->version - h->version;
     ps_stale_add(&v->stale, stale);
@@ -258,6 +269,8 @@ static void take_push(gd_step_ctx *ctx, ps_state *s, int i)
 {
     ps_server *v = &s->s;
     const ps_header h = v->push[i]->h;
+    const size_t bytes = h.flags & PS_PUSH ? ps_push_bytes(s, s->me) : ps_msg_bytes(0);
+    gd_wire_count(&s->wire, 0, (double)bytes);
     if (h.flags & PS_PUSH) {
         apply_push(ctx, s, i, &h);
         v->clock[i]++;
@@ -350,7 +363,11 @@ int ps_async_serve(gd_step_ctx *ctx)
 
 /* ---- both -------------------------------------------------------------------------- */
 
-static int async_check(const gd_config *c, int size) { return ps_check(c, size, 1); }
+static int async_check(const gd_config *c, int size)
+{
+    int rc = ps_check(c, size, 1);
+    return rc ? rc : ps_zip_check(c);
+}
 
 static int async_setup(gd_step_ctx *ctx)
 {
@@ -372,6 +389,8 @@ static int async_resumed(gd_step_ctx *ctx)
     ps_state *s = ctx->state;
     if (ctx->serving)
         return ps_resumed_server(ctx);
+    ps_zip_resumed(ctx, s);
+    memcpy(s->w.wire_at_row, ctx->wire, sizeof s->w.wire_at_row); /* rows count from here */
     round_trip(ctx, s, 0, 1, 0);
     for (int j = 0; j < s->S; j++) {
         s->w.acc_version[j] = s->w.read_version[j];
@@ -525,6 +544,7 @@ const gd_strategy_ops gd_strategy_ps_async = {
     .name = "ps-async",
     .has_servers = 1,
     .async = 1,
+    .compresses = 1,
     .check = async_check,
     .setup = async_setup,
     .step = async_step,

@@ -147,6 +147,7 @@ int ps_declare(gd_step_ctx *ctx, gd_state *st, gd_state_use use, int with_optimi
     }
     if (!with_optimizer) /* easgd-async: each worker's own optimizer (servers move the center) */
         gd_optim_declare(ctx->optim, st, GD_PER_RANK, 0, n);
+    ps_zip_declare(ctx, s, st, use); /* compressed pushes: each worker's residuals, streams */
     if (s->async) {
         /* every push reaches every server: their counts differ only by the pushes in
            flight, so new servers of an elastic resume all take server 0's */

@@ -171,6 +171,9 @@ void gd_checkpoint_describe_start(const gd_trainer *t, char *buf, size_t len)
         snprintf(buf, len, "resuming from %s: epoch %ld, step %ld (%ld of the epoch's %ld steps "
                  "done)", k->resumed_from, t->ctx.epoch, t->ctx.step, k->pos,
                  t->ctx.steps_per_epoch);
+    else if (k->elastic)
+        snprintf(buf, len, "resuming from %s (written by %ld ranks): after epoch %ld, step %ld",
+                 k->resumed_from, k->ranks_then, t->ctx.epoch, t->ctx.step);
     else
         snprintf(buf, len, "resuming from %s: after epoch %ld, step %ld", k->resumed_from,
                  t->ctx.epoch, t->ctx.step);

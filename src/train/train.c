@@ -302,7 +302,7 @@ static int plan_roles(gd_trainer *t)
     int rc = t->strategy->check ? t->strategy->check(c, t->size) : GD_OK;
     if (!rc && strcmp(c->parallel.compress, "none") && !t->strategy->compresses)
         rc = gd_fail(GD_ECONFIG, "parallel.compress = %s: parallel.mode = %s does not compress "
-                     "(allreduce does)", c->parallel.compress, c->parallel.mode);
+                     "(allreduce and ps-async do)", c->parallel.compress, c->parallel.mode);
     if (!rc && t->strategy->async && c->train.patience > 0)
         rc = gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous mode "
                      "(allreduce, ps, local-sgd, easgd); %s has no common best epoch",
@@ -588,12 +588,12 @@ static void lead_timers(const gd_trainer *t, double *timers)
 
 /* The epoch's bytes on the wire: the running totals less the earlier rows' (so a resumed
  * run, whose rows and totals come back from the checkpoint, goes on counting). Strategies
- * that do not count them (the asynchronous ones, whose lead worker fills a row of its own
- * outside the table) leave them NaN. */
+ * that do not count them leave them NaN; so does an asynchronous lead worker, whose rows
+ * are not in its own table: its strategy's report fills them (ps-async). */
 static void record_wire(const gd_trainer *t, gd_metrics_row *r)
 {
     r->bytes_sent = r->bytes_recv = r->bytes_dense = NAN;
-    if (!t->ctx.counts_wire)
+    if (!t->ctx.counts_wire || t->strategy->async)
         return;
     double before[GD_WIRE_COUNT] = {0};
     const gd_metrics_row *end = t->metrics.rows + t->metrics.nrows;

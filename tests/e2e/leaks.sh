@@ -64,6 +64,10 @@ done
 train compress-powersgd 2 --set parallel.compress=powersgd --set parallel.powersgd_rank=2 \
     --set model.type=mlp --set model.hidden=8
 train local-sgd 2 --set parallel.mode=local-sgd --set parallel.average_every=4 $STEPS
+# compressed ps-async pushes, two servers: a compressor per slice on each worker, a decoder
+# and the other slices' probes on each server, rank 0's snapshots
+PSZIP="--set parallel.mode=ps-async --set parallel.servers=2 --set parallel.compress=topk --set parallel.compress_ratio=0.1"
+train ps-async-topk 4 $PSZIP
 
 # models, data orders and shares, optimizers with state
 train mlp-bn 2 --set model.type=mlp --set model.hidden=8,4 --set model.batchnorm=true \
@@ -86,6 +90,7 @@ resume() {
 }
 resume allreduce 2 $STEPS
 resume ps-async 3 --set parallel.mode=ps-async
+resume ps-async-topk 4 $PSZIP
 # elastic: 2 -> 3 ranks at an epoch's end; 4 -> 2 in mid-epoch (max_steps 3 of 5)
 resume local-sgd 3 --set parallel.mode=local-sgd --set parallel.average_every=4 $STEPS
 train elastic 4 --set train.max_steps=3

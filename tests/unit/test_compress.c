@@ -9,6 +9,8 @@
 
 #include <math.h>
 #include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
 
 static double wire_bytes[GD_WIRE_COUNT];
 static gd_wire self_wire(void)
@@ -48,6 +50,59 @@ static void test_topk_ties_and_residual(void **state)
     for (int i = 0; i < 6; i++)
         assert_true(out[i] == next[i]);
     gd_compressor_destroy(&c);
+}
+
+/* A point-to-point push (ps-async): the receiver decodes exactly what the sender's memory
+ * counted as sent, the residual keeps the rest, and on one rank the code is the exchange's
+ * (the same compressor and stream give the same message both ways). */
+static void test_encode_decode(void **state)
+{
+    (void)state;
+    const char *names[] = {"fp16", "bf16", "topk", "randomk", "qsgd", "sign"};
+    float x[40], got[40], out[40];
+    for (int i = 0; i < 40; i++)
+        x[i] = (float)sin(1.7 * i) * (float)(1 + i % 7);
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        gd_compressor a, b;
+        gd_wire w = self_wire();
+        make(&a, names[k], params(0.2, 7, 1), 40);
+        make(&b, names[k], params(0.2, 7, 1), 40);
+        unsigned char *msg = gd_alloc(a.msg_bytes, 1, "test message");
+        assert_non_null(msg);
+        gd_compressor_encode(&a, x, msg);
+        gd_compressor_decode(&a, msg, got);
+        gd_compressor_exchange(&b, &w, x, out);
+        for (int i = 0; i < 40; i++) {
+            assert_true(got[i] == a.sent[i]);
+            assert_true(a.residual[i] == x[i] - got[i]);
+            assert_true(got[i] == out[i]);
+        }
+        free(msg);
+        gd_compressor_destroy(&a);
+        gd_compressor_destroy(&b);
+    }
+}
+
+/* Which compressors go point to point: every one but the collective exchanges. */
+static void test_check_push(void **state)
+{
+    (void)state;
+    gd_compress_params fb = params(0.1, 7, 1), nofb = params(0.1, 7, 0);
+    const char *fine[] = {"none", "fp16", "bf16", "topk", "randomk", "qsgd", "sign"};
+    for (size_t k = 0; k < sizeof fine / sizeof *fine; k++)
+        assert_int_equal(gd_compressor_check_push(fine[k], &fb, "ps-async"), GD_OK);
+    gd_clear_error();
+    assert_int_equal(gd_compressor_check_push("sign", &nofb, "ps-async"), GD_ECONFIG);
+    assert_non_null(strstr(gd_errmsg(), "parallel.compress = sign: not with parallel.mode = "
+                                        "ps-async, whose pushes go point to point: signSGD's "
+                                        "majority vote"));
+    gd_clear_error();
+    assert_int_equal(gd_compressor_check_push("powersgd", &fb, "ps-async"), GD_ECONFIG);
+    assert_non_null(strstr(gd_errmsg(), "PowerSGD's power iteration allreduces P"));
+    gd_clear_error();
+    assert_int_equal(gd_compressor_check_push("zip", &fb, "ps-async"), GD_ECONFIG);
+    assert_non_null(strstr(gd_errmsg(), "unknown name"));
+    gd_clear_error();
 }
 
 static const float *sort_key;
@@ -283,6 +338,8 @@ int main(void)
         cmocka_unit_test(test_message_bytes),
         cmocka_unit_test(test_bad_parameters),
         cmocka_unit_test(test_powersgd_reference),
+        cmocka_unit_test(test_encode_decode),
+        cmocka_unit_test(test_check_push),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     MPI_Finalize();
