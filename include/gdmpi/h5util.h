@@ -5,6 +5,11 @@
 #include <hdf5.h>
 #include <stddef.h>
 
+/* Debian's HDF5 is not thread-safe: while a stream's reader thread (gdmpi/stream.h) runs,
+ * every HDF5 call of either thread is made holding this lock. */
+void gd_h5_lock(void);
+void gd_h5_unlock(void);
+
 /* Silences HDF5's own error stack printing; gdmpi reports errors itself. */
 void gd_h5_quiet(void);
 

@@ -4,8 +4,14 @@
 #include "gdmpi/error.h"
 #include "gdmpi/fs.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+
+static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void gd_h5_lock(void) { pthread_mutex_lock(&h5_mutex); }
+void gd_h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
 
 void gd_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 

@@ -21,6 +21,7 @@
 
 #include "ckpt.h"
 #include "gdmpi/error.h"
+#include "gdmpi/h5util.h"
 #include "gdmpi/watchdog.h"
 #include "gdmpi/inject.h"
 #include "gdmpi/signals.h"
@@ -56,9 +57,41 @@ static gd_stop_reason host_accept_row(gd_step_ctx *ctx, const gd_metrics_row *ro
     return gd_accept_row(gd_trainer_of(ctx), row);
 }
 
+/* Before a checkpoint may be written: the stream's reader thread and this one must not use
+ * HDF5 at once (gdmpi/stream.h), and the row log holds every row the checkpoint counts. */
+static void checkpoint_enter(gd_trainer *t)
+{
+    if (t->batch.rowlog)
+        fflush(t->batch.rowlog);
+    gd_h5_lock();
+}
+
+static int checkpoint_after_step(gd_trainer *t, long s)
+{
+    checkpoint_enter(t);
+    int rc = gd_checkpoint_after_step(t, s);
+    gd_h5_unlock();
+    return rc;
+}
+
+static int checkpoint_after_epoch(gd_trainer *t)
+{
+    checkpoint_enter(t);
+    int rc = gd_checkpoint_after_epoch(t);
+    gd_h5_unlock();
+    return rc;
+}
+
+static void checkpoint_server_progress(gd_trainer *t, int row)
+{
+    checkpoint_enter(t);
+    gd_checkpoint_server_progress(t, row);
+    gd_h5_unlock();
+}
+
 static void host_server_progress(gd_step_ctx *ctx, int row)
 {
-    gd_checkpoint_server_progress(gd_trainer_of(ctx), row);
+    checkpoint_server_progress(gd_trainer_of(ctx), row);
 }
 
 static void evaluate(gd_trainer *t, double *loss, double *acc);
@@ -104,10 +137,7 @@ static int load_data(gd_trainer *t)
     int rc = gd_data_use_io(c->data.io);
     if (rc)
         return rc;
-    /* compact: 8-bit features stay bytes, converted batch by batch (gather_batch) */
-    rc = t->ctx.serving ? GD_OK
-                        : gd_data_load_compact(&t->train, c->data.train, c->data.features,
-                                               c->data.labels, c->data.scale, t->ctx.role_comm);
+    rc = t->ctx.serving ? GD_OK : gd_stream_load(t); /* in memory, or streamed (data.stream) */
     t->has_val = c->data.val[0] != '\0';
     if (rc || !t->has_val || val_comm == MPI_COMM_NULL) {
         gd_step_time(&t->ctx, GD_T_IO, &since);
@@ -184,7 +214,7 @@ static int build_model(gd_trainer *t)
     return gd_optim_create(&t->optim, c->optimizer.type, &hp, t->model.nparams);
 }
 
-static gd_order order_from_config(const gd_config *c)
+gd_order gd_order_from_config(const gd_config *c)
 {
     if (!strcmp(c->data.order, "curriculum"))
         return GD_ORDER_CURRICULUM;
@@ -198,7 +228,7 @@ static gd_order order_from_config(const gd_config *c)
 static int plan_batches(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
-    size_t rows = t->train.rows;
+    size_t rows = (size_t)gd_stream_epoch_rows_max(t);
     t->batch.rows = c->train.batch_size == 0 || (size_t)c->train.batch_size > rows
                         ? rows : (size_t)c->train.batch_size;
     /* steps per epoch, width, and the banner's rows per worker: max, and -min (a server
@@ -210,13 +240,15 @@ static int plan_batches(gd_trainer *t)
     t->train.cols = (size_t)plan[1];
     t->console.rows_max = plan[2];
     t->console.rows_min = -plan[3];
-    t->batch.kind = order_from_config(c);
+    t->batch.kind = gd_order_from_config(c);
     if (t->ctx.serving)
         return GD_OK;
+    if (t->batch.streaming) /* the stream orders the rows; its buffers come with it */
+        rows = 0;
     t->batch.order = gd_alloc(rows, sizeof(size_t), "shard order");
     t->batch.bx = gd_alloc(t->batch.rows, t->train.cols * sizeof(float), "batch features");
     t->batch.by = gd_alloc(t->batch.rows, sizeof(float), "batch labels");
-    if (!t->batch.order || !t->batch.bx || !t->batch.by)
+    if ((rows && !t->batch.order) || !t->batch.bx || !t->batch.by)
         return GD_ERR;
     if (t->batch.kind == GD_ORDER_CURRICULUM &&
         !(t->batch.scores = gd_alloc(rows, sizeof *t->batch.scores, "curriculum scores")))
@@ -343,6 +375,8 @@ static int setup(gd_trainer *t)
         rc = gd_agree(t->comm, gd_global_shuffle_setup(t));
     if (!rc)
         rc = gd_agree(t->comm, build_model(t));
+    if (!rc) /* data.stream: the labels are checked; the stream's buffers; GDMPI_ROW_LOG */
+        rc = gd_agree(t->comm, gd_stream_start(t) || gd_rowlog_open(t));
     if (!rc) {
         t->ctx.workers_per_step = t->size - t->ctx.nservers;
         rc = gd_agree(t->comm, t->strategy->setup(&t->ctx));
@@ -356,16 +390,26 @@ static int setup(gd_trainer *t)
     return rc;
 }
 
+/* Shard row r's number in the whole data set (the row log's). */
+static uint64_t row_number(const gd_trainer *t, size_t r)
+{
+    return t->batch.ids ? t->batch.ids[r] : t->train.first_row + r;
+}
+
 /* Points *x, *y at the rows of step s: straight into the shard when they are contiguous
  * (sequential order, or one batch holds the shard) and held as floats, else gathered into
  * the batch buffers (bytes converted to floats on the way). Returns the row count. */
 static size_t gather_batch(gd_trainer *t, long s, const float **x, const float **y)
 {
     const size_t cols = t->train.cols, start = (size_t)s * t->batch.rows;
+    if (t->batch.stream)
+        return gd_stream_batch(t, x, y);
     if (start >= t->train.rows)
         return 0;
     size_t n = t->train.rows - start < t->batch.rows ? t->train.rows - start : t->batch.rows;
     const int contiguous = t->batch.kind == GD_ORDER_SEQUENTIAL || n == t->train.rows;
+    for (size_t i = 0; t->batch.rowlog && i < n; i++) /* GDMPI_ROW_LOG */
+        gd_rowlog(t, row_number(t, contiguous ? start + i : t->batch.order[start + i]));
     if (contiguous && t->train.x) {
         *x = t->train.x + start * cols;
         *y = t->train.y + start;
@@ -481,8 +525,9 @@ static void order_by_loss(gd_trainer *t)
 static void order_epoch(gd_trainer *t)
 {
     double since = MPI_Wtime();
-    if (t->batch.rows >= t->train.rows)
-        return; /* one batch holds the whole shard: the order changes nothing */
+    if (t->batch.rows >= t->train.rows || t->batch.streaming)
+        return; /* one batch holds the whole shard: the order changes nothing; or the stream
+                   orders the rows as it reads them */
     if (t->batch.kind == GD_ORDER_SHUFFLE)
         gd_rng_permute(&t->batch.shuffle_rng, t->batch.order, t->train.rows);
     else if (t->batch.kind == GD_ORDER_CURRICULUM)
@@ -494,9 +539,11 @@ static int run_epoch(gd_trainer *t)
 {
     long first = t->first_step; /* resumed in mid-epoch: its order and sums are restored */
     t->first_step = 0;
-    if (t->batch.global && !t->strategy->async && !t->ctx.serving) /* also when resumed: the
-        restored order is of this epoch's rows */
+    if (t->batch.global && !t->strategy->async && !t->ctx.serving && !t->batch.streaming)
+        /* also when resumed: the restored order is of this epoch's rows */
         or_abort(t, gd_global_shuffle_epoch(t, t->ctx.epoch));
+    if (t->batch.stream) /* resumed: the epoch's draw replayed up to the checkpoint */
+        or_abort(t, gd_stream_epoch(t->batch.stream, t->ctx.epoch, (size_t)first * t->batch.rows));
     if (!first) {
         order_epoch(t);
         t->ctx.epoch_loss = t->ctx.epoch_count = 0;
@@ -510,7 +557,7 @@ static int run_epoch(gd_trainer *t)
         gd_steps_record(t); /* output.log_every: steps.csv */
         gd_console_step(t, s); /* on a terminal: the progress line */
         check_time_budget(t);
-        if ((rc = gd_checkpoint_after_step(t, s))) /* checkpoint_every = Ns, signals */
+        if ((rc = checkpoint_after_step(t, s))) /* checkpoint_every = Ns, signals */
             return rc;
     }
     return GD_OK;
@@ -713,7 +760,7 @@ gd_stop_reason gd_accept_row(gd_trainer *t, const gd_metrics_row *row)
         gd_abort(t->comm, GD_ERR);
     gd_stop_reason why = gd_tol_update(&t->stopping.tol, row->train_loss) ? GD_STOP_TOL
                                                                            : GD_STOP_NONE;
-    gd_checkpoint_server_progress(t, 1); /* checkpoint_every = N: rank 0 writes alone */
+    checkpoint_server_progress(t, 1); /* checkpoint_every = N: rank 0 writes alone */
     return why;
 }
 
@@ -729,7 +776,7 @@ static int run_epochs(gd_trainer *t)
             end_epoch_async(t);
         else
             end_epoch(t);
-        if ((rc = gd_checkpoint_after_epoch(t))) /* checkpoint_every = N */
+        if ((rc = checkpoint_after_epoch(t))) /* checkpoint_every = N */
             return rc;
     }
     t->ctx.epoch--;
@@ -762,7 +809,11 @@ static int train_loop(gd_trainer *t)
     if (gd_agree(t->comm, t->metrics.rows ? GD_OK : GD_ERR))
         return GD_ERR;
     t->ctx.t_start = MPI_Wtime();
+    uint64_t plan[3]; /* data.stream: this run's, which a resume must not change */
+    memcpy(plan, t->batch.stream_plan, sizeof plan);
     int rc = gd_checkpoint_resume(t); /* train.resume */
+    if (!rc)
+        rc = gd_agree(t->comm, gd_stream_plan_check(t, plan));
     if (!rc && t->cfg->output.log_every > 0) /* synchronous modes only: all ranks are here */
         rc = gd_agree(t->comm, gd_steps_open(t));
     if (rc)
@@ -774,6 +825,9 @@ static int train_loop(gd_trainer *t)
      * ranks have agreed on the end. */
     gd_watchdog_watch_calls(!t->strategy->async);
     rc = t->ctx.serving && t->strategy->serve ? serve(t) : run_epochs(t);
+    gd_stream_close(t->batch.stream); /* no reader thread from here on (model.h5, the end's
+                                         checkpoint) */
+    t->batch.stream = NULL;
     gd_steps_close(t);
     /* model.h5 gets the best epoch's parameters; restored before finish, which gathers a
      * parameter server's slice */
@@ -819,6 +873,7 @@ static void teardown(gd_trainer *t)
     gd_model_destroy(&t->model);
     gd_data_free(&t->train);
     gd_data_free(&t->val);
+    gd_stream_close_all(t);
     free(t->batch.order);
     free(t->batch.ids);
     free(t->batch.starts);
@@ -873,11 +928,14 @@ int gd_train(const gd_config *cfg, MPI_Comm comm)
     return rc;
 }
 
+/* A stream saves no order: a resume replays the epoch's draw, which its plan determines. */
 void gd_batcher_declare(gd_trainer *t, gd_state *s)
 {
     _Static_assert(sizeof(size_t) == sizeof(uint64_t), "shard orders are saved as uint64");
-    gd_state_field *f = gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.order, t->train.rows,
-                                     "batcher/order");
-    f->hint = "the training data differs";
+    gd_state_field *f = t->batch.streaming
+        ? gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.stream_plan, 3, "batcher/stream")
+        : gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.order, t->train.rows,
+                       "batcher/order");
+    f->hint = "the training data (or data.stream) differs";
     gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.shuffle_rng.s, 4, "batcher/rng");
 }

@@ -15,6 +15,7 @@
 #include "gdmpi/schedule.h"
 #include "gdmpi/step.h"
 #include "gdmpi/stopping.h"
+#include "gdmpi/stream.h"
 #include "gdmpi/train.h"
 #include "gdmpi/update.h"
 
@@ -47,6 +48,13 @@ typedef struct gd_batcher {
     uint64_t *ids;         /* global: each held row's number in the whole data set */
     uint64_t *starts;      /* global: per worker, where its rows start in an epoch's
                               permutation (workers + 1 entries: the last is the total) */
+    int streaming;         /* data.stream: the rows come from stream, not from the shard */
+    gd_stream_spec spec;   /* streaming: the plan */
+    gd_stream *stream;     /* streaming: open on workers from setup to the end of training */
+    uint64_t *bid;         /* streaming: the batch's global row numbers */
+    uint64_t stream_plan[3]; /* streaming: chunk rows, buffer rows, shard rows (checkpointed:
+                                a resume must replay the same draw) */
+    FILE *rowlog;          /* GDMPI_ROW_LOG: every trained row's number, else NULL */
 } gd_batcher;
 
 /* The clock: wall time, the time budget and the step limits. */
@@ -171,6 +179,24 @@ int gd_global_shuffle_setup(gd_trainer *t);
 int gd_partition_setup(gd_trainer *t);
 int gd_global_shuffle_epoch(gd_trainer *t, long epoch);
 void gd_stopping_declare(gd_trainer *t, gd_state *s);
+
+/* data.stream (streaming.c). load: the training shard into memory, or (streaming: data.stream
+ * = true, or auto above data.memory_mb) its shape and labels and the stream's plan (collective
+ * over the workers). epoch_rows_max: the most rows a worker gets in an epoch. start: after the
+ * label checks, frees the labels and opens the stream. plan_check: the plan a resume loaded must be
+ * this run's (now, kept from before the resume). batch: the next batch from the stream (ends the job when
+ * the reader failed). close_all: the stream, the batch numbers and the row log. */
+gd_order gd_order_from_config(const gd_config *c);
+int gd_stream_load(gd_trainer *t);
+uint64_t gd_stream_epoch_rows_max(const gd_trainer *t);
+int gd_stream_start(gd_trainer *t);
+int gd_stream_plan_check(const gd_trainer *t, const uint64_t *now);
+size_t gd_stream_batch(gd_trainer *t, const float **x, const float **y);
+void gd_stream_close_all(gd_trainer *t);
+/* GDMPI_ROW_LOG=<dir>: each worker appends "epoch step row" for every row it trains on to
+ * <dir>/rows.<rank> (buffered; flushed before each checkpoint). Off: rowlog stays NULL. */
+int gd_rowlog_open(gd_trainer *t);
+void gd_rowlog(const gd_trainer *t, uint64_t row);
 void gd_metrics_declare(gd_trainer *t, gd_state *s, long *rows);
 
 /* steps.csv (steps.c), rank 0 with output.log_every (elsewhere these do nothing). open:
