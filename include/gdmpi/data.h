@@ -93,7 +93,11 @@ typedef struct gd_gen_spec {
     double noise;
     uint64_t seed;
     const char *out, *val_out;
+    size_t chunk_rows; /* X and y as chunked datasets of this many rows (0: contiguous) */
+    long gzip;         /* deflate level 1..9 (chunked; 0: none) */
 } gd_gen_spec;
+
+/* Writes the file(s) a block of rows at a time: memory stays a few MiB whatever --rows. */
 
 int gd_data_generate(const gd_gen_spec *spec);
 

@@ -245,7 +245,7 @@ static int plan_batches(gd_trainer *t)
         return GD_OK;
     if (t->batch.streaming) /* the stream orders the rows; its buffers come with it */
         rows = 0;
-    t->batch.order = gd_alloc(rows, sizeof(size_t), "shard order");
+    t->batch.order = rows ? gd_alloc(rows, sizeof(size_t), "shard order") : NULL;
     t->batch.bx = gd_alloc(t->batch.rows, t->train.cols * sizeof(float), "batch features");
     t->batch.by = gd_alloc(t->batch.rows, sizeof(float), "batch labels");
     if ((rows && !t->batch.order) || !t->batch.bx || !t->batch.by)
