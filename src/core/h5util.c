@@ -15,14 +15,23 @@ void gd_h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
 
 void gd_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
+hid_t gd_h5_untimed(hid_t cls)
+{
+    hid_t plist = H5Pcreate(cls);
+    H5Pset_obj_track_times(plist, 0);
+    return plist;
+}
+
 int gd_h5_write(hid_t file, const char *name, hid_t filetype, hid_t memtype, const void *data,
                 size_t rows, size_t cols)
 {
     hsize_t dims[2] = {rows, cols};
     hid_t space = H5Screate_simple(cols ? 2 : 1, dims, NULL);
+    hid_t dcpl = gd_h5_untimed(H5P_DATASET_CREATE);
     hid_t set = space < 0 ? -1
-                          : H5Dcreate2(file, name, filetype, space, H5P_DEFAULT, H5P_DEFAULT,
+                          : H5Dcreate2(file, name, filetype, space, H5P_DEFAULT, dcpl,
                                        H5P_DEFAULT);
+    H5Pclose(dcpl);
     herr_t rc = set < 0 ? -1 : H5Dwrite(set, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     if (set >= 0)
         H5Dclose(set);

@@ -181,7 +181,7 @@ static hid_t create_set(hid_t f, const char *name, hid_t type, size_t rows, size
 {
     hsize_t dims[2] = {rows, cols};
     hid_t space = H5Screate_simple(cols ? 2 : 1, dims, NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t dcpl = gd_h5_untimed(H5P_DATASET_CREATE);
     if (spec->chunk_rows || spec->gzip) {
         const size_t want = spec->chunk_rows ? spec->chunk_rows : block_rows(cols ? cols : 1);
         hsize_t chunk[2] = {want < rows ? want : rows, cols};

@@ -232,10 +232,13 @@ static int plan_batches(gd_trainer *t)
     t->batch.rows = c->train.batch_size == 0 || (size_t)c->train.batch_size > rows
                         ? rows : (size_t)c->train.batch_size;
     /* steps per epoch, width, and the banner's rows per worker: max, and -min (a server
-     * holds no rows and is no worker: it stays out of the min) */
-    long plan[4] = {rows ? (long)((rows + t->batch.rows - 1) / t->batch.rows) : 0,
-                    (long)t->train.cols, (long)rows, t->ctx.serving ? LONG_MIN : -(long)rows};
-    MPI_Allreduce(MPI_IN_PLACE, plan, 4, MPI_LONG, MPI_MAX, t->comm);
+     * holds no rows and is no worker: it stays out of the min); a stream's chunk and buffer */
+    long plan[6] = {rows ? (long)((rows + t->batch.rows - 1) / t->batch.rows) : 0,
+                    (long)t->train.cols, (long)rows, t->ctx.serving ? LONG_MIN : -(long)rows,
+                    (long)t->batch.spec.chunk_rows, (long)t->batch.spec.buffer_rows};
+    MPI_Allreduce(MPI_IN_PLACE, plan, 6, MPI_LONG, MPI_MAX, t->comm);
+    t->console.stream_chunk = plan[4]; /* data.stream: the banner's figures */
+    t->console.stream_buffer = plan[5];
     t->ctx.steps_per_epoch = t->ctx.updates_per_epoch = plan[0];
     t->train.cols = (size_t)plan[1];
     t->console.rows_max = plan[2];

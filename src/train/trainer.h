@@ -102,6 +102,8 @@ typedef struct gd_console {
     double t0, samples0;     /* this process's training start, and the samples seen then */
     long step0;
     long rows_min, rows_max; /* rows per worker (plan_batches) */
+    long stream_chunk, stream_buffer; /* data.stream: rows per chunk and in the buffer (0:
+                                         in memory) */
 } gd_console;
 
 struct gd_trainer {
