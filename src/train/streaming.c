@@ -94,10 +94,12 @@ int gd_stream_start(gd_trainer *t)
     return t->batch.bid ? gd_stream_open(&t->batch.stream, &t->batch.spec) : GD_ERR;
 }
 
-int gd_stream_plan_check(const gd_trainer *t, const uint64_t *now)
+int gd_stream_plan_check(const gd_trainer *t)
 {
-    const uint64_t *saved = t->batch.stream_plan; /* what the resume loaded */
-    if (!t->batch.streaming || !memcmp(saved, now, 3 * sizeof *now))
+    const gd_stream_spec *sp = &t->batch.spec;
+    const uint64_t *saved = t->batch.stream_plan, /* a resume loads it */
+        now[3] = {sp->chunk_rows, sp->buffer_rows, sp->rows};
+    if (!memcmp(saved, now, sizeof now))
         return GD_OK;
     return gd_fail(GD_ECONFIG, "rank %d: the checkpoint streamed %llu-row chunks through a "
                    "%llu-row buffer over %llu rows; this run would use %llu, %llu and %llu: "

@@ -545,8 +545,10 @@ static int run_epoch(gd_trainer *t)
     if (t->batch.global && !t->strategy->async && !t->ctx.serving && !t->batch.streaming)
         /* also when resumed: the restored order is of this epoch's rows */
         or_abort(t, gd_global_shuffle_epoch(t, t->ctx.epoch));
-    if (t->batch.stream) /* resumed: the epoch's draw replayed up to the checkpoint */
+    if (t->batch.stream) { /* resumed: the epoch's draw replayed up to the checkpoint */
+        or_abort(t, gd_stream_plan_check(t));
         or_abort(t, gd_stream_epoch(t->batch.stream, t->ctx.epoch, (size_t)first * t->batch.rows));
+    }
     if (!first) {
         order_epoch(t);
         t->ctx.epoch_loss = t->ctx.epoch_count = 0;
@@ -812,11 +814,7 @@ static int train_loop(gd_trainer *t)
     if (gd_agree(t->comm, t->metrics.rows ? GD_OK : GD_ERR))
         return GD_ERR;
     t->ctx.t_start = MPI_Wtime();
-    uint64_t plan[3]; /* data.stream: this run's, which a resume must not change */
-    memcpy(plan, t->batch.stream_plan, sizeof plan);
     int rc = gd_checkpoint_resume(t); /* train.resume */
-    if (!rc)
-        rc = gd_agree(t->comm, gd_stream_plan_check(t, plan));
     if (!rc && t->cfg->output.log_every > 0) /* synchronous modes only: all ranks are here */
         rc = gd_agree(t->comm, gd_steps_open(t));
     if (rc)

@@ -186,13 +186,13 @@ void gd_stopping_declare(gd_trainer *t, gd_state *s);
  * = true, or auto above data.memory_mb) its shape and labels and the stream's plan (collective
  * over the workers). epoch_rows_max: the most rows a worker gets in an epoch. start: after the
  * label checks, frees the labels and opens the stream. plan_check: the plan a resume loaded must be
- * this run's (now, kept from before the resume). batch: the next batch from the stream (ends the job when
+ * this run's (checked as each epoch starts: a mismatch ends the job). batch: the next batch from the stream (ends the job when
  * the reader failed). close_all: the stream, the batch numbers and the row log. */
 gd_order gd_order_from_config(const gd_config *c);
 int gd_stream_load(gd_trainer *t);
 uint64_t gd_stream_epoch_rows_max(const gd_trainer *t);
 int gd_stream_start(gd_trainer *t);
-int gd_stream_plan_check(const gd_trainer *t, const uint64_t *now);
+int gd_stream_plan_check(const gd_trainer *t);
 size_t gd_stream_batch(gd_trainer *t, const float **x, const float **y);
 void gd_stream_close_all(gd_trainer *t);
 /* GDMPI_ROW_LOG=<dir>: each worker appends "epoch step row" for every row it trains on to
