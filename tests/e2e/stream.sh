@@ -160,8 +160,12 @@ check "a 38 MiB file at np=2 with data.memory_mb = 4 streams (auto) and trains" 
     sh -c "[ $? -eq 0 ] && grep -q '^  stream  chunks of [0-9]* rows (3 in memory)' '$TMP/out'"
 mpi 2 "$TMP/mem.cfg" --set output.dir="$TMP/mem-full" --set data.stream=false
 base=$(rss mem-tiny) streamed=$(rss mem-stream) full=$(rss mem-full)
-check "... peak RSS $streamed MiB <= a 2000-row run's $base + memory_mb 4 + 3" \
-    gt "$(awk -v b="$base" 'BEGIN{print b + 4 + 3}')" "$streamed"
+if [ -n "${GDMPI_SANITIZE:-}" ]; then # AddressSanitizer's quarantine holds freed memory
+    skip "... peak RSS within the bound" "the sanitizers' allocator inflates RSS"
+else
+    check "... peak RSS $streamed MiB <= a 2000-row run's $base + memory_mb 4 + 3" \
+        gt "$(awk -v b="$base" 'BEGIN{print b + 4 + 3}')" "$streamed"
+fi
 check "... and 10 MiB below in memory's $full MiB" gt "$full" "$(awk -v s="$streamed" 'BEGIN{print s + 10}')"
 
 # --- refused by name ----------------------------------------------------------------------
