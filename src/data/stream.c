@@ -233,7 +233,7 @@ static size_t first_nonfinite(const gd_stream *s, const slot *sl, int *in_labels
             return i;
         }
         if (p->bytes)
-            continue; /* bytes times a finite scale (checked at setup) stay finite */
+            continue; /* a byte times data.scale (at most 1e18 in size) stays finite */
         const float *row = (const float *)sl->x + i * p->cols;
         for (size_t j = 0; j < p->cols; j++)
             if (!isfinite(row[j] * p->scale))
