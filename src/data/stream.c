@@ -330,6 +330,8 @@ static void *reader_main(void *arg)
     int rc = open_file(s, &rf);
     for (long e = s->read_epoch; !rc; e++) {
         const size_t n = gd_stream_epoch_chunks(&s->spec, e, s->read_order);
+        if (!n) /* a worker with no chunks (the trainer's plan gives none such) reads none */
+            break;
         for (size_t i = 0; i < n && !rc; i++) {
             slot *sl = free_slot(s);
             if (!sl)

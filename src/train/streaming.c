@@ -56,6 +56,16 @@ static int plan(gd_trainer *t)
                            .seed = (uint64_t)c->train.seed};
     int rc = gd_stream_size(ds->cols, ds->stored_u8, c->data.memory_mb, c->data.shuffle_buffer,
                             sp->shuffle, &sp->chunk_rows, &sp->buffer_rows);
+    /* no larger than a worker's rows: a global deal then gives every worker a chunk or more
+     * each epoch (the file has a row per worker at least), and no buffer is bigger than
+     * what it could hold */
+    const uint64_t most = sp->global ? sp->file_rows / (uint64_t)sp->workers : sp->rows;
+    if (rc)
+        return rc;
+    if (sp->chunk_rows > most)
+        sp->chunk_rows = (size_t)most;
+    if (sp->buffer_rows > gd_stream_max_rows(sp))
+        sp->buffer_rows = (size_t)gd_stream_max_rows(sp);
     t->batch.stream_plan[0] = sp->chunk_rows;
     t->batch.stream_plan[1] = sp->buffer_rows;
     t->batch.stream_plan[2] = sp->rows;
