@@ -47,6 +47,8 @@ uint64_t gd_stream_max_rows(const gd_stream_spec *s);
  * their count. Sequential: file order; shuffle: a permutation seeded by (seed, worker,
  * epoch); global: the epoch's permutation of all chunks, cut into the workers' shares. */
 size_t gd_stream_epoch_chunks(const gd_stream_spec *s, long epoch, uint64_t *out);
+/* Bytes the ring and the buffer of a stream of this plan hold (within data.memory_mb). */
+size_t gd_stream_bytes(const gd_stream_spec *s);
 /* Rows of the chunk that starts at file row start. */
 size_t gd_stream_chunk_count(const gd_stream_spec *s, uint64_t start);
 

@@ -141,6 +141,12 @@ size_t gd_stream_epoch_chunks(const gd_stream_spec *s, long epoch, uint64_t *out
     return n;
 }
 
+size_t gd_stream_bytes(const gd_stream_spec *s)
+{
+    const size_t row = s->cols * (s->bytes ? 1 : sizeof(float)) + sizeof(float);
+    return GD_STREAM_SLOTS * s->chunk_rows * row + s->buffer_rows * (row + sizeof(uint64_t));
+}
+
 int gd_stream_size(size_t cols, int bytes, long memory_mb, long shuffle_buffer, int shuffle,
                    size_t *chunk_rows, size_t *buffer_rows)
 {

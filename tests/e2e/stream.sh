@@ -163,6 +163,9 @@ mpi 2 "$TMP/mem.cfg" --set output.dir="$TMP/mem-stream"
 check "a 38 MiB file at np=2 with data.memory_mb = 4 streams (auto) and trains" \
     sh -c "[ $? -eq 0 ] && grep -q '^  stream  chunks of [0-9]* rows (3 in memory)' '$TMP/out'"
 mpi 2 "$TMP/mem.cfg" --set output.dir="$TMP/mem-full" --set data.stream=false
+held() { $PY -c "import json,sys; print(max(r['shard_mb'] for r in json.load(open(sys.argv[1]))['ranks']))" "$TMP/$1/summary.json"; }
+check "... its chunks and buffer (summary.json's shard_mb $(held mem-stream)) fill 3..4 MiB" \
+    sh -c "$(awk -v h="$(held mem-stream)" 'BEGIN{print (h > 3 && h <= 4) ? "true" : "false"}')"
 base=$(rss mem-tiny) streamed=$(rss mem-stream) full=$(rss mem-full)
 if [ -n "${GDMPI_SANITIZE:-}" ]; then # AddressSanitizer's quarantine holds freed memory
     skip "... peak RSS within the bound" "the sanitizers' allocator inflates RSS"
