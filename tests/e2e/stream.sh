@@ -157,16 +157,18 @@ gen --task softmax --rows 200000 --features 50 --classes 4 --seed 2 -o "$TMP/hug
 gen --task softmax --rows 2000 --features 50 --classes 4 --seed 2 -o "$TMP/tiny.h5"
 cfg mem - data.train="$TMP/huge.h5" model.type=softmax train.epochs=1 train.batch_size=64 \
     data.memory_mb=4
-rss() { $PY -c "import json,sys; print(max(r['peak_rss_mb'] for r in json.load(open(sys.argv[1]))['ranks']))" "$TMP/$1/summary.json"; }
+# most FIELD DIR: the largest of summary.json's per-rank FIELD.
+most() { $PY -c "import json,sys; print(max(r[sys.argv[1]] for r in json.load(open(sys.argv[2]))['ranks']))" "$1" "$TMP/$2/summary.json"; }
 mpi 2 "$TMP/mem.cfg" --set output.dir="$TMP/mem-tiny" --set data.train="$TMP/tiny.h5"
 mpi 2 "$TMP/mem.cfg" --set output.dir="$TMP/mem-stream"
 check "a 38 MiB file at np=2 with data.memory_mb = 4 streams (auto) and trains" \
     sh -c "[ $? -eq 0 ] && grep -q '^  stream  chunks of [0-9]* rows (3 in memory)' '$TMP/out'"
 mpi 2 "$TMP/mem.cfg" --set output.dir="$TMP/mem-full" --set data.stream=false
-held() { $PY -c "import json,sys; print(max(r['shard_mb'] for r in json.load(open(sys.argv[1]))['ranks']))" "$TMP/$1/summary.json"; }
-check "... its chunks and buffer (summary.json's shard_mb $(held mem-stream)) fill 3..4 MiB" \
-    sh -c "$(awk -v h="$(held mem-stream)" 'BEGIN{print (h > 3 && h <= 4) ? "true" : "false"}')"
-base=$(rss mem-tiny) streamed=$(rss mem-stream) full=$(rss mem-full)
+held=$(most shard_mb mem-stream)
+check "... its chunks and buffer (summary.json's shard_mb $held) fill 3..4 MiB" \
+    awk -v h="$held" 'BEGIN{exit !(h > 3 && h <= 4)}'
+base=$(most peak_rss_mb mem-tiny) streamed=$(most peak_rss_mb mem-stream)
+full=$(most peak_rss_mb mem-full)
 if [ -n "${GDMPI_SANITIZE:-}" ]; then # AddressSanitizer's quarantine holds freed memory
     skip "... peak RSS within the bound" "the sanitizers' allocator inflates RSS"
 else
