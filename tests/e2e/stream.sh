@@ -65,6 +65,9 @@ done
 logged global 2 --set data.stream=true --set data.shuffle=global
 check "stream with data.shuffle = global (chunks dealt each epoch): every row once per epoch" \
     once "$TMP/global.log"
+logged global-mem 2 --set data.stream=false --set data.shuffle=global
+check "in memory with data.shuffle = global (rows moved each epoch): every row once per epoch" \
+    once "$TMP/global-mem.log"
 logged async 3 --set data.stream=true --set parallel.mode=ps-async
 check "stream in ps-async (np=3): every row once per epoch" once "$TMP/async.log"
 logged hogwild 2 --set data.stream=true --set parallel.mode=hogwild --set data.shuffle=global
