@@ -239,6 +239,7 @@ static int plan_batches(gd_trainer *t)
     MPI_Allreduce(MPI_IN_PLACE, plan, 6, MPI_LONG, MPI_MAX, t->comm);
     t->console.stream_chunk = plan[4]; /* data.stream: the banner's figures */
     t->console.stream_buffer = plan[5];
+    t->batch.streaming = plan[4] > 0; /* servers too: they declare the same checkpoint state */
     t->ctx.steps_per_epoch = t->ctx.updates_per_epoch = plan[0];
     t->train.cols = (size_t)plan[1];
     t->console.rows_max = plan[2];

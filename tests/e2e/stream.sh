@@ -118,6 +118,15 @@ check "... resumed from the 2nd (mid-epoch) it exits 0" \
 check "... every row once per epoch across the resume" once "$TMP/cut.log" "$TMP/resumed.log"
 check "... model.h5's parameters bit for bit the uninterrupted run's" \
     same_model "$TMP/shuffle-true" "$TMP/cut"
+# ps: the server holds no rows but declares the stream's state like the workers
+mpi 3 "$TMP/base.cfg" --set output.dir="$TMP/ps-full" --set data.stream=true --set parallel.mode=ps
+GDMPI_FAULT=checkpoint-write:3 logged ps-cut 3 --set data.stream=true --set parallel.mode=ps \
+    --set output.checkpoint_every=70s
+logged ps-resumed 3 --set data.stream=true --set parallel.mode=ps \
+    --set output.checkpoint_every=70s --set train.resume=auto --set output.dir="$TMP/ps-cut"
+check "ps (np=3) killed and resumed in mid-epoch: every row once per epoch" \
+    once "$TMP/ps-cut.log" "$TMP/ps-resumed.log"
+check "... and the uninterrupted run's parameters, bit for bit" same_model "$TMP/ps-full" "$TMP/ps-cut"
 mpi 2 "$TMP/base.cfg" --set output.dir="$TMP/cut" --set data.stream=true \
     --set train.resume=auto --set data.memory_mb=2 --set train.epochs=4
 check "... resumed with another data.memory_mb (another draw): refused, naming the key" \
