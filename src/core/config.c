@@ -78,8 +78,8 @@ const gd_key gd_keys[] = {
      "MiB of training rows a rank may hold: above it data.stream = auto streams; a "
      "streaming rank's chunk buffers and shuffle buffer fit in it"},
     {"data", "shuffle_buffer", GD_KEY_INT, F(data.shuffle_buffer), "0", 0, 1e12, NULL,
-     "streaming: rows in the shuffle buffer that a shuffled order draws from (0: half of "
-     "data.memory_mb)"},
+     "streaming with data.order = shuffle: rows in the buffer each row is drawn from (0: "
+     "half of data.memory_mb; sequential order has none)"},
 
     {"model", "type", GD_KEY_STRING, F(model.type), "softmax", 0, 0, NULL,
      "model: linreg (MSE), logreg (binary cross-entropy), softmax, mlp (neural network), cnn "

@@ -80,8 +80,12 @@ int gd_stream_load(gd_trainer *t)
         rc = gd_data_load_labels(&t->train, c->data.train, c->data.features, c->data.labels,
                                  c->data.scale, t->ctx.role_comm);
         rc = rc ? rc : gd_agree(t->ctx.role_comm, decide(t, &stream));
-        if (rc || stream)
-            return rc ? rc : (t->batch.streaming = 1, plan(t));
+        if (rc)
+            return rc;
+        if (stream) {
+            t->batch.streaming = 1;
+            return plan(t);
+        }
         gd_data_free(&t->train);
     }
     /* compact: 8-bit features stay bytes, converted batch by batch (gather_batch) */
