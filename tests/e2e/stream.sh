@@ -4,7 +4,7 @@
 # mid-epoch; sequential streaming gives in-memory's model.h5 byte for byte (float and uint8
 # files); a reader failure (a file truncated while training, a chunk that cannot be read) ends
 # every rank naming the file and the rows; memory stays within data.memory_mb plus a fixed
-# overhead for a file 5x larger than memory_mb x ranks; combinations that cannot stream are
+# overhead for a file 4.8x memory_mb x ranks; combinations that cannot stream are
 # refused by name.
 . tests/lib.sh
 . tests/e2e/lib/checkpoint.sh
@@ -164,7 +164,7 @@ check "a file truncated while training: every rank ends (status $status) within 
 check "... naming the file and the rows beyond its end" \
     says "cut.h5: rows [0-9]*\.\.[0-9]* of 'X' lie beyond the end of the file"
 
-# --- memory is bounded: a file 5x memory_mb x ranks ---------------------------------------
+# --- memory is bounded: a file 4.8x memory_mb x ranks -------------------------------------
 gen --task softmax --rows 200000 --features 50 --classes 4 --seed 2 -o "$TMP/huge.h5"
 gen --task softmax --rows 2000 --features 50 --classes 4 --seed 2 -o "$TMP/tiny.h5"
 cfg mem - data.train="$TMP/huge.h5" model.type=softmax train.epochs=1 train.batch_size=64 \
