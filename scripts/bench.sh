@@ -220,6 +220,66 @@ json.dump({"validation": {"problem": "mlp 784-256-128-10, 10000 rows, np=1",
 PY
 }
 
+# ---- streaming (data.stream): the epoch against in memory, and the memory bound ----------------
+# (a) Fashion-MNIST at np=1, shuffled, with data.memory_mb a quarter of the shard (60000 x 784
+# bytes: 44.9 MiB, so 11 MiB): wall seconds per epoch (metrics.csv's wall_s from epoch to
+# epoch, the first excluded: it holds the setup), the median of each run, best of REPEATS;
+# target 1.15x of in memory. (b) A generated file 5x larger than memory_mb x ranks (100000 x
+# 700 floats, 267 MiB, memory_mb = 24) at np=2: peak RSS per rank (summary.json) against
+# memory_mb + a 2000-row run's RSS (the process, MPI, HDF5 and the model: the fixed part).
+STREAM_MB=${STREAM_MB:-11}
+stream_section() {
+    sm="configs/fmnist-softmax.cfg --set train.epochs=$SOFTMAX_EPOCHS"
+    mlp="configs/fmnist-mlp.cfg --set train.epochs=$((MLP_EPOCHS + 1))"
+    # shellcheck disable=SC2086
+    {
+        repeat stream-softmax-mem 1 $sm --set data.stream=false
+        repeat stream-softmax-str 1 $sm --set data.stream=true --set data.memory_mb=$STREAM_MB
+        repeat stream-mlp-mem 1 $mlp --set data.stream=false
+        repeat stream-mlp-str 1 $mlp --set data.stream=true --set data.memory_mb=$STREAM_MB
+    }
+    "$GDMPI" data gen --task softmax --rows 100000 --features 700 --classes 10 \
+        -o "$OUT/big.h5" >/dev/null
+    "$GDMPI" data gen --task softmax --rows 2000 --features 700 --classes 10 \
+        -o "$OUT/small.h5" >/dev/null
+    big="configs/fmnist-softmax.cfg --set data.scale=1 --set train.epochs=1 --set data.memory_mb=24"
+    # shellcheck disable=SC2086
+    {
+        run stream-rss-small 2 $big --set data.train="$OUT/small.h5"
+        run stream-rss-big 2 $big --set data.train="$OUT/big.h5"
+        run stream-rss-mem 2 $big --set data.train="$OUT/big.h5" --set data.stream=false
+    }
+    $PY - "$OUT" "$STREAM_MB" "$OUT/part-stream.json" <<'PY'
+import csv, glob, json, statistics, sys
+out, mb, part = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def epoch_s(name):  # best over the repeats of each run's median epoch
+    best = []
+    for run in glob.glob(out + "/runs/" + name + "-*"):
+        wall = [float(r["wall_s"]) for r in csv.DictReader(open(run + "/metrics.csv"))]
+        best.append(statistics.median(b - a for a, b in zip(wall, wall[1:])))
+    return min(best)
+def rss(name):
+    return [r["peak_rss_mb"] for r in json.load(open(out + "/" + name + "/summary.json"))["ranks"]]
+res = {}
+print("Streaming: Fashion-MNIST at np=1, data.memory_mb = %d (a quarter of the 44.9 MiB shard); "
+      "wall s per epoch, best of the runs' medians" % mb)
+print("  model    in memory   streamed   ratio   (target <= 1.15)")
+for model in ("softmax", "mlp"):
+    m, s = epoch_s("stream-%s-mem" % model), epoch_s("stream-%s-str" % model)
+    res[model] = {"memory_s": m, "stream_s": s, "ratio": s / m}
+    print("  %-7s  %9.3f  %9.3f  %6.2fx" % (model, m, s, s / m))
+small, big, mem = rss("stream-rss-small"), rss("stream-rss-big"), rss("stream-rss-mem")
+bound = [s + 24 for s in small]
+print("Streaming a 267 MiB file (100000 x 700 floats) at np=2 with data.memory_mb = 24 "
+      "(the file is 5.6x memory_mb x ranks): peak RSS per rank")
+for r in range(2):
+    print("  rank %d: streamed %.1f MiB, bound %.1f (a 2000-row run's %.1f + 24), in memory %.1f"
+          % (r, big[r], bound[r], small[r], mem[r]))
+json.dump({"stream": {"epoch": res, "memory_mb": mb, "rss_mb": {
+    "streamed": big, "bound": bound, "fixed": small, "in_memory": mem}}}, open(part, "w"))
+PY
+}
+
 # bench.json: {"machine": ..., "load_average": [at the start, at the end], then every
 # part's members}. Other processes on the cores make every figure worse: say so.
 merge_parts() {
@@ -242,6 +302,7 @@ PY
 roofline_section
 if [ "${PEERS:-0}" = 1 ]; then peers_section; fi
 eval_section
+stream_section
 cnn_section
 architectures_section
 merge_parts

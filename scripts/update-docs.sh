@@ -172,6 +172,11 @@ OPENBLAS_NUM_THREADS=1 for anything else run under \fBmpirun\fR.
 .B GDMPI_FAULT
 \fBcheckpoint\-write\fR[\fB:\fR\fIN\fR]: for tests, rank 0 kills itself with SIGKILL
 halfway through writing the run's (Nth) checkpoint.
+.TP
+.B GDMPI_ROW_LOG
+A directory: for tests, each worker appends \fIepoch step row\fR for every training row it
+uses to \fIDIR\fR/rows.\fIRANK\fR (the row's number in the data set), so that a test
+can count each row's uses per epoch (docs/data.md).
 .SH FILES
 .TP
 .I run.cfg

@@ -29,6 +29,7 @@ static const char usage_main[] =
 static const char usage_data[] =
     "usage: gdmpi data gen --task linreg|logreg|softmax --rows N --features D [--classes K]\n"
     "                      [--noise S] [--seed N] -o TRAIN.h5 [--val VAL.h5 --val-rows M]\n"
+    "                      [--chunk-rows N] [--gzip LEVEL]   (chunked HDF5, deflate 1..9)\n"
     "       gdmpi data convert idx --images IMAGES --labels LABELS -o OUT.h5\n"
     "       gdmpi data info FILE.h5\n"
     "example: gdmpi data gen --task softmax --rows 1000 --features 20 --classes 4 -o train.h5\n";
@@ -317,6 +318,8 @@ static int parse_gen_option(gd_gen_spec *s, const char *name, const char *v)
     else if (!strcmp(name, "--classes")) s->classes = strtol(v, &end, 10);
     else if (!strcmp(name, "--seed")) s->seed = strtoull(v, &end, 10);
     else if (!strcmp(name, "--val-rows")) s->val_rows = strtoull(v, &end, 10);
+    else if (!strcmp(name, "--chunk-rows")) s->chunk_rows = strtoull(v, &end, 10);
+    else if (!strcmp(name, "--gzip")) s->gzip = strtol(v, &end, 10);
     else return usage_error("gdmpi data", "unknown option '%s'", name);
     if (!end || end == v || *end || v[0] == '-')
         return usage_error("gdmpi data", "bad number '%s'", v);

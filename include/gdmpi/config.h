@@ -24,6 +24,9 @@ typedef struct gd_config {
         double partition_alpha;
         char shape[GD_NAME_MAX];     /* cnn: "HxWxC", or empty (a square one-channel image) */
         char io[GD_NAME_MAX]; /* collective|independent */
+        char stream[GD_NAME_MAX]; /* auto|true|false */
+        long memory_mb;           /* MiB of training rows per rank (streaming's budget) */
+        long shuffle_buffer;      /* streaming: rows in the shuffle buffer (0: auto) */
     } data;
     struct {
         char type[GD_NAME_MAX];

@@ -11,6 +11,10 @@
  * the optimizer's default; a testfn's model.start must be two finite numbers. */
 int gd_config_check(gd_config *c);
 
+/* What streaming the training data cannot do, refused by name: why says what asked for it
+ * ("data.stream = true", or auto above data.memory_mb). */
+int gd_stream_check(const gd_config *c, const char *why);
+
 /* The whole sequence for a command line: defaults, file, overrides, gd_config_check, then
  * core's gd_config_finish (the order in which errors were always reported). */
 int gd_config_from_args(gd_config *c, const char *path, int nset, char **sets);

@@ -19,6 +19,7 @@ typedef struct gd_dataset {
     size_t first_row;  /* global index of this rank's first row */
     size_t total_rows; /* over all ranks */
     char path[1024];   /* the file this rank read */
+    int stored_u8;     /* the file's features are unsigned 8-bit integers */
 } gd_dataset;
 
 /* Rows [first, first+count) of n for rank r of p: n/p each, the first n%p ranks one more. */
@@ -49,6 +50,11 @@ int gd_data_load_features(gd_dataset *ds, const char *path, const char *xname, d
  * shard that is read once per epoch; float features load as with gd_data_load. */
 int gd_data_load_compact(gd_dataset *ds, const char *path, const char *xname, const char *yname,
                          double scale, MPI_Comm comm);
+
+/* Collective: gd_data_load's checks and shard, but only the labels are read (x and x8 stay
+ * NULL): what a streamed shard (gdmpi/stream.h) needs before training, for the label checks. */
+int gd_data_load_labels(gd_dataset *ds, const char *path, const char *xname, const char *yname,
+                        double scale, MPI_Comm comm);
 
 /* Row r of the shard as floats, scaled (x8 * scale in float, the same value gd_data_load
  * would hold), into out[0..cols). */
@@ -91,7 +97,11 @@ typedef struct gd_gen_spec {
     double noise;
     uint64_t seed;
     const char *out, *val_out;
+    size_t chunk_rows; /* X and y as chunked datasets of this many rows (0: contiguous) */
+    long gzip;         /* deflate level 1..9 (chunked; 0: none) */
 } gd_gen_spec;
+
+/* Writes the file(s) a block of rows at a time: memory stays a few MiB whatever --rows. */
 
 int gd_data_generate(const gd_gen_spec *spec);
 

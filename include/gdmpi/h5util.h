@@ -5,8 +5,17 @@
 #include <hdf5.h>
 #include <stddef.h>
 
+/* Debian's HDF5 is not thread-safe: while a stream's reader thread (gdmpi/stream.h) runs,
+ * every HDF5 call of either thread is made holding this lock. */
+void gd_h5_lock(void);
+void gd_h5_unlock(void);
+
 /* Silences HDF5's own error stack printing; gdmpi reports errors itself. */
 void gd_h5_quiet(void);
+
+/* A creation property list of class cls (H5P_DATASET_CREATE, H5P_GROUP_CREATE) without HDF5's default modification times, so that the
+ * same numbers make the same file byte for byte (model.h5 of two runs compare with cmp). */
+hid_t gd_h5_untimed(hid_t cls);
 
 /* Writes a dataset of rank 1 (cols == 0) or 2 from memory of type memtype, stored as filetype. */
 int gd_h5_write(hid_t file, const char *name, hid_t filetype, hid_t memtype, const void *data,

@@ -21,7 +21,9 @@ enum {
     GD_RNG_TESTFN = 6,   /* testfn gradient noise */
     GD_RNG_GLOBAL = 7,   /* data.shuffle = global: the epoch's permutation of all rows */
     GD_RNG_PARTITION = 8, /* data.partition = label-skew: the Dirichlet draws (shared) */
-    GD_RNG_COMPRESS = 9   /* per-rank draws of the compressors (randomk, qsgd, powersgd) */
+    GD_RNG_COMPRESS = 9,  /* per-rank draws of the compressors (randomk, qsgd, powersgd) */
+    GD_RNG_CHUNKS = 10,   /* data.stream: the epoch's chunk order (per worker, per epoch) */
+    GD_RNG_BUFFER = 11    /* data.stream: the shuffle buffer's draws (per worker, per epoch) */
 };
 
 void gd_rng_seed(gd_rng *r, uint64_t seed, uint64_t rank, uint64_t purpose);

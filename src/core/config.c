@@ -21,6 +21,7 @@ static const char *overlap_names(void) { return "auto|true|false"; }
 static const char *staleness_lr_names(void) { return "none|inverse"; }
 static const char *resume_words(void) { return "auto|never"; }
 static const char *io_names(void) { return "collective|independent"; }
+static const char *stream_names(void) { return "auto|true|false"; }
 static const char *feedback_names(void) { return "auto|true|false"; }
 static const char *topology_names(void) { return "ring|torus|exponential|complete"; }
 
@@ -70,6 +71,15 @@ const gd_key gd_keys[] = {
      "how the ranks read a shared file: collective (parallel HDF5, one collective MPI-IO read) "
      "or independent (each rank opens the file and reads its own rows; the only way in "
      "gdmpi-sim, whose default it is)"},
+    {"data", "stream", GD_KEY_STRING, F(data.stream), "auto", 0, 0, stream_names,
+     "read the training shard from the file in chunks while training (true), hold it in "
+     "memory (false), or stream only when the shard's features exceed data.memory_mb (auto)"},
+    {"data", "memory_mb", GD_KEY_INT, F(data.memory_mb), "2048", 1, 1e9, NULL,
+     "MiB of training rows a rank may hold: above it data.stream = auto streams; a "
+     "streaming rank's chunk buffers and shuffle buffer fit in it"},
+    {"data", "shuffle_buffer", GD_KEY_INT, F(data.shuffle_buffer), "0", 0, 1e12, NULL,
+     "streaming with data.order = shuffle: rows in the buffer each row is drawn from (0: "
+     "half of data.memory_mb; sequential order has none)"},
 
     {"model", "type", GD_KEY_STRING, F(model.type), "softmax", 0, 0, NULL,
      "model: linreg (MSE), logreg (binary cross-entropy), softmax, mlp (neural network), cnn "

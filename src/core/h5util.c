@@ -4,19 +4,50 @@
 #include "gdmpi/error.h"
 #include "gdmpi/fs.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+/* Recursive: a checkpoint the main thread writes under the lock may lead to another
+ * (rank 0 of an asynchronous job accepts a row, which may write one). */
+static pthread_mutex_t h5_mutex;
+static pthread_once_t h5_mutex_once = PTHREAD_ONCE_INIT;
+
+static void h5_mutex_init(void)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&h5_mutex, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
+void gd_h5_lock(void)
+{
+    pthread_once(&h5_mutex_once, h5_mutex_init);
+    pthread_mutex_lock(&h5_mutex);
+}
+void gd_h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
+
 void gd_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+hid_t gd_h5_untimed(hid_t cls)
+{
+    hid_t plist = H5Pcreate(cls);
+    H5Pset_obj_track_times(plist, 0);
+    return plist;
+}
 
 int gd_h5_write(hid_t file, const char *name, hid_t filetype, hid_t memtype, const void *data,
                 size_t rows, size_t cols)
 {
     hsize_t dims[2] = {rows, cols};
     hid_t space = H5Screate_simple(cols ? 2 : 1, dims, NULL);
+    hid_t dcpl = gd_h5_untimed(H5P_DATASET_CREATE);
     hid_t set = space < 0 ? -1
-                          : H5Dcreate2(file, name, filetype, space, H5P_DEFAULT, H5P_DEFAULT,
+                          : H5Dcreate2(file, name, filetype, space, H5P_DEFAULT, dcpl,
                                        H5P_DEFAULT);
+    H5Pclose(dcpl);
     herr_t rc = set < 0 ? -1 : H5Dwrite(set, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     if (set >= 0)
         H5Dclose(set);

@@ -27,12 +27,21 @@ typedef struct {
     size_t outputs, features;
 } truth;
 
-/* One generated file's rows: y holds float targets (regression) or int32 labels. */
+/* One block of a generated file's rows: y holds float targets (regression) or int32 labels.
+ * A file is drawn and written a block at a time, so that data gen never holds more than a
+ * block, whatever the file's size. */
 typedef struct {
     float *x;
     void *y;
-    size_t rows;
-} split;
+    double *score;
+    size_t rows; /* the block's room */
+} block;
+
+/* The two datasets being written, and how far. */
+typedef struct {
+    hid_t x, y;
+    size_t rows, done;
+} row_sets;
 
 static const char *task_name(gd_task task)
 {
@@ -64,6 +73,11 @@ static int check_spec(const gd_gen_spec *s)
     if (!(s->noise >= 0) || isinf(s->noise))
         return gd_fail(GD_ECONFIG, "data gen: noise must be a finite number >= 0 (got %s)",
                        gd_real(s->noise).text);
+    if (s->gzip < 0 || s->gzip > 9)
+        return gd_fail(GD_ECONFIG, "data gen: --gzip must be a level 1..9 (0: none; got %ld)",
+                       s->gzip);
+    if (s->gzip && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
+        return gd_fail(GD_ECONFIG, "data gen: --gzip: this HDF5 has no deflate filter");
     int rc = check_path("output", s->out);
     if (rc != GD_OK || !s->val_out)
         return rc;
@@ -135,27 +149,106 @@ static void set_target(gd_task task, const double *score, size_t outputs, void *
         ((int32_t *)y)[i] = argmax(score, outputs);
 }
 
-static int draw_split(const truth *t, const gd_gen_spec *spec, gd_rng *r, split *s,
-                      const char *path)
+/* Rows per block: about 4 MiB of features. */
+static size_t block_rows(size_t features)
+{
+    const size_t rows = ((size_t)4 << 20) / (features * sizeof(float));
+    return rows ? rows : 1;
+}
+
+static int alloc_block(block *b, const truth *t, size_t rows)
 {
     /* float and int32 targets have the same size, so one allocation serves both. */
     _Static_assert(sizeof(float) == sizeof(int32_t), "targets share one buffer");
-    s->x = alloc2(s->rows, t->features, sizeof(float), "features");
-    s->y = s->x ? gd_alloc(s->rows, sizeof(float), "targets") : NULL;
-    double *score = s->y ? gd_alloc(t->outputs, sizeof(double), "scores") : NULL;
-    if (!score)
-        return GD_ERR;
+    b->rows = rows;
+    b->x = alloc2(rows, t->features, sizeof(float), "features");
+    b->y = b->x ? gd_alloc(rows, sizeof(float), "targets") : NULL;
+    b->score = b->y ? gd_alloc(t->outputs, sizeof(double), "scores") : NULL;
+    return b->score ? GD_OK : GD_ERR;
+}
+
+static void free_block(block *b)
+{
+    free(b->x);
+    free(b->y);
+    free(b->score);
+}
+
+/* A rows x cols (cols 0: one value per row) dataset of type, contiguous, or chunked (and
+ * gzipped) as data gen's --chunk-rows and --gzip ask. */
+static hid_t create_set(hid_t f, const char *name, hid_t type, size_t rows, size_t cols,
+                        const gd_gen_spec *spec)
+{
+    hsize_t dims[2] = {rows, cols};
+    hid_t space = H5Screate_simple(cols ? 2 : 1, dims, NULL);
+    hid_t dcpl = gd_h5_untimed(H5P_DATASET_CREATE);
+    if (spec->chunk_rows || spec->gzip) {
+        const size_t want = spec->chunk_rows ? spec->chunk_rows : block_rows(cols ? cols : 1);
+        hsize_t chunk[2] = {want < rows ? want : rows, cols};
+        H5Pset_chunk(dcpl, cols ? 2 : 1, chunk);
+        if (spec->gzip)
+            H5Pset_deflate(dcpl, (unsigned)spec->gzip);
+    }
+    hid_t set = H5Dcreate2(f, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    if (set < 0)
+        gd_fail(GD_ERR, "cannot create dataset '%s'", name);
+    return set;
+}
+
+/* Rows [first, first + n) of set from memory of type mtype. */
+static int write_rows(hid_t set, hid_t mtype, size_t first, size_t n, size_t cols,
+                      const void *data)
+{
+    hid_t fspace = H5Dget_space(set);
+    hsize_t at[2] = {first, 0}, cnt[2] = {n, cols};
+    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, at, NULL, cnt, NULL);
+    hid_t mspace = H5Screate_simple(cols ? 2 : 1, cnt, NULL);
+    herr_t rc = H5Dwrite(set, mtype, mspace, fspace, H5P_DEFAULT, data);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    return rc < 0 ? gd_fail(GD_ERR, "cannot write rows %zu..%zu", first, first + n) : GD_OK;
+}
+
+/* Draws the next n rows into the block and appends them to the file's X and y. */
+static int draw_block(const truth *t, const gd_gen_spec *spec, gd_rng *r, block *b,
+                      row_sets *sets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        draw_row(t, spec->noise, r, b->x + i * t->features, b->score);
+        set_target(spec->task, b->score, t->outputs, b->y, i);
+    }
+    int rc = write_rows(sets->x, H5T_NATIVE_FLOAT, sets->done, n, t->features, b->x);
+    if (rc == GD_OK)
+        rc = write_rows(sets->y, spec->task == GD_TASK_REGRESSION ? H5T_NATIVE_FLOAT
+                                                                  : H5T_NATIVE_INT32,
+                        sets->done, n, 0, b->y);
+    sets->done += n;
+    return rc;
+}
+
+/* Every row of the file, a block at a time, with the progress line on a terminal. */
+static int draw_rows(const truth *t, const gd_gen_spec *spec, gd_rng *r, row_sets *sets,
+                     const char *path)
+{
+    block b = {0};
+    size_t per = block_rows(t->features);
+    if (spec->chunk_rows) /* whole chunks per write: a partial one would be read back (and
+                             inflated) to be completed by the next */
+        per = spec->chunk_rows * (per > spec->chunk_rows ? per / spec->chunk_rows : 1);
+    int rc = alloc_block(&b, t, per < sets->rows ? per : sets->rows);
     char what[GD_PATH_MAX + 32];
     snprintf(what, sizeof what, "data gen: %s: row", path);
     gd_meter meter = {.on = gd_stdout_is_terminal()};
-    for (size_t i = 0; i < s->rows; i++) {
-        draw_row(t, spec->noise, r, s->x + i * t->features, score);
-        set_target(spec->task, score, t->outputs, s->y, i);
-        gd_meter_count(&meter, what, i + 1, s->rows);
+    while (rc == GD_OK && sets->done < sets->rows) {
+        const size_t left = sets->rows - sets->done;
+        rc = draw_block(t, spec, r, &b, sets, left < b.rows ? left : b.rows);
+        gd_meter_count(&meter, what, sets->done, sets->rows);
     }
     gd_meter_clear(&meter);
-    free(score);
-    return GD_OK;
+    free_block(&b);
+    return rc;
 }
 
 static int write_attrs(hid_t f, const gd_gen_spec *spec)
@@ -169,49 +262,47 @@ static int write_attrs(hid_t f, const gd_gen_spec *spec)
     return rc;
 }
 
-static int write_sets(hid_t f, gd_task task, const truth *t, const split *s)
+/* The parameters that drew the data. Binary tasks keep w_true 1-D like regression; only
+ * softmax has a weight matrix. */
+static int write_truth(hid_t f, gd_task task, const truth *t)
 {
-    /* Binary tasks keep w_true 1-D like regression; only softmax has a weight matrix. */
     size_t wcols = task == GD_TASK_CLASSES ? t->features : 0;
     size_t wrows = task == GD_TASK_CLASSES ? t->outputs : t->features;
-    hid_t ytype = task == GD_TASK_REGRESSION ? H5T_IEEE_F32LE : H5T_STD_I32LE;
-    hid_t ymem = task == GD_TASK_REGRESSION ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32;
-    int rc = gd_h5_write(f, "X", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, s->x, s->rows, t->features);
-    if (rc == GD_OK)
-        rc = gd_h5_write(f, "y", ytype, ymem, s->y, s->rows, 0);
-    if (rc == GD_OK)
-        rc = gd_h5_write(f, "w_true", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->w, wrows, wcols);
+    int rc = gd_h5_write(f, "w_true", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->w, wrows, wcols);
     if (rc == GD_OK)
         rc = gd_h5_write(f, "b_true", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->b, t->outputs, 0);
     return rc;
 }
 
-static int write_split(const char *path, const gd_gen_spec *spec, const truth *t,
-                       const split *s)
+static int write_file(hid_t f, const char *path, size_t rows, const gd_gen_spec *spec,
+                      const truth *t, gd_rng *r)
 {
-    hid_t f = gd_h5_create_tmp(path);
-    if (f < 0)
-        return GD_ERR;
-    int rc = write_sets(f, spec->task, t, s);
+    hid_t ytype = spec->task == GD_TASK_REGRESSION ? H5T_IEEE_F32LE : H5T_STD_I32LE;
+    row_sets sets = {.rows = rows};
+    sets.x = create_set(f, "X", H5T_IEEE_F32LE, rows, t->features, spec);
+    sets.y = sets.x < 0 ? -1 : create_set(f, "y", ytype, rows, 0, spec);
+    int rc = sets.y < 0 ? GD_ERR : draw_rows(t, spec, r, &sets, path);
+    if (sets.y >= 0)
+        H5Dclose(sets.y);
+    if (sets.x >= 0)
+        H5Dclose(sets.x);
     if (rc == GD_OK)
-        rc = write_attrs(f, spec);
-    if (rc != GD_OK) {
-        gd_h5_discard(f, path);
-        return gd_h5_blame_file(path, rc);
-    }
-    return gd_h5_commit(f, path);
+        rc = write_truth(f, spec->task, t);
+    return rc == GD_OK ? write_attrs(f, spec) : rc;
 }
 
 static int make_file(const char *path, size_t rows, const gd_gen_spec *spec, const truth *t,
                      gd_rng *r)
 {
-    split s = {.rows = rows};
-    int rc = draw_split(t, spec, r, &s, path);
-    if (rc == GD_OK)
-        rc = write_split(path, spec, t, &s);
-    free(s.x);
-    free(s.y);
-    return rc;
+    hid_t f = gd_h5_create_tmp(path);
+    if (f < 0)
+        return GD_ERR;
+    int rc = write_file(f, path, rows, spec, t, r);
+    if (rc != GD_OK) {
+        gd_h5_discard(f, path);
+        return gd_h5_blame_file(path, rc);
+    }
+    return gd_h5_commit(f, path);
 }
 
 int gd_data_generate(const gd_gen_spec *spec)

@@ -18,6 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* What a load keeps of the features: floats, the stored bytes (uint8 files), or nothing
+ * (gd_data_load_labels). */
+enum { KEEP_FLOATS, KEEP_BYTES, KEEP_NONE };
+
 typedef struct {
     unsigned long long rows, cols;
     unsigned long long bytes; /* the features are unsigned 8-bit integers */
@@ -178,15 +182,18 @@ static int read_rows(hid_t f, const char *path, const char *name, size_t first, 
                   : GD_OK;
 }
 
-/* Room for the shard: the features as bytes (bytes: the file holds them and the caller
- * keeps them so), else as floats. */
-static int alloc_shard(gd_dataset *ds, int bytes)
+/* Room for the shard: the features as bytes (KEEP_BYTES and the file holds bytes), as
+ * floats, or none (KEEP_NONE). */
+static int alloc_shard(gd_dataset *ds, int keep, int bytes)
 {
     if (ds->cols > SIZE_MAX / sizeof(float)) /* the file's claim; the row size would wrap */
         return gd_fail(GD_ERR, "%s: %zu features per row do not fit in memory", ds->path,
                        ds->cols);
-    void *x = bytes ? (void *)(ds->x8 = gd_alloc(ds->rows, ds->cols, "features"))
-                    : (void *)(ds->x = gd_alloc(ds->rows, ds->cols * sizeof(float), "features"));
+    ds->stored_u8 = bytes;
+    void *x = keep == KEEP_NONE ? (void *)ds
+              : keep == KEEP_BYTES && bytes
+                  ? (void *)(ds->x8 = gd_alloc(ds->rows, ds->cols, "features"))
+                  : (void *)(ds->x = gd_alloc(ds->rows, ds->cols * sizeof(float), "features"));
     ds->y = x ? gd_alloc(ds->rows, sizeof(float), "labels") : NULL;
     return ds->y ? GD_OK : GD_ERR;
 }
@@ -200,8 +207,9 @@ static int read_shard(gd_dataset *ds, const char *xname, const char *yname, size
         return gd_fail(GD_ERR, "%s: cannot open HDF5 file", ds->path);
     int rc = ds->x8 ? read_rows(f, ds->path, xname, first, ds->rows, ds->cols, dxpl,
                                 H5T_NATIVE_UCHAR, ds->x8)
-                    : read_rows(f, ds->path, xname, first, ds->rows, ds->cols, dxpl,
-                                H5T_NATIVE_FLOAT, ds->x);
+             : ds->x ? read_rows(f, ds->path, xname, first, ds->rows, ds->cols, dxpl,
+                                 H5T_NATIVE_FLOAT, ds->x)
+                     : GD_OK; /* labels only */
     if (!rc && yname)
         rc = read_rows(f, ds->path, yname, first, ds->rows, 0, dxpl, H5T_NATIVE_FLOAT, ds->y);
     H5Fclose(f);
@@ -227,7 +235,7 @@ static int read_shard_collective(gd_dataset *ds, const char *xname, const char *
 }
 
 /* One shared file: rank 0 inspects, everyone reads its rows (data.io). */
-static int load_shared(gd_dataset *ds, const char *xname, const char *yname, int keep_bytes,
+static int load_shared(gd_dataset *ds, const char *xname, const char *yname, int keep,
                        MPI_Comm comm)
 {
     int rank, size;
@@ -244,7 +252,7 @@ static int load_shared(gd_dataset *ds, const char *xname, const char *yname, int
     ds->total_rows = sh.rows;
     ds->cols = sh.cols;
     gd_shard_range(ds->total_rows, size, rank, &ds->first_row, &ds->rows);
-    rc = alloc_shard(ds, keep_bytes && sh.bytes);
+    rc = alloc_shard(ds, keep, (int)sh.bytes);
     if ((rc = gd_agree(comm, rc)))
         return rc;
     rc = collective_io ? read_shard_collective(ds, xname, yname, comm)
@@ -253,7 +261,7 @@ static int load_shared(gd_dataset *ds, const char *xname, const char *yname, int
 }
 
 /* One file per rank: each rank inspects and reads its own; offsets come from a scan. */
-static int load_per_rank(gd_dataset *ds, const char *xname, const char *yname, int keep_bytes,
+static int load_per_rank(gd_dataset *ds, const char *xname, const char *yname, int keep,
                          MPI_Comm comm)
 {
     shape sh = {0, 0, 0};
@@ -274,7 +282,7 @@ static int load_per_rank(gd_dataset *ds, const char *xname, const char *yname, i
     ds->cols = sh.cols;
     ds->first_row = rank ? before : 0;
     ds->total_rows = total;
-    rc = alloc_shard(ds, keep_bytes && sh.bytes);
+    rc = alloc_shard(ds, keep, (int)sh.bytes);
     if (!rc)
         rc = read_shard(ds, xname, yname, 0, H5P_DEFAULT, H5P_DEFAULT);
     return gd_agree(comm, rc);
@@ -299,6 +307,8 @@ static size_t first_bad_row(const gd_dataset *ds, size_t local_bad, double bad_v
 static int scale_row_finite(gd_dataset *ds, size_t i, float scale)
 {
     const size_t cols = ds->cols;
+    if (!ds->x && !ds->x8)
+        return 1; /* labels only: a stream checks its features as it reads them */
     if (ds->x8) {
         const uint8_t *row = ds->x8 + i * cols;
         for (size_t j = 0; j < cols; j++)
@@ -343,7 +353,7 @@ static int check_finite(gd_dataset *ds, const char *xname, const char *yname, do
 }
 
 static int load(gd_dataset *ds, const char *path, const char *xname, const char *yname,
-                double scale, int keep_bytes, MPI_Comm comm)
+                double scale, int keep, MPI_Comm comm)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -351,8 +361,8 @@ static int load(gd_dataset *ds, const char *path, const char *xname, const char 
     ds->scale = (float)scale;
     expand_rank(path, rank, ds->path, sizeof ds->path);
     gd_h5_quiet();
-    int rc = strstr(path, "{rank}") ? load_per_rank(ds, xname, yname, keep_bytes, comm)
-                                    : load_shared(ds, xname, yname, keep_bytes, comm);
+    int rc = strstr(path, "{rank}") ? load_per_rank(ds, xname, yname, keep, comm)
+                                    : load_shared(ds, xname, yname, keep, comm);
     if (!rc)
         rc = check_finite(ds, xname, yname, scale, comm);
     if (rc)
@@ -363,13 +373,19 @@ static int load(gd_dataset *ds, const char *path, const char *xname, const char 
 int gd_data_load(gd_dataset *ds, const char *path, const char *xname, const char *yname,
                  double scale, MPI_Comm comm)
 {
-    return load(ds, path, xname, yname, scale, 0, comm);
+    return load(ds, path, xname, yname, scale, KEEP_FLOATS, comm);
 }
 
 int gd_data_load_compact(gd_dataset *ds, const char *path, const char *xname, const char *yname,
                          double scale, MPI_Comm comm)
 {
-    return load(ds, path, xname, yname, scale, 1, comm);
+    return load(ds, path, xname, yname, scale, KEEP_BYTES, comm);
+}
+
+int gd_data_load_labels(gd_dataset *ds, const char *path, const char *xname, const char *yname,
+                        double scale, MPI_Comm comm)
+{
+    return load(ds, path, xname, yname, scale, KEEP_NONE, comm);
 }
 
 void gd_data_copy_row(const gd_dataset *ds, size_t r, float *restrict out)

@@ -154,7 +154,9 @@ static int save_layer(hid_t f, size_t index, const gd_model_layer *L)
 {
     char name[32];
     snprintf(name, sizeof name, "layer%zu", index + 1);
-    hid_t g = H5Gcreate2(f, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gcpl = gd_h5_untimed(H5P_GROUP_CREATE); /* the same model, the same bytes */
+    hid_t g = H5Gcreate2(f, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
     if (g < 0)
         return gd_fail(GD_ERR, "cannot create group '%s'", name);
     int rc = gd_h5_attr_long(g, "in", (long)L->in);

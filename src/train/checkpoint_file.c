@@ -344,8 +344,9 @@ static int check_record(const gd_trainer *t)
     if (pos[POS_EPOCH] > t->cfg->train.epochs)
         return gd_fail(GD_ECONFIG, "it is at epoch %lld, past train.epochs = %ld",
                        (long long)pos[POS_EPOCH], t->cfg->train.epochs);
-    for (size_t i = 0; i < t->train.rows; i++) /* row indices: read unchecked they would send
-                                                   the batch gather out of bounds */
+    for (size_t i = 0; t->batch.order && i < t->train.rows; i++) /* row indices: read
+                            unchecked they would send the batch gather out of bounds (a stream
+                            holds none) */
         if (t->batch.order[i] >= t->train.rows)
             return gd_fail(GD_ERR, "rank %d's shard order names row %llu of %zu: the file is "
                            "damaged", t->rank, (unsigned long long)t->batch.order[i],

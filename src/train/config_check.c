@@ -66,6 +66,26 @@ static int check_simulable(const gd_config *c)
     return GD_OK;
 }
 
+int gd_stream_check(const gd_config *c, const char *why)
+{
+    if (!strcmp(c->data.order, "curriculum"))
+        return gd_fail(GD_ECONFIG, "%s with data.order = curriculum: the curriculum sorts the "
+                       "whole shard by loss every epoch, which needs it in memory (set "
+                       "data.stream = false, or another data.order)", why);
+    if (!strcmp(c->data.partition, "label-skew"))
+        return gd_fail(GD_ECONFIG, "%s with data.partition = label-skew: the skewed split moves "
+                       "rows between workers by class, which needs the shards in memory (set "
+                       "data.stream = false, or data.partition = contiguous)", why);
+    if (c->train.batch_size == 0)
+        return gd_fail(GD_ECONFIG, "%s with train.batch_size = full: one batch would hold the "
+                       "whole shard in memory (set a batch size, or data.stream = false)", why);
+    if (strstr(c->data.train, "{rank}") && !strcmp(c->data.shuffle, "global"))
+        return gd_fail(GD_ECONFIG, "%s with data.shuffle = global and one file per rank "
+                       "(`{rank}` in data.train): the chunks dealt to the workers are of one "
+                       "shared file", why);
+    return GD_OK;
+}
+
 int gd_config_check(gd_config *c)
 {
     int rc = check_simulable(c);
@@ -81,6 +101,8 @@ int gd_config_check(gd_config *c)
     if (!strcmp(c->data.partition, "label-skew") && !strcmp(c->data.shuffle, "global"))
         return gd_fail(GD_ECONFIG, "data.partition = label-skew and data.shuffle = global: the "
                        "global shuffle would undo the skew (choose one)");
+    if (!strcmp(c->data.stream, "true") && (rc = gd_stream_check(c, "data.stream = true")))
+        return rc;
     if (c->parallel.compress_ratio <= 0)
         return gd_fail(GD_ECONFIG, "parallel.compress_ratio = %g: must be in (0, 1] (the "
                        "fraction of coordinates each rank sends)", c->parallel.compress_ratio);

@@ -26,7 +26,7 @@
 
 uint64_t gd_batcher_row_id(const gd_trainer *t, size_t r)
 {
-    return t->batch.global ? t->batch.ids[r] : (uint64_t)t->train.first_row + r;
+    return t->batch.ids ? t->batch.ids[r] : (uint64_t)t->train.first_row + r;
 }
 
 static void mark(uint64_t *bits, uint64_t id) { bits[id / 64] |= 1ULL << (id % 64); }
@@ -51,8 +51,8 @@ static void mark_used(const gd_trainer *t, uint64_t *bits)
 {
     const gd_batcher *b = &t->batch;
     const long pos = t->ckpt->pos;
-    if (pos <= 0 || pos >= t->ctx.steps_per_epoch || t->ctx.serving)
-        return; /* an epoch's end: nothing of the next one is used */
+    if (pos <= 0 || pos >= t->ctx.steps_per_epoch || t->ctx.serving || b->streaming)
+        return; /* an epoch's end: nothing of the next one is used (a stream: not elastic) */
     if (b->rest_from >= 0) {
         size_t n = (size_t)(pos - b->rest_from) * b->rows;
         for (size_t i = 0; i < n && i < b->rest.rows; i++)
@@ -94,6 +94,12 @@ int gd_elastic_refusal(const gd_trainer *t, long ranks_then, long servers_then)
     if (servers_then != t->ctx.nservers && !t->strategy->has_servers)
         return gd_fail(GD_ERR, "it has %ld servers, this mode none: the file is damaged",
                        servers_then);
+    if (t->batch.streaming)
+        return gd_fail(GD_ECONFIG, "it was written by %ld ranks, this run has %d: a streamed "
+                       "shard (data.stream) cannot change the rank count: its chunk plan and "
+                       "draw are the worker's, and the epoch's rest is dealt out from rows "
+                       "held in memory", ranks_then,
+                       t->size);
     if (strstr(c->data.train, "{rank}"))
         return gd_fail(GD_ECONFIG, "it was written by %ld ranks, this run has %d: with "
                        "{rank} in data.train each rank's file is its shard, so another rank "

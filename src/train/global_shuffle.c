@@ -88,7 +88,7 @@ int gd_global_shuffle_setup(gd_trainer *t)
 {
     gd_batcher *b = &t->batch;
     b->global = !strcmp(t->cfg->data.shuffle, "global");
-    if (!b->global || t->ctx.serving)
+    if (!b->global || t->ctx.serving || b->streaming) /* a stream deals chunks instead */
         return GD_OK;
     int rc = number_rows(t);
     if (!rc && t->strategy->async) /* workers that never meet: once, now */

@@ -214,7 +214,9 @@ int gd_write_summary(const gd_trainer *t, int status, const char *message)
     mine[GD_T_COUNT + 2] = inj.slow_s;
     mine[GD_T_COUNT + 3] = inj.delay_s;
     mine[GD_T_COUNT + 4] = inj.delays;
-    mine[GD_T_COUNT + 5] = (double)gd_data_bytes(&t->train) / (1024.0 * 1024.0);
+    mine[GD_T_COUNT + 5] = (double)(t->batch.streaming ? gd_stream_bytes(&t->batch.spec)
+                                                        : gd_data_bytes(&t->train)) /
+                           (1024.0 * 1024.0); /* a stream: its chunks and buffer */
     mine[GD_T_COUNT + 6] = t->ctx.counts_wire ? t->ctx.wire[GD_WIRE_SENT] : NAN;
     mine[GD_T_COUNT + 7] = t->ctx.counts_wire ? t->ctx.wire[GD_WIRE_RECV] : NAN;
     double *gathered = t->rank == 0 ? gd_alloc((size_t)t->size, sizeof mine, "summary") : NULL;

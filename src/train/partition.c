@@ -141,6 +141,10 @@ int gd_partition_setup(gd_trainer *t)
         size_t mine = route(&sp, &t->train, t->data_rank, dest, pos, seen);
         rc = gd_data_reshard(&t->train, &ids, dest, pos, mine, t->ctx.role_comm);
     }
+    if (!rc) { /* the rows' numbers in the file, for GDMPI_ROW_LOG */
+        t->batch.ids = ids;
+        ids = NULL;
+    }
     free(totals ? totals - sp.classes : NULL);
     free(sp.first);
     free(sp.cut);

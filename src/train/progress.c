@@ -69,6 +69,10 @@ void gd_console_banner(gd_trainer *t)
            t->optim.ops->name);
     printf("  data    %ld..%ld rows per worker, %ld steps per epoch, %ld epochs\n",
            c->rows_min, c->rows_max, t->ctx.steps_per_epoch, t->cfg->train.epochs);
+    if (c->stream_chunk)
+        printf("  stream  chunks of %ld rows (%d in memory), a shuffle buffer of %ld rows "
+               "(data.memory_mb = %ld)\n", c->stream_chunk, GD_STREAM_SLOTS, c->stream_buffer,
+               t->cfg->data.memory_mb);
     printf("  output  %s\n", t->cfg->output.dir);
     printf("  start   %s\n", start);
 }

@@ -21,6 +21,7 @@
 
 #include "ckpt.h"
 #include "gdmpi/error.h"
+#include "gdmpi/h5util.h"
 #include "gdmpi/watchdog.h"
 #include "gdmpi/inject.h"
 #include "gdmpi/signals.h"
@@ -56,9 +57,41 @@ static gd_stop_reason host_accept_row(gd_step_ctx *ctx, const gd_metrics_row *ro
     return gd_accept_row(gd_trainer_of(ctx), row);
 }
 
+/* Before a checkpoint may be written: the stream's reader thread and this one must not use
+ * HDF5 at once (gdmpi/stream.h), and the row log holds every row the checkpoint counts. */
+static void checkpoint_enter(gd_trainer *t)
+{
+    if (t->batch.rowlog)
+        fflush(t->batch.rowlog);
+    gd_h5_lock();
+}
+
+static int checkpoint_after_step(gd_trainer *t, long s)
+{
+    checkpoint_enter(t);
+    int rc = gd_checkpoint_after_step(t, s);
+    gd_h5_unlock();
+    return rc;
+}
+
+static int checkpoint_after_epoch(gd_trainer *t)
+{
+    checkpoint_enter(t);
+    int rc = gd_checkpoint_after_epoch(t);
+    gd_h5_unlock();
+    return rc;
+}
+
+static void checkpoint_server_progress(gd_trainer *t, int row)
+{
+    checkpoint_enter(t);
+    gd_checkpoint_server_progress(t, row);
+    gd_h5_unlock();
+}
+
 static void host_server_progress(gd_step_ctx *ctx, int row)
 {
-    gd_checkpoint_server_progress(gd_trainer_of(ctx), row);
+    checkpoint_server_progress(gd_trainer_of(ctx), row);
 }
 
 static void evaluate(gd_trainer *t, double *loss, double *acc);
@@ -104,10 +137,7 @@ static int load_data(gd_trainer *t)
     int rc = gd_data_use_io(c->data.io);
     if (rc)
         return rc;
-    /* compact: 8-bit features stay bytes, converted batch by batch (gather_batch) */
-    rc = t->ctx.serving ? GD_OK
-                        : gd_data_load_compact(&t->train, c->data.train, c->data.features,
-                                               c->data.labels, c->data.scale, t->ctx.role_comm);
+    rc = t->ctx.serving ? GD_OK : gd_stream_load(t); /* in memory, or streamed (data.stream) */
     t->has_val = c->data.val[0] != '\0';
     if (rc || !t->has_val || val_comm == MPI_COMM_NULL) {
         gd_step_time(&t->ctx, GD_T_IO, &since);
@@ -184,7 +214,7 @@ static int build_model(gd_trainer *t)
     return gd_optim_create(&t->optim, c->optimizer.type, &hp, t->model.nparams);
 }
 
-static gd_order order_from_config(const gd_config *c)
+gd_order gd_order_from_config(const gd_config *c)
 {
     if (!strcmp(c->data.order, "curriculum"))
         return GD_ORDER_CURRICULUM;
@@ -198,25 +228,31 @@ static gd_order order_from_config(const gd_config *c)
 static int plan_batches(gd_trainer *t)
 {
     const gd_config *c = t->cfg;
-    size_t rows = t->train.rows;
+    size_t rows = (size_t)gd_stream_epoch_rows_max(t);
     t->batch.rows = c->train.batch_size == 0 || (size_t)c->train.batch_size > rows
                         ? rows : (size_t)c->train.batch_size;
     /* steps per epoch, width, and the banner's rows per worker: max, and -min (a server
-     * holds no rows and is no worker: it stays out of the min) */
-    long plan[4] = {rows ? (long)((rows + t->batch.rows - 1) / t->batch.rows) : 0,
-                    (long)t->train.cols, (long)rows, t->ctx.serving ? LONG_MIN : -(long)rows};
-    MPI_Allreduce(MPI_IN_PLACE, plan, 4, MPI_LONG, MPI_MAX, t->comm);
+     * holds no rows and is no worker: it stays out of the min); a stream's chunk and buffer */
+    long plan[6] = {rows ? (long)((rows + t->batch.rows - 1) / t->batch.rows) : 0,
+                    (long)t->train.cols, (long)rows, t->ctx.serving ? LONG_MIN : -(long)rows,
+                    (long)t->batch.spec.chunk_rows, (long)t->batch.spec.buffer_rows};
+    MPI_Allreduce(MPI_IN_PLACE, plan, 6, MPI_LONG, MPI_MAX, t->comm);
+    t->console.stream_chunk = plan[4]; /* data.stream: the banner's figures */
+    t->console.stream_buffer = plan[5];
+    t->batch.streaming = plan[4] > 0; /* servers too: they declare the same checkpoint state */
     t->ctx.steps_per_epoch = t->ctx.updates_per_epoch = plan[0];
     t->train.cols = (size_t)plan[1];
     t->console.rows_max = plan[2];
     t->console.rows_min = -plan[3];
-    t->batch.kind = order_from_config(c);
+    t->batch.kind = gd_order_from_config(c);
     if (t->ctx.serving)
         return GD_OK;
-    t->batch.order = gd_alloc(rows, sizeof(size_t), "shard order");
+    if (t->batch.streaming) /* the stream orders the rows; its buffers come with it */
+        rows = 0;
+    t->batch.order = rows ? gd_alloc(rows, sizeof(size_t), "shard order") : NULL;
     t->batch.bx = gd_alloc(t->batch.rows, t->train.cols * sizeof(float), "batch features");
     t->batch.by = gd_alloc(t->batch.rows, sizeof(float), "batch labels");
-    if (!t->batch.order || !t->batch.bx || !t->batch.by)
+    if ((rows && !t->batch.order) || !t->batch.bx || !t->batch.by)
         return GD_ERR;
     if (t->batch.kind == GD_ORDER_CURRICULUM &&
         !(t->batch.scores = gd_alloc(rows, sizeof *t->batch.scores, "curriculum scores")))
@@ -326,32 +362,6 @@ static int plan_roles(gd_trainer *t)
     return GD_OK;
 }
 
-/* GDMPI_ROW_LOG=DIR, a debug output for the tests: every worker appends a line "epoch
- * step row" for each row it trains on (row: its number in the file) to DIR/rows.<rank>,
- * flushed after every batch so that a killed run leaves every line of its steps. Counting
- * the lines shows that an epoch uses every row once, across resumes too. */
-static int open_row_log(gd_trainer *t)
-{
-    const char *dir = getenv("GDMPI_ROW_LOG");
-    if (!dir || !*dir || t->ctx.serving)
-        return GD_OK;
-    char path[GD_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/rows.%d", dir, t->rank);
-    t->batch.row_log = fopen(path, "a");
-    return t->batch.row_log ? GD_OK : gd_fail(GD_ERR, "GDMPI_ROW_LOG: cannot open %s", path);
-}
-
-static void log_rows(gd_trainer *t, const size_t *rows, size_t first, size_t n)
-{
-    const gd_batcher *b = &t->batch;
-    for (size_t i = 0; i < n; i++) {
-        const size_t r = rows ? rows[first + i] : first + i;
-        fprintf(b->row_log, "%ld %ld %llu\n", t->ctx.epoch, t->ctx.step,
-                (unsigned long long)(b->rest_from >= 0 ? b->rest_ids[r] : gd_batcher_row_id(t, r)));
-    }
-    fflush(b->row_log);
-}
-
 static int setup(gd_trainer *t)
 {
     int rc = check_controls(t->cfg);
@@ -370,9 +380,9 @@ static int setup(gd_trainer *t)
     if (!rc) /* the bits of the rows an epoch has used, for a resume on another rank count */
         rc = gd_agree(t->comm, gd_elastic_setup(t));
     if (!rc)
-        rc = gd_agree(t->comm, open_row_log(t));
-    if (!rc)
         rc = gd_agree(t->comm, build_model(t));
+    if (!rc) /* data.stream: the labels are checked; the stream's buffers; GDMPI_ROW_LOG */
+        rc = gd_agree(t->comm, gd_stream_start(t) || gd_rowlog_open(t));
     if (!rc) {
         t->ctx.workers_per_step = t->size - t->ctx.nservers;
         rc = gd_agree(t->comm, t->strategy->setup(&t->ctx));
@@ -393,6 +403,8 @@ static int setup(gd_trainer *t)
 static size_t gather_batch(gd_trainer *t, long s, const float **x, const float **y)
 {
     const gd_batcher *b = &t->batch;
+    if (b->stream)
+        return gd_stream_batch(t, x, y);
     const int rest = b->rest_from >= 0;
     const gd_dataset *d = rest ? &b->rest : &t->train;
     const size_t *order = rest ? b->rest_order : b->order;
@@ -401,8 +413,10 @@ static size_t gather_batch(gd_trainer *t, long s, const float **x, const float *
         return 0;
     size_t n = d->rows - start < b->rows ? d->rows - start : b->rows;
     const int contiguous = b->kind == GD_ORDER_SEQUENTIAL || n == d->rows;
-    if (b->row_log)
-        log_rows(t, contiguous ? NULL : order, start, n);
+    for (size_t i = 0; b->rowlog && i < n; i++) { /* GDMPI_ROW_LOG */
+        const size_t r = contiguous ? start + i : order[start + i];
+        gd_rowlog(t, rest ? b->rest_ids[r] : gd_batcher_row_id(t, r));
+    }
     if (contiguous && d->x) {
         *x = d->x + start * cols;
         *y = d->y + start;
@@ -518,8 +532,9 @@ static void order_by_loss(gd_trainer *t)
 static void order_epoch(gd_trainer *t)
 {
     double since = MPI_Wtime();
-    if (t->batch.rows >= t->train.rows)
-        return; /* one batch holds the whole shard: the order changes nothing */
+    if (t->batch.rows >= t->train.rows || t->batch.streaming)
+        return; /* one batch holds the whole shard: the order changes nothing; or the stream
+                   orders the rows as it reads them */
     if (t->batch.kind == GD_ORDER_SHUFFLE)
         gd_rng_permute(&t->batch.shuffle_rng, t->batch.order, t->train.rows);
     else if (t->batch.kind == GD_ORDER_CURRICULUM)
@@ -531,9 +546,13 @@ static int run_epoch(gd_trainer *t)
 {
     long first = t->first_step; /* resumed in mid-epoch: its order and sums are restored */
     t->first_step = 0;
-    if (t->batch.global && !t->strategy->async && !t->ctx.serving) /* also when resumed: the
-        restored order is of this epoch's rows */
+    if (t->batch.global && !t->strategy->async && !t->ctx.serving && !t->batch.streaming)
+        /* also when resumed: the restored order is of this epoch's rows */
         or_abort(t, gd_global_shuffle_epoch(t, t->ctx.epoch));
+    if (t->batch.stream) { /* resumed: the epoch's draw replayed up to the checkpoint */
+        or_abort(t, gd_stream_plan_check(t));
+        or_abort(t, gd_stream_epoch(t->batch.stream, t->ctx.epoch, (size_t)first * t->batch.rows));
+    }
     if (!first) {
         order_epoch(t);
         t->ctx.epoch_loss = t->ctx.epoch_count = 0;
@@ -547,7 +566,7 @@ static int run_epoch(gd_trainer *t)
         gd_steps_record(t); /* output.log_every: steps.csv */
         gd_console_step(t, s); /* on a terminal: the progress line */
         check_time_budget(t);
-        if ((rc = gd_checkpoint_after_step(t, s))) /* checkpoint_every = Ns, signals */
+        if ((rc = checkpoint_after_step(t, s))) /* checkpoint_every = Ns, signals */
             return rc;
     }
     if (t->stopping.reason == GD_STOP_NONE && t->ctx.step < t->clock.step_limit)
@@ -752,7 +771,7 @@ gd_stop_reason gd_accept_row(gd_trainer *t, const gd_metrics_row *row)
         gd_abort(t->comm, GD_ERR);
     gd_stop_reason why = gd_tol_update(&t->stopping.tol, row->train_loss) ? GD_STOP_TOL
                                                                            : GD_STOP_NONE;
-    gd_checkpoint_server_progress(t, 1); /* checkpoint_every = N: rank 0 writes alone */
+    checkpoint_server_progress(t, 1); /* checkpoint_every = N: rank 0 writes alone */
     return why;
 }
 
@@ -768,7 +787,7 @@ static int run_epochs(gd_trainer *t)
             end_epoch_async(t);
         else
             end_epoch(t);
-        if ((rc = gd_checkpoint_after_epoch(t))) /* checkpoint_every = N */
+        if ((rc = checkpoint_after_epoch(t))) /* checkpoint_every = N */
             return rc;
     }
     t->ctx.epoch--;
@@ -813,6 +832,9 @@ static int train_loop(gd_trainer *t)
      * ranks have agreed on the end. */
     gd_watchdog_watch_calls(!t->strategy->async);
     rc = t->ctx.serving && t->strategy->serve ? serve(t) : run_epochs(t);
+    gd_stream_close(t->batch.stream); /* no reader thread from here on (model.h5, the end's
+                                         checkpoint) */
+    t->batch.stream = NULL;
     gd_steps_close(t);
     /* model.h5 gets the best epoch's parameters; restored before finish, which gathers a
      * parameter server's slice */
@@ -859,10 +881,9 @@ static void teardown(gd_trainer *t)
     gd_data_free(&t->train);
     gd_data_free(&t->val);
     gd_elastic_end(t);
-    if (t->batch.row_log)
-        fclose(t->batch.row_log);
     free(t->batch.used);
     free(t->batch.used_save);
+    gd_stream_close_all(t);
     free(t->batch.order);
     free(t->batch.ids);
     free(t->batch.starts);
@@ -918,13 +939,16 @@ int gd_train(const gd_config *cfg, MPI_Comm comm)
     return rc;
 }
 
+/* A stream saves no order: a resume replays the epoch's draw, which its plan determines. */
 void gd_batcher_declare(gd_trainer *t, gd_state *s)
 {
     _Static_assert(sizeof(size_t) == sizeof(uint64_t), "shard orders are saved as uint64");
-    gd_state_field *f = gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.order, t->train.rows,
-                                     "batcher/order");
-    f->hint = "the training data differs";
-    f->elastic = GD_EL_SKIP; /* elastic.c deals out what the epoch has left */
+    gd_state_field *f = t->batch.streaming
+        ? gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.stream_plan, 3, "batcher/stream")
+        : gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.order, t->train.rows,
+                       "batcher/order");
+    f->hint = "the training data (or data.stream) differs";
+    f->elastic = GD_EL_SKIP; /* elastic.c deals out what the epoch has left (not streamed) */
     gd_state_add(s, GD_STATE_U64, GD_PER_RANK, t->batch.shuffle_rng.s, 4, "batcher/rng")->elastic =
         GD_EL_STREAM;
 }

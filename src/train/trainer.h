@@ -15,6 +15,7 @@
 #include "gdmpi/schedule.h"
 #include "gdmpi/step.h"
 #include "gdmpi/stopping.h"
+#include "gdmpi/stream.h"
 #include "gdmpi/train.h"
 #include "gdmpi/update.h"
 
@@ -58,7 +59,13 @@ typedef struct gd_batcher {
     uint64_t *rest_ids;
     size_t *rest_order;
     long rest_from;
-    FILE *row_log;         /* GDMPI_ROW_LOG=DIR: DIR/rows.<rank>, "epoch step row" a line */
+    int streaming;         /* data.stream: the rows come from stream, not from the shard */
+    gd_stream_spec spec;   /* streaming: the plan */
+    gd_stream *stream;     /* streaming: open on workers from setup to the end of training */
+    uint64_t *bid;         /* streaming: the batch's global row numbers */
+    uint64_t stream_plan[3]; /* streaming: chunk rows, buffer rows, shard rows (checkpointed:
+                                a resume must replay the same draw) */
+    FILE *rowlog;          /* GDMPI_ROW_LOG: every trained row's number, else NULL */
 } gd_batcher;
 
 /* The clock: wall time, the time budget and the step limits. */
@@ -106,6 +113,8 @@ typedef struct gd_console {
     double t0, samples0;     /* this process's training start, and the samples seen then */
     long step0;
     long rows_min, rows_max; /* rows per worker (plan_batches) */
+    long stream_chunk, stream_buffer; /* data.stream: rows per chunk and in the buffer (0:
+                                         in memory) */
 } gd_console;
 
 struct gd_trainer {
@@ -196,6 +205,24 @@ void gd_elastic_end(gd_trainer *t);
 /* The global number of the shard's row r (its place in the file). */
 uint64_t gd_batcher_row_id(const gd_trainer *t, size_t r);
 void gd_stopping_declare(gd_trainer *t, gd_state *s);
+
+/* data.stream (streaming.c). load: the training shard into memory, or (streaming: data.stream
+ * = true, or auto above data.memory_mb) its shape and labels and the stream's plan (collective
+ * over the workers). epoch_rows_max: the most rows a worker gets in an epoch. start: after the
+ * label checks, frees the labels and opens the stream. plan_check: the plan a resume loaded must be
+ * this run's (checked as each epoch starts: a mismatch ends the job). batch: the next batch from the stream (ends the job when
+ * the reader failed). close_all: the stream, the batch numbers and the row log. */
+gd_order gd_order_from_config(const gd_config *c);
+int gd_stream_load(gd_trainer *t);
+uint64_t gd_stream_epoch_rows_max(const gd_trainer *t);
+int gd_stream_start(gd_trainer *t);
+int gd_stream_plan_check(const gd_trainer *t);
+size_t gd_stream_batch(gd_trainer *t, const float **x, const float **y);
+void gd_stream_close_all(gd_trainer *t);
+/* GDMPI_ROW_LOG=<dir>: each worker appends "epoch step row" for every row it trains on to
+ * <dir>/rows.<rank> (buffered; flushed before each checkpoint). Off: rowlog stays NULL. */
+int gd_rowlog_open(gd_trainer *t);
+void gd_rowlog(const gd_trainer *t, uint64_t row);
 void gd_metrics_declare(gd_trainer *t, gd_state *s, long *rows);
 
 /* steps.csv (steps.c), rank 0 with output.log_every (elsewhere these do nothing). open:

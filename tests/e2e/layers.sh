@@ -8,7 +8,7 @@
 #
 #   layer     headers                                              may include
 #   core      config error rng h5util fs registry state real meter core
-#   data      data                                                 core data
+#   data      data stream                                          core data
 #   model     model                                                core data model
 #   optim     optim schedule update                                core optim
 #   comm      compress                                             core comm
@@ -53,7 +53,7 @@ EXCEPTIONS=''
 layer_of_header() {
     case ${1%.h} in
     config | error | rng | h5util | fs | registry | state | real | meter) echo core ;;
-    data) echo data ;;
+    data | stream) echo data ;;
     model) echo model ;;
     optim | schedule | update) echo optim ;;
     compress) echo comm ;;
@@ -138,7 +138,7 @@ done
 core_up=$(grep -h '#include "gdmpi/' src/core/*.c include/gdmpi/config.h include/gdmpi/error.h \
     include/gdmpi/rng.h include/gdmpi/h5util.h include/gdmpi/fs.h include/gdmpi/registry.h \
     include/gdmpi/state.h include/gdmpi/real.h include/gdmpi/meter.h |
-    grep -E 'gdmpi/(data|model|optim|schedule|compress|parallel|inject|watchdog|train|checkpoint|signals|trace|config_check|provenance)\.h')
+    grep -E 'gdmpi/(data|stream|model|optim|schedule|compress|parallel|inject|watchdog|train|checkpoint|signals|trace|config_check|provenance)\.h')
 check "core includes nothing from data, model, optim, comm, parallel or train" [ -z "$core_up" ]
 
 # ---- (b) blocking MPI calls --------------------------------------------------------------
