@@ -305,16 +305,20 @@ static void gossip_destroy(gd_step_ctx *ctx)
 }
 
 /* Each rank's copy, optimizer, steps, samples and held divergence; the per-epoch figures
- * (the same on every rank). Resumes exactly. */
+ * (the same on every rank; their count is how many epochs were recorded). Resumes exactly. */
 static int gossip_declare(gd_step_ctx *ctx, gd_state *st, gd_state_use use)
 {
     (void)use;
     gossip_state *s = ctx->state;
     local_declare(ctx, st, "gossip", &s->steps, &s->samples, &s->held);
-    gd_state_add(st, GD_STATE_I64, GD_SHARED, &s->recorded, 1, "gossip/recorded");
-    gd_state_add(st, GD_STATE_F64, GD_SHARED, s->consensus, (size_t)s->epochs, "gossip/consensus");
-    gd_state_add(st, GD_STATE_F64, GD_SHARED, s->rank0_loss, (size_t)s->epochs, "gossip/rank0_loss");
-    gd_state_add(st, GD_STATE_F64, GD_SHARED, s->rank0_acc, (size_t)s->epochs, "gossip/rank0_acc");
+    /* the figures so far, one row an epoch: a resume may raise train.epochs (the room) */
+    double *series[] = {s->consensus, s->rank0_loss, s->rank0_acc};
+    const char *names[] = {"gossip/consensus", "gossip/rank0_loss", "gossip/rank0_acc"};
+    for (int k = 0; k < 3; k++) {
+        gd_state_field *f = gd_state_add(st, GD_STATE_F64, GD_SHARED, series[k], 1, "%s", names[k]);
+        f->rows = (size_t)s->epochs;
+        f->count = &s->recorded;
+    }
     return GD_OK;
 }
 

@@ -48,3 +48,8 @@ check "gossip ring at np=3, momentum: cut at step 20 and resumed, model.h5 bit f
 check "... and the same consensus distances" holds cut \
     '__import__("json").load(open("'"$TMP"'/full/summary.json"))["gossip"]["consensus_distance"] ==
         s["gossip"]["consensus_distance"]'
+run cut 3 --set parallel.mode=gossip --set optimizer.type=momentum --set optimizer.lr=0.1 \
+    --set output.checkpoint_every=10s --set train.resume=auto --set train.epochs=5
+check "... resumed again with train.epochs raised to 5: a 5th epoch and 5 consensus distances" \
+    holds cut 'len(s["gossip"]["consensus_distance"]) == 5 and s["final"]["epoch"] == 5'
+
