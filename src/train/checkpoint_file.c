@@ -332,11 +332,12 @@ static int check_identity(const gd_trainer *t, hid_t f, long *ranks_then, int *e
 }
 
 /* This rank's position must be possible, and its shard order must name its own rows. */
-static int check_record(const gd_trainer *t)
+static int check_record(const gd_trainer *t, int elastic)
 {
     const int64_t *pos = t->ckpt->position;
+    /* elastic: the steps taken are of the old rank count's epoch, and no order is loaded */
     if (pos[POS_EPOCH] < 0 || pos[POS_STEP] < 0 || pos[POS_TAKEN] < 0 ||
-        pos[POS_TAKEN] > (int64_t)t->ctx.steps_per_epoch)
+        (!elastic && pos[POS_TAKEN] > (int64_t)t->ctx.steps_per_epoch))
         return gd_fail(GD_ERR, "rank %d's position (epoch %lld, step %lld, %lld steps into the "
                        "epoch) is impossible: the file is damaged", t->rank,
                        (long long)pos[POS_EPOCH], (long long)pos[POS_STEP],
@@ -344,7 +345,7 @@ static int check_record(const gd_trainer *t)
     if (pos[POS_EPOCH] > t->cfg->train.epochs)
         return gd_fail(GD_ECONFIG, "it is at epoch %lld, past train.epochs = %ld",
                        (long long)pos[POS_EPOCH], t->cfg->train.epochs);
-    for (size_t i = 0; t->batch.order && i < t->train.rows; i++) /* row indices: read
+    for (size_t i = 0; !elastic && t->batch.order && i < t->train.rows; i++) /* row indices: read
                             unchecked they would send the batch gather out of bounds (a stream
                             holds none) */
         if (t->batch.order[i] >= t->train.rows)
@@ -445,7 +446,7 @@ int ckpt_read(gd_trainer *t, const char *path)
     long ranks_then = t->size;
     int rc = check_identity(t, f, &ranks_then, &elastic);
     rc = rc ? rc : read_state(t, f, ranks_then, elastic, &unknown);
-    rc = rc || unknown || elastic ? rc : check_record(t); /* elastic: no shard order to check */
+    rc = rc || unknown ? rc : check_record(t, elastic);
     H5Fclose(f);
     if (rc)
         return gd_h5_blame_file(path, rc);

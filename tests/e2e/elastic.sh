@@ -117,6 +117,12 @@ check "... resumed for a 3rd epoch: exits 0 and trains it" \
     sh -c "[ $? -eq 0 ] && grep -q '^epoch   3' '$TMP/out'"
 
 # --- refusals: status 2, naming why ------------------------------------------------------
+# a damaged position is caught on an elastic resume too (it loads rank 0's row)
+cp "$TMP/a42.h5" "$TMP/bad.h5"
+$PY -c 'import sys, h5py
+with h5py.File(sys.argv[1], "a") as f: f["progress/position"][0, 0] = -5' "$TMP/bad.h5"
+expect bad 1 "position (epoch -5, step 20, 20 steps into the epoch) is impossible: the file is damaged" 2 \
+    --set train.resume="$TMP/bad.h5"
 killed 2 hw --set parallel.mode=hogwild
 expect hw 2 "it was written by 2 ranks, this run has 3: parallel.mode = hogwild cannot change the rank count" 3 \
     --set parallel.mode=hogwild --set train.resume=auto
