@@ -5,7 +5,7 @@
 # style, 1 server) and local-sgd: simulated time per epoch, the validation loss reached
 # and the time to a target one, ps-async's staleness, and for allreduce an alpha-beta estimate of its comm per step
 # beside the simulated one; plus what each simulation cost here (wall time, peak memory).
-# Writes OUT/report.md with its PNGs. About 10 minutes on 2 cores.
+# Writes OUT/report.md with its PNGs. 5 to 10 minutes on 2 cores.
 #
 # Environment: OUT (runs/scale-study), NPS ("16 64 256"), EPOCHS (1), PLATFORMS
 # ("10gbe ib100"), MODELS ("softmax mlp"), MODES ("allreduce ps ps4 ps-async local-sgd"),

@@ -13,9 +13,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-# Per platform: one-way latency of a route across leaves (4 links) and a link's bandwidth
-# (scripts/sim-platform), for the alpha-beta estimate.
-LINKS = {"10gbe": (4 * 5e-6, 1.25e9), "ib100": (4 * 0.5e-6, 12.5e9)}
+# Per platform: one link's latency and bandwidth (scripts/sim-platform), for the
+# alpha-beta estimate. A route crosses 2 links within a leaf switch (up to 16 hosts) and 4
+# across leaves.
+LINKS = {"10gbe": (5e-6, 1.25e9), "ib100": (0.5e-6, 12.5e9)}
+HOSTS_PER_LEAF = 16
 
 
 def load_runs(out):
@@ -73,7 +75,8 @@ def mb_per_epoch(s):
 def alpha_beta(platform, p, floats):
     """Ring-like allreduce: 2 log2(p) latencies, 2 (p - 1) / p of the vector over a link,
     plus the loss-and-count reduction's 2 log2(p) latencies."""
-    alpha, beta = LINKS[platform]
+    link_lat, beta = LINKS[platform]
+    alpha = (2 if p <= HOSTS_PER_LEAF else 4) * link_lat
     rounds = 2 * math.ceil(math.log2(p))
     return 2 * rounds * alpha + 2 * (p - 1) / p * floats * 4 / beta
 

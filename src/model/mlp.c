@@ -48,11 +48,10 @@ static int name_index(const char *const *names, const char *value)
     return -1;
 }
 
-int mlp_find_activation(const char *name) { return name_index(activation_names, name); }
-int mlp_find_output(const char *name) { return name_index(output_names, name); }
 const char *mlp_activation_name(mlp_activation act) { return activation_names[act]; }
 
-mlp_output mlp_output_of_task(gd_task task)
+/* The output of a model type's task variant (regression: linear, binary: sigmoid). */
+static mlp_output output_of_task(gd_task task)
 {
     static const mlp_output by_task[] = {[GD_TASK_REGRESSION] = MLP_OUT_LINEAR,
                                          [GD_TASK_BINARY] = MLP_OUT_SIGMOID,
@@ -116,7 +115,7 @@ int mlp_hidden_config(const gd_config *c, mlp_hidden *hid)
 
 int mlp_output_setup(gd_model *m, mlp_output *out)
 {
-    *out = mlp_output_of_task(m->ops->task);
+    *out = output_of_task(m->ops->task);
     if (*out != MLP_OUT_SOFTMAX)
         m->outputs = 1; /* one unit: a probability or a value */
     else if (m->outputs < 2)

@@ -115,13 +115,8 @@ double mlp_output_loss(mlp_output out, size_t k, float *z, const float *y, size_
 /* Writes one prediction per row from the output z (n x k). */
 void mlp_output_predict(mlp_output out, size_t k, const float *z, size_t n, float *dst);
 
-/* Names (mlp.c), shared with the cnn: the activation and output model.activation and
- * model.output name (-1: unknown), and an activation's name. */
-int mlp_find_activation(const char *name);
-int mlp_find_output(const char *name);
+/* An activation's name (mlp.c), shared with the cnn. */
 const char *mlp_activation_name(mlp_activation act);
-/* The output of a model type's task variant (regression: linear, binary: sigmoid). */
-mlp_output mlp_output_of_task(gd_task task);
 /* Sets *out from m's task variant and m->outputs (1 unless softmax); GD_ECONFIG for softmax
  * on fewer than 2 classes. */
 int mlp_output_setup(gd_model *m, mlp_output *out);
