@@ -8,25 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Recursive: a checkpoint the main thread writes under the lock may lead to another
- * (rank 0 of an asynchronous job accepts a row, which may write one). */
-static pthread_mutex_t h5_mutex;
-static pthread_once_t h5_mutex_once = PTHREAD_ONCE_INIT;
+/* Taken by the checkpoint reads and writes (checkpoint_file.c) and the stream's reader. */
+static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-static void h5_mutex_init(void)
-{
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-    pthread_mutex_init(&h5_mutex, &a);
-    pthread_mutexattr_destroy(&a);
-}
-
-void gd_h5_lock(void)
-{
-    pthread_once(&h5_mutex_once, h5_mutex_init);
-    pthread_mutex_lock(&h5_mutex);
-}
+void gd_h5_lock(void) { pthread_mutex_lock(&h5_mutex); }
 void gd_h5_unlock(void) { pthread_mutex_unlock(&h5_mutex); }
 
 void gd_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

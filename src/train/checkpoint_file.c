@@ -186,7 +186,16 @@ static int close_tmp(const gd_trainer *t, hid_t f, int rc)
     return gd_h5_commit(f, k->path); /* fsync, rename, fsync of the directory */
 }
 
-int ckpt_write(gd_trainer *t)
+/* Around every use of HDF5 here: the stream's reader thread must not use HDF5 at the same
+ * time (gdmpi/stream.h), and the row log must hold every row the checkpoint counts. */
+static void h5_enter(const gd_trainer *t)
+{
+    if (t->batch.rowlog)
+        fflush(t->batch.rowlog);
+    gd_h5_lock();
+}
+
+static int write_collective(gd_trainer *t)
 {
     gd_state *s = gd_alloc(1, sizeof *s, "checkpoint state");
     int rc = gd_agree(t->comm, s ? GD_OK : GD_ERR);
@@ -215,7 +224,7 @@ int ckpt_write(gd_trainer *t)
 /* Asynchronous modes, rank 0 alone while the other ranks run on: what rank 0 can see (the
  * strategy assembles the parameters), its own record, and the other ranks' records marked
  * unknown: a resume starts them afresh (fresh_record). */
-int ckpt_write_lone(gd_trainer *t)
+static int write_lone(gd_trainer *t)
 {
     gd_state *s = gd_alloc(1, sizeof *s, "checkpoint state");
     int rc = s ? declare_run(t, s, GD_STATE_SAVE_LONE) : GD_ERR;
@@ -226,6 +235,22 @@ int ckpt_write_lone(gd_trainer *t)
     if (!rc)
         rc = close_tmp(t, f, gd_state_save_lone(s, f, t->size));
     free(s);
+    return rc;
+}
+
+int ckpt_write(gd_trainer *t)
+{
+    h5_enter(t);
+    int rc = write_collective(t);
+    gd_h5_unlock();
+    return rc;
+}
+
+int ckpt_write_lone(gd_trainer *t)
+{
+    h5_enter(t);
+    int rc = write_lone(t);
+    gd_h5_unlock();
     return rc;
 }
 
@@ -436,7 +461,7 @@ static int read_state(gd_trainer *t, hid_t f, long ranks_then, int elastic, int 
     return rc;
 }
 
-int ckpt_read(gd_trainer *t, const char *path)
+static int read_file(gd_trainer *t, const char *path)
 {
     gd_h5_quiet();
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -458,4 +483,12 @@ int ckpt_read(gd_trainer *t, const char *path)
     t->ckpt->elastic = elastic;
     t->ckpt->ranks_then = ranks_then;
     return GD_OK;
+}
+
+int ckpt_read(gd_trainer *t, const char *path)
+{
+    h5_enter(t);
+    int rc = read_file(t, path);
+    gd_h5_unlock();
+    return rc;
 }

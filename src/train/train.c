@@ -57,41 +57,9 @@ static gd_stop_reason host_accept_row(gd_step_ctx *ctx, const gd_metrics_row *ro
     return gd_accept_row(gd_trainer_of(ctx), row);
 }
 
-/* Before a checkpoint may be written: the stream's reader thread and this one must not use
- * HDF5 at once (gdmpi/stream.h), and the row log holds every row the checkpoint counts. */
-static void checkpoint_enter(gd_trainer *t)
-{
-    if (t->batch.rowlog)
-        fflush(t->batch.rowlog);
-    gd_h5_lock();
-}
-
-static int checkpoint_after_step(gd_trainer *t, long s)
-{
-    checkpoint_enter(t);
-    int rc = gd_checkpoint_after_step(t, s);
-    gd_h5_unlock();
-    return rc;
-}
-
-static int checkpoint_after_epoch(gd_trainer *t)
-{
-    checkpoint_enter(t);
-    int rc = gd_checkpoint_after_epoch(t);
-    gd_h5_unlock();
-    return rc;
-}
-
-static void checkpoint_server_progress(gd_trainer *t, int row)
-{
-    checkpoint_enter(t);
-    gd_checkpoint_server_progress(t, row);
-    gd_h5_unlock();
-}
-
 static void host_server_progress(gd_step_ctx *ctx, int row)
 {
-    checkpoint_server_progress(gd_trainer_of(ctx), row);
+    gd_checkpoint_server_progress(gd_trainer_of(ctx), row);
 }
 
 static void evaluate(gd_trainer *t, double *loss, double *acc);
@@ -566,7 +534,7 @@ static int run_epoch(gd_trainer *t)
         gd_steps_record(t); /* output.log_every: steps.csv */
         gd_console_step(t, s); /* on a terminal: the progress line */
         check_time_budget(t);
-        if ((rc = checkpoint_after_step(t, s))) /* checkpoint_every = Ns, signals */
+        if ((rc = gd_checkpoint_after_step(t, s))) /* checkpoint_every = Ns, signals */
             return rc;
     }
     if (t->stopping.reason == GD_STOP_NONE && t->ctx.step < t->clock.step_limit)
@@ -771,7 +739,7 @@ gd_stop_reason gd_accept_row(gd_trainer *t, const gd_metrics_row *row)
         gd_abort(t->comm, GD_ERR);
     gd_stop_reason why = gd_tol_update(&t->stopping.tol, row->train_loss) ? GD_STOP_TOL
                                                                            : GD_STOP_NONE;
-    checkpoint_server_progress(t, 1); /* checkpoint_every = N: rank 0 writes alone */
+    gd_checkpoint_server_progress(t, 1); /* checkpoint_every = N: rank 0 writes alone */
     return why;
 }
 
@@ -787,7 +755,7 @@ static int run_epochs(gd_trainer *t)
             end_epoch_async(t);
         else
             end_epoch(t);
-        if ((rc = checkpoint_after_epoch(t))) /* checkpoint_every = N */
+        if ((rc = gd_checkpoint_after_epoch(t))) /* checkpoint_every = N */
             return rc;
     }
     t->ctx.epoch--;
