@@ -155,9 +155,10 @@ static gd_compress_params compress_params(const gd_step_ctx *ctx)
     gd_model_layer layers[GD_MODEL_MAX_LAYERS];
     size_t nl = gd_model_layers(ctx->model, layers);
     for (size_t i = 0; i < nl && p.nmatrices < GD_COMPRESS_MAX_MATRICES; i++)
-        p.matrix[p.nmatrices++] = (gd_matrix_view){
-            .offset = (size_t)(layers[i].W - ctx->model->w), .rows = layers[i].out,
-            .cols = layers[i].in};
+        if (layers[i].W) /* a pool layer has no weights */
+            p.matrix[p.nmatrices++] = (gd_matrix_view){
+                .offset = (size_t)(layers[i].W - ctx->model->w), .rows = layers[i].out,
+                .cols = layers[i].in};
     return p;
 }
 

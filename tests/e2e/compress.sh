@@ -61,6 +61,12 @@ for spec in fp16:808 bf16:808 topk:168 randomk:168 qsgd:206 sign:55 sign-vote:55
     check "compress = $c: $bytes bytes a step on the wire, as its encoding says" wire_bytes "$c" "$bytes"
 done
 
+# A cnn: its pool layer has no weights; powersgd compresses the conv and fc matrices.
+train cnn --set model.type=cnn --set data.shape=4x5x1 --set model.layers=conv2x2x3,maxpool2,fc4 \
+    --set parallel.compress=powersgd --set parallel.powersgd_rank=1
+check "compress = powersgd on a cnn with a pool layer: exits 0 (status $?)" [ -s "$TMP/cnn/model.h5" ]
+check "... and the training loss falls" falls cnn
+
 # --- resume: the compressor's state is in the checkpoint ---------------------------------
 # randomk: the residual and the stream; powersgd: the residual and Q.
 for c in randomk powersgd; do
