@@ -174,17 +174,17 @@ static void free_block(block *b)
     free(b->score);
 }
 
-/* A rows x cols (cols 0: one value per row) dataset of type, contiguous, or chunked (and
- * gzipped) as data gen's --chunk-rows and --gzip ask. */
+/* A rows x cols (cols 0: one value per row) dataset of type, contiguous, or chunked by
+ * chunk_rows rows (and gzipped) as data gen's --chunk-rows and --gzip ask. X and y take the
+ * same chunk_rows, so each block written covers whole chunks of both. */
 static hid_t create_set(hid_t f, const char *name, hid_t type, size_t rows, size_t cols,
-                        const gd_gen_spec *spec)
+                        size_t chunk_rows, const gd_gen_spec *spec)
 {
     hsize_t dims[2] = {rows, cols};
     hid_t space = H5Screate_simple(cols ? 2 : 1, dims, NULL);
     hid_t dcpl = gd_h5_untimed(H5P_DATASET_CREATE);
     if (spec->chunk_rows || spec->gzip) {
-        const size_t want = spec->chunk_rows ? spec->chunk_rows : block_rows(cols ? cols : 1);
-        hsize_t chunk[2] = {want < rows ? want : rows, cols};
+        hsize_t chunk[2] = {chunk_rows < rows ? chunk_rows : rows, cols};
         H5Pset_chunk(dcpl, cols ? 2 : 1, chunk);
         if (spec->gzip)
             H5Pset_deflate(dcpl, (unsigned)spec->gzip);
@@ -279,8 +279,9 @@ static int write_file(hid_t f, const char *path, size_t rows, const gd_gen_spec 
 {
     hid_t ytype = spec->task == GD_TASK_REGRESSION ? H5T_IEEE_F32LE : H5T_STD_I32LE;
     row_sets sets = {.rows = rows};
-    sets.x = create_set(f, "X", H5T_IEEE_F32LE, rows, t->features, spec);
-    sets.y = sets.x < 0 ? -1 : create_set(f, "y", ytype, rows, 0, spec);
+    const size_t chunk_rows = spec->chunk_rows ? spec->chunk_rows : block_rows(t->features);
+    sets.x = create_set(f, "X", H5T_IEEE_F32LE, rows, t->features, chunk_rows, spec);
+    sets.y = sets.x < 0 ? -1 : create_set(f, "y", ytype, rows, 0, chunk_rows, spec);
     int rc = sets.y < 0 ? GD_ERR : draw_rows(t, spec, r, &sets, path);
     if (sets.y >= 0)
         H5Dclose(sets.y);
