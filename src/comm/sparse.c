@@ -5,6 +5,8 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <limits.h>
+#include <math.h>
 #include <string.h>
 
 int sparse_check(const gd_compress_params *p, size_t n)
@@ -15,6 +17,10 @@ int sparse_check(const gd_compress_params *p, size_t n)
     if (n > UINT32_MAX)
         return gd_fail(GD_ECONFIG, "parallel.compress: %zu parameters do not fit the sparse "
                        "code's 32-bit indices", n);
+    const double bytes = 8 * ceil(p->ratio * (double)n); /* k indices and k values */
+    if (bytes > INT_MAX)
+        return gd_fail(GD_ECONFIG, "parallel.compress_ratio = %g: a message of %.0f bytes is "
+                       "more than MPI's int count can carry; lower it", p->ratio, bytes);
     return GD_OK;
 }
 

@@ -94,10 +94,12 @@ int cnn_parse_layers(const char *text, cnn_spec *specs, size_t *count)
             return rc;
         (*count)++;
         p += len;
-        if (*p == ',' && *++p == '\0')
-            return gd_fail(GD_ECONFIG, "model.layers = '%s': ends with a comma", text);
+        const int comma = *p == ',';
+        p += comma;
         while (*p == ' ')
             p++;
+        if (comma && *p == '\0')
+            return gd_fail(GD_ECONFIG, "model.layers = '%s': ends with a comma", text);
     }
     return GD_OK;
 }

@@ -390,6 +390,7 @@ static void test_config_errors(void **state)
         {"avgpool2p1", "layer 1 'avgpool2p1': expected avgpoolK"},
         {"dense10", "layer 1 'dense10': unknown layer"},
         {"fc10,", "ends with a comma"},
+        {"fc10, ", "ends with a comma"},
         {"fc10,,fc3", "layer 2 '': unknown layer"},
         {"conv9x9x4", "layer 1 'conv9x9x4': its 9x9 window does not fit its 8x8x1 input"},
         {"conv3x3x4p3", "layer 1 'conv3x3x4p3': padding 3 must be smaller than the 3x3 kernel"},
