@@ -17,6 +17,7 @@
 #include "gdmpi/error.h"
 #include "gdmpi/h5util.h"
 #include "gdmpi/rng.h"
+#include "gdmpi/thread.h"
 
 #include <hdf5.h>
 #include <math.h>
@@ -377,7 +378,7 @@ static int start_reader(gd_stream *s, long epoch)
     s->quit = s->failed = 0;
     s->cur = NULL;
     s->read_epoch = epoch;
-    if (pthread_create(&s->thread, NULL, reader_main, s))
+    if (gd_thread_start(&s->thread, reader_main, s)) /* signals stay with the main thread */
         return gd_fail(GD_ERR, "%s: cannot start the reader thread", s->spec.path);
     s->running = 1;
     return GD_OK;

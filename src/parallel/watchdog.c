@@ -8,9 +8,9 @@
 #include "gdmpi/watchdog.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/thread.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -186,13 +186,7 @@ int gd_watchdog_start(double timeout_s, int rank)
     pthread_cond_init(&wd.wake, &attr);
     pthread_condattr_destroy(&attr);
 
-    /* Signals (SIGTERM before a batch job's time limit, SIGINT) stay with the main
-     * thread: the watchdog thread blocks them all. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&wd.thread, NULL, watch, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int err = gd_thread_start(&wd.thread, watch, NULL); /* signals stay with the main thread */
     if (err) {
         pthread_cond_destroy(&wd.wake);
         return gd_fail(GD_ERR, "stall watchdog: cannot start its thread: %s", strerror(err));
