@@ -36,6 +36,15 @@ check "ring: 2 neighbours; a consensus distance and rank 0's own accuracy every 
         s["ranks"][0]["bytes_sent"] == 2 * 44 * 4 * 4 * s["steps_per_epoch"]'
 learns torus "gossip, torus (2 x 2) at np=4" --set parallel.topology=torus
 learns expo "gossip, exponential at np=4" --set parallel.topology=exponential
+# Sizes where the graphs differ (at np=4 the torus is the ring and the exponential graph
+# the complete one): a 2 x 3 torus (left, right and the other row: 3 neighbours), the
+# exponential graph at np=8 (+-1, +-2 and 4: 5); one epoch, the plan and the bytes.
+run torus6 6 --set parallel.mode=gossip --set parallel.topology=torus --set train.epochs=1
+check "torus at np=6 (2 x 3): 3 neighbours, 3 x 44 floats a step" holds torus6 \
+    's["gossip"]["neighbours"] == 3 and s["ranks"][0]["bytes_sent"] == 3 * 44 * 4 * s["steps_per_epoch"]'
+run expo8 8 --set parallel.mode=gossip --set parallel.topology=exponential --set train.epochs=1
+check "exponential at np=8: 5 neighbours, 5 x 44 floats a step" holds expo8 \
+    's["gossip"]["neighbours"] == 5 and s["ranks"][0]["bytes_sent"] == 5 * 44 * 4 * s["steps_per_epoch"]'
 
 # Resume: each rank's copy and optimizer, the figures so far.
 run full 3 --set parallel.mode=gossip --set optimizer.type=momentum --set optimizer.lr=0.1
