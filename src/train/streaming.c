@@ -128,8 +128,11 @@ size_t gd_stream_batch(gd_trainer *t, const float **x, const float **y)
     gd_batcher *b = &t->batch;
     int rc;
     size_t n = gd_stream_next(b->stream, b->rows, b->bx, b->by, b->bid, &rc);
-    if (rc) /* the reader failed (a truncated file, an unreadable chunk): end the job */
+    if (rc) { /* the reader failed (a truncated file, an unreadable chunk): end the job, its
+                 thread joined first, so that no HDF5 call of its overlaps the exit's */
+        gd_stream_close_all(t);
         gd_abort(t->comm, rc);
+    }
     for (size_t i = 0; b->rowlog && i < n; i++)
         gd_rowlog(t, b->bid[i]);
     *x = b->bx;
