@@ -7,7 +7,7 @@
 # ("ps.h" in src/parallel/, found next to it), and nothing else from gdmpi:
 #
 #   layer     headers                                              may include
-#   core      config error rng h5util fs registry state real meter core
+#   core      config error rng h5util fs registry state real meter thread core
 #   data      data stream                                          core data
 #   model     model                                                core data model
 #   optim     optim schedule update                                core optim
@@ -52,7 +52,7 @@ EXCEPTIONS=''
 # layer_of_header NAME.h: the layer that a gdmpi header belongs to (empty: unknown).
 layer_of_header() {
     case ${1%.h} in
-    config | error | rng | h5util | fs | registry | state | real | meter) echo core ;;
+    config | error | rng | h5util | fs | registry | state | real | meter | thread) echo core ;;
     data | stream) echo data ;;
     model) echo model ;;
     optim | schedule | update) echo optim ;;
@@ -137,7 +137,7 @@ printf '%s\n' "$EXCEPTIONS" | while read -r layer header reason; do
 done
 core_up=$(grep -h '#include "gdmpi/' src/core/*.c include/gdmpi/config.h include/gdmpi/error.h \
     include/gdmpi/rng.h include/gdmpi/h5util.h include/gdmpi/fs.h include/gdmpi/registry.h \
-    include/gdmpi/state.h include/gdmpi/real.h include/gdmpi/meter.h |
+    include/gdmpi/state.h include/gdmpi/real.h include/gdmpi/meter.h include/gdmpi/thread.h |
     grep -E 'gdmpi/(data|stream|model|optim|schedule|compress|parallel|inject|watchdog|train|checkpoint|signals|trace|config_check|provenance)\.h')
 check "core includes nothing from data, model, optim, comm, parallel or train" [ -z "$core_up" ]
 
