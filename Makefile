@@ -70,11 +70,18 @@ endif
 PREFIX  ?= /usr/local
 DESTDIR ?=
 NP      ?= $(shell nproc)
+# Parallel compiles for the targets that build first (run, test, bench, ...).
+JOBS    ?= $(shell nproc)
 
 # Open MPI refuses to start as root without these; CI and `make run` run as root.
 export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 MPIRUN  := mpirun --oversubscribe
+# Every MPI_Init would otherwise open the cm PML and probe its MTLs (PSM waits about 0.2 s
+# on a machine without that hardware) before settling on ob1, shared memory and TCP, which
+# is what runs here: a fifth of a second per process, most of `make test`'s time. A site
+# with a fast fabric sets OMPI_MCA_pml=ucx (or cm) in its environment.
+export OMPI_MCA_pml ?= ob1
 
 LIB_SRCS  := $(shell find src -name '*.c' ! -name main.c ! -path 'src/pmpi/*' | sort)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -204,13 +211,13 @@ data/logreg-train.h5: | $(BIN)
 data-gen: data/linreg-train.h5 data/logreg-train.h5
 
 run: deps
-	$(MAKE) gdmpi
+	$(MAKE) -j$(JOBS) gdmpi
 	$(MAKE) data-fmnist
 	$(MPIRUN) -np $(NP) ./gdmpi run.cfg --set output.overwrite=true # runs/run, afresh each time
 	@scripts/run-summary runs/run data/fmnist-test.h5
 
 test: deps
-	$(MAKE) test-bins
+	$(MAKE) -j$(JOBS) test-bins
 	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) GDMPI_SIM=$(abspath $(SIM_BIN)) \
 	    tests/run-all.sh $(SUITE)
 
@@ -222,32 +229,32 @@ compare: $(BIN)
 # Multi-host runs over TCP on network-namespace hosts, and gdmpi.sbatch on a real local
 # Slurm (installed and started by scripts/slurm/local-cluster.sh). Needs root; not in `test`.
 test-cluster: deps
-	$(MAKE) $(BIN)
+	$(MAKE) -j$(JOBS) $(BIN)
 	@BUILD=$(BUILD) GDMPI=$(abspath $(BIN)) tests/cluster/run.sh
 
 # make bench PEERS=1 adds the same problems in PyTorch (installs python3-torch).
 PEERS ?= 0
 bench: deps
-	$(MAKE) gdmpi $(BENCH_BINS)
+	$(MAKE) -j$(JOBS) gdmpi $(BENCH_BINS)
 	$(MAKE) data-fmnist
 	@BUILD=$(BUILD) PEERS=$(PEERS) scripts/bench.sh
 
 # The optimizer and architecture studies: runs/study/report.md with its PNGs (< 10 min).
 study: deps
-	$(MAKE) $(BIN)
+	$(MAKE) -j$(JOBS) $(BIN)
 	$(MAKE) data-fmnist
 	@GDMPI=$(abspath $(BIN)) scripts/study.sh
 
 # The scale study on simulated clusters: runs/scale-study/report.md with its PNGs (~10 min;
 # scripts/scale-study.sh, docs/scaling.md).
 scale-study: deps
-	$(MAKE) sim-bin
+	$(MAKE) -j$(JOBS) sim-bin
 	$(MAKE) data-fmnist
 	@scripts/scale-study.sh
 
 # Valgrind on a short np=2 run; fails on errors or definite leaks in gdmpi's own code.
 memcheck: deps
-	$(MAKE) $(BIN)
+	$(MAKE) -j$(JOBS) $(BIN)
 	@GDMPI=./$(BIN) scripts/memcheck.sh
 
 # libFuzzer harnesses (clang) for the config parser and the IDX reader.
