@@ -59,6 +59,7 @@ typedef struct gd_compress_params {
     long levels;     /* qsgd: s quantisation levels */
     long rank;       /* powersgd: r */
     int feedback;    /* error feedback on (resolved: the compressor's default for auto) */
+    double momentum; /* parallel.momentum_correction: DGC's local momentum (0: off) */
     uint64_t seed;   /* random streams: (seed, rank, GD_RNG_COMPRESS) */
     int rank_id;     /* this MPI rank */
     size_t nmatrices;
@@ -93,11 +94,12 @@ typedef struct gd_compressor_ops {
     void (*destroy)(gd_compressor *c);
 } gd_compressor_ops;
 
-/* Error-feedback memory (GRACE's Memory): compensate before compressing, update after. */
+/* Error-feedback memory (GRACE's Memory): compensate before compressing (c->pbuf from x),
+ * update after (from c->pbuf and c->sent). */
 typedef struct gd_memory_ops {
     const char *name;
-    void (*compensate)(float *p, const float *x, const float *e, size_t n); /* p = x + e */
-    void (*update)(float *e, const float *p, const float *sent, size_t n);   /* e = p - sent */
+    void (*compensate)(gd_compressor *c, const float *x); /* p = x + e */
+    void (*update)(gd_compressor *c);                     /* e = p - sent */
 } gd_memory_ops;
 
 struct gd_compressor {
@@ -109,18 +111,23 @@ struct gd_compressor {
     gd_rng rng;        /* (seed, rank, GD_RNG_COMPRESS) */
     void *impl;        /* the compressor's own */
     float *residual;   /* e, n floats (zeros without feedback) */
+    float *velocity;   /* u, n floats: DGC's local momentum (NULL without it) */
     float *pbuf, *sent; /* scratch: the compensated input p, D(C(p)) */
     unsigned char *msg, *all; /* this rank's message; every rank's (size x msg_bytes) */
 };
 
 const gd_compressor_ops *gd_compressor_find(const char *name);
 const char *gd_compressor_names(void);
-const gd_memory_ops *gd_memory_find(int feedback);
+const gd_memory_ops *gd_memory_find(const gd_compress_params *p);
 
 /* The config's parameters (parallel.compress_ratio, qsgd_levels, powersgd_rank,
- * error_feedback resolved: auto is on for the biased compressors; train.seed) for MPI rank
+ * momentum_correction, error_feedback resolved: auto is on for the biased compressors;
+ * train.seed) for MPI rank
  * rank_id; no weight matrices. */
 gd_compress_params gd_compress_config(const gd_config *c, int rank_id);
+/* parallel.momentum_correction against the other keys (compressor, feedback, optimizer,
+ * mode): GD_ECONFIG naming the key that excludes it. */
+int gd_momentum_correction_check(const gd_config *c);
 /* Checks the parameters for a vector of n floats: GD_ECONFIG with a message naming the key. */
 int gd_compressor_check(const char *name, const gd_compress_params *p, size_t n);
 /* Checks that the compressor can compress point-to-point pushes (check_push), for mode. */

@@ -91,6 +91,7 @@ typedef struct gd_config {
         char compress[GD_NAME_MAX];       /* none|fp16|bf16|topk|randomk|qsgd|sign|powersgd */
         double compress_ratio;            /* topk, randomk: the fraction sent */
         char error_feedback[GD_NAME_MAX]; /* auto|true|false */
+        double momentum_correction;       /* DGC's local momentum (0: off) */
         long qsgd_levels, powersgd_rank;
         char topology[GD_NAME_MAX];       /* gossip: ring|torus|exponential|complete */
     } parallel;

@@ -34,39 +34,69 @@ GD_CONFIG_ACCEPTS(compress, "parallel", "compress", gd_compressor_names)
 
 /* ---- memories ------------------------------------------------------------------------ */
 
-static void plain_compensate(float *p, const float *x, const float *e, size_t n)
+static void plain_compensate(gd_compressor *c, const float *x)
 {
-    (void)e;
-    if (p != x)
-        memcpy(p, x, n * sizeof *p);
+    if (c->pbuf != x)
+        memcpy(c->pbuf, x, c->n * sizeof *x);
 }
 
-static void plain_update(float *e, const float *p, const float *sent, size_t n)
+static void plain_update(gd_compressor *c)
 {
-    (void)e, (void)p, (void)sent, (void)n;
+    (void)c;
 }
 
 /* Error feedback (Seide et al. 2014; Stich et al. 2018, "Sparsified SGD with memory",
  * Alg. 1; Karimireddy et al. 2019, "Error feedback fixes SignSGD", Alg. 2): what the
  * compressor did not send is added to the next vector. */
-static void residual_compensate(float *p, const float *x, const float *e, size_t n)
+static void residual_compensate(gd_compressor *c, const float *x)
 {
-    for (size_t i = 0; i < n; i++)
-        p[i] = x[i] + e[i];
+    const float *e = c->residual;
+    for (size_t i = 0; i < c->n; i++)
+        c->pbuf[i] = x[i] + e[i];
 }
 
-static void residual_update(float *e, const float *p, const float *sent, size_t n)
+static void residual_update(gd_compressor *c)
 {
-    for (size_t i = 0; i < n; i++)
-        e[i] = p[i] - sent[i];
+    const float *p = c->pbuf, *sent = c->sent;
+    for (size_t i = 0; i < c->n; i++)
+        c->residual[i] = p[i] - sent[i];
+}
+
+/* Deep Gradient Compression's momentum correction (Lin et al. 2018, section 3.2, eqs. 4
+ * and 5, and Algorithm 1 lines 7-12 without the clipping): momentum is accumulated on the
+ * rank before the compressor, u <- m u + x, and the residual accumulates the velocity,
+ * p = e + u, instead of the gradient, so that what is sent late still carries the momentum
+ * it would have had. The optimizer's own momentum must then be off (optimizer.type = sgd:
+ * w <- w - lr sum). Momentum factor masking (section 3.3): where a coordinate was sent,
+ * its velocity is cleared along with its residual, so that a stale velocity does not keep
+ * pushing it. "Sent" is where the decoded message is non-zero. */
+static void dgc_compensate(gd_compressor *c, const float *x)
+{
+    const float m = (float)c->p.momentum;
+    float *u = c->velocity;
+    for (size_t i = 0; i < c->n; i++) {
+        u[i] = m * u[i] + x[i];
+        c->pbuf[i] = c->residual[i] + u[i];
+    }
+}
+
+static void dgc_update(gd_compressor *c)
+{
+    residual_update(c);
+    for (size_t i = 0; i < c->n; i++)
+        if (c->sent[i] != 0.0f)
+            c->velocity[i] = 0.0f;
 }
 
 static const gd_memory_ops memory_none = {"none", plain_compensate, plain_update};
 static const gd_memory_ops memory_residual = {"residual", residual_compensate, residual_update};
+static const gd_memory_ops memory_dgc = {"dgc", dgc_compensate, dgc_update};
 
-const gd_memory_ops *gd_memory_find(int feedback)
+const gd_memory_ops *gd_memory_find(const gd_compress_params *p)
 {
-    return feedback ? &memory_residual : &memory_none;
+    if (!p->feedback)
+        return &memory_none;
+    return p->momentum > 0 ? &memory_dgc : &memory_residual;
 }
 
 /* ---- counted collectives ------------------------------------------------------------- */
@@ -142,7 +172,36 @@ gd_compress_params gd_compress_config(const gd_config *c, int rank_id)
                             .rank = c->parallel.powersgd_rank, .seed = (uint64_t)c->train.seed,
                             .rank_id = rank_id};
     p.feedback = !strcmp(fb, "auto") ? ops && ops->biased : !strcmp(fb, "true");
+    p.momentum = c->parallel.momentum_correction;
     return p;
+}
+
+int gd_momentum_correction_check(const gd_config *c)
+{
+    const double m = c->parallel.momentum_correction;
+    const char *name = c->parallel.compress;
+    if (m == 0)
+        return GD_OK;
+    if (m < 0 || m >= 1)
+        return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: must be in [0, 1) (0: off)",
+                       m);
+    if (strcmp(name, "topk") && strcmp(name, "randomk"))
+        return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: needs parallel.compress = "
+                       "topk or randomk (its masking clears the coordinates a sparse message "
+                       "sent), not %s", m, name);
+    if (!gd_compress_config(c, 0).feedback)
+        return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: needs error feedback "
+                       "(parallel.error_feedback = true or auto): the residual holds the "
+                       "velocity not yet sent", m);
+    if (strcmp(c->optimizer.type, "sgd"))
+        return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: the momentum is applied "
+                       "before the compressor; optimizer.type = %s would apply its own after "
+                       "it (use optimizer.type = sgd)", m, c->optimizer.type);
+    if (strcmp(c->parallel.mode, "allreduce"))
+        return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: allreduce only (the "
+                       "per-slice memories of parallel.mode = %s keep no velocity)", m,
+                       c->parallel.mode);
+    return GD_OK;
 }
 
 int gd_compressor_check(const char *name, const gd_compress_params *p, size_t n)
@@ -175,7 +234,7 @@ int gd_compressor_create(gd_compressor *c, const char *name, const gd_compress_p
     if (rc)
         return rc;
     c->ops = gd_compressor_find(name);
-    c->memory = gd_memory_find(p->feedback);
+    c->memory = gd_memory_find(p);
     c->p = *p;
     c->n = n;
     gd_rng_seed(&c->rng, p->seed, (uint64_t)p->rank_id, GD_RNG_COMPRESS);
@@ -183,7 +242,9 @@ int gd_compressor_create(gd_compressor *c, const char *name, const gd_compress_p
     c->residual = gd_alloc(len, sizeof(float), "compression residual");
     c->pbuf = gd_alloc(len, sizeof(float), "compression scratch");
     c->sent = gd_alloc(len, sizeof(float), "compression scratch");
-    if (!c->residual || !c->pbuf || !c->sent)
+    if (c->memory == &memory_dgc)
+        c->velocity = gd_alloc(len, sizeof(float), "compression velocity");
+    if (!c->residual || !c->pbuf || !c->sent || (c->memory == &memory_dgc && !c->velocity))
         return GD_ERR;
     if ((rc = c->ops->setup(c)))
         return rc;
@@ -197,6 +258,7 @@ void gd_compressor_destroy(gd_compressor *c)
     if (c->ops && c->ops->destroy)
         c->ops->destroy(c);
     free(c->residual);
+    free(c->velocity);
     free(c->sent);
     free(c->pbuf);
     free(c->msg);
@@ -219,9 +281,9 @@ static void compress_own(gd_compressor *c, const float *p, void *msg, float *sen
 
 void gd_compressor_encode(gd_compressor *c, const float *x, void *msg)
 {
-    c->memory->compensate(c->pbuf, x, c->residual, c->n);
+    c->memory->compensate(c, x);
     compress_own(c, c->pbuf, msg, c->sent);
-    c->memory->update(c->residual, c->pbuf, c->sent, c->n);
+    c->memory->update(c);
 }
 
 void gd_compress_allgather(gd_compressor *c, gd_wire *w, const float *p, float *sent)
@@ -240,12 +302,12 @@ void gd_compress_gather(gd_compressor *c, gd_wire *w, const float *p, float *out
 
 void gd_compressor_exchange(gd_compressor *c, gd_wire *w, const float *x, float *out)
 {
-    c->memory->compensate(c->pbuf, x, c->residual, c->n);
+    c->memory->compensate(c, x);
     if (c->ops->exchange)
         c->ops->exchange(c, w, c->pbuf, out, c->sent);
     else
         gd_compress_gather(c, w, c->pbuf, out, c->sent);
-    c->memory->update(c->residual, c->pbuf, c->sent, c->n);
+    c->memory->update(c);
     gd_wire_count_allreduce(w, (double)c->n * sizeof(float), 0);
 }
 
@@ -255,6 +317,10 @@ void gd_compressor_declare(gd_compressor *c, gd_state *s)
         /* what was not sent enters the sum of the ranks' gradients: spread, the Q residuals
            still sum to what the P did */
         gd_state_add(s, GD_STATE_F32, GD_PER_RANK, c->residual, c->n, "compress/residual")
+            ->elastic = GD_EL_SPREAD;
+    if (c->velocity)
+        /* the ranks' velocities sum to the momentum of the summed gradient: spread, as e */
+        gd_state_add(s, GD_STATE_F32, GD_PER_RANK, c->velocity, c->n, "compress/velocity")
             ->elastic = GD_EL_SPREAD;
     if (c->ops->random)
         gd_state_add(s, GD_STATE_U64, GD_PER_RANK, c->rng.s, 4, "compress/rng")->elastic =

@@ -247,6 +247,10 @@ const gd_key gd_keys[] = {
      feedback_names, "compress: keep what was not sent and add it to the next gradient; auto: on "
      "for the biased compressors (topk, randomk, sign, powersgd), off for fp16, bf16, qsgd; sign "
      "without it is the majority vote"},
+    {"parallel", "momentum_correction", GD_KEY_REAL, F(parallel.momentum_correction), "0", 0, 1,
+     NULL, "topk, randomk with error feedback, allreduce: Deep Gradient Compression's momentum "
+     "correction and factor masking, with this momentum in [0, 1) on each rank before the "
+     "compressor (0: off); needs optimizer.type = sgd"},
     {"parallel", "qsgd_levels", GD_KEY_INT, F(parallel.qsgd_levels), "7", 1, 32767, NULL,
      "qsgd: s, quantisation levels per sign (7: 4 bits a coordinate with the sign)"},
     {"parallel", "powersgd_rank", GD_KEY_INT, F(parallel.powersgd_rank), "4", 1, 1000000, NULL,

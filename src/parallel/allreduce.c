@@ -288,10 +288,12 @@ static void allreduce_summary(const gd_step_ctx *ctx, FILE *f)
             s->reduced ? "true" : "false");
     const double *w = ctx->wire;
     fprintf(f, "  \"compress\": {\"compressor\": \"%s\", \"error_feedback\": %s, "
+               "\"momentum_correction\": %g, "
                "\"bytes_sent\": %.0f, \"bytes_recv\": %.0f, \"bytes_dense\": %.0f, "
                "\"ratio\": ",
             ctx->cfg->parallel.compress, s->compressed && s->comp.p.feedback ? "true" : "false",
-            w[GD_WIRE_SENT], w[GD_WIRE_RECV], w[GD_WIRE_DENSE]);
+            s->compressed ? s->comp.p.momentum : 0.0, w[GD_WIRE_SENT], w[GD_WIRE_RECV],
+            w[GD_WIRE_DENSE]);
     if (w[GD_WIRE_SENT] > 0)
         fprintf(f, "%.2f},\n", w[GD_WIRE_DENSE] / w[GD_WIRE_SENT]);
     else

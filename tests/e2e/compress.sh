@@ -78,6 +78,42 @@ for c in randomk powersgd; do
         same_model "$TMP/$c" "$TMP/$c-cut"
 done
 
+# --- DGC's momentum correction (parallel.momentum_correction) -----------------------------
+# The arithmetic by hand: tests/unit/test_compress.c. Here: it trains, sends top-k's bytes,
+# says so in summary.json, and its velocity is in the checkpoint (a resume is bit for bit).
+DGC="--set parallel.compress=topk --set parallel.compress_ratio=0.05 --set optimizer.type=sgd
+     --set parallel.momentum_correction=0.9 --set output.checkpoint_every=40s"
+# shellcheck disable=SC2086
+train dgc $DGC
+check "momentum_correction = 0.9 with topk: exits 0 and the training loss falls" falls dgc
+check "momentum_correction: top-k's 168 bytes a step" wire_bytes dgc 168
+check "momentum_correction: summary.json's compress says 0.9" \
+    holds dgc 'abs(s["compress"]["momentum_correction"] - 0.9) < 1e-12'
+# shellcheck disable=SC2086
+train dgc-cut $DGC --set train.max_steps=40
+# shellcheck disable=SC2086
+train dgc-cut $DGC --set train.resume=auto
+check "momentum_correction: cut at step 40 and resumed, model.h5 is bit for bit the uninterrupted one" \
+    same_model "$TMP/dgc" "$TMP/dgc-cut"
+# Every coordinate sent (ratio 1): the masking clears the whole velocity at every step, so
+# what remains is plain SGD, to the byte.
+train sgd --set optimizer.type=sgd
+train dgc-all --set parallel.compress=topk --set parallel.compress_ratio=1 \
+    --set optimizer.type=sgd --set parallel.momentum_correction=0.9
+check "momentum_correction with every coordinate sent: model.h5 is plain sgd's" \
+    same_model "$TMP/sgd" "$TMP/dgc-all"
+refused 2 "parallel.momentum_correction = 0.9: the momentum is applied before the compressor; optimizer.type = momentum" \
+    "$TMP/job.cfg" --set parallel.compress=topk --set parallel.momentum_correction=0.9 --set output.dir="$TMP/bad"
+refused 2 "parallel.momentum_correction = 0.9: needs parallel.compress = topk or randomk" \
+    "$TMP/job.cfg" --set parallel.compress=qsgd --set parallel.momentum_correction=0.9 \
+    --set optimizer.type=sgd --set output.dir="$TMP/bad"
+refused 2 "parallel.momentum_correction = 0.9: needs error feedback" \
+    "$TMP/job.cfg" --set parallel.compress=topk --set parallel.error_feedback=false \
+    --set parallel.momentum_correction=0.9 --set optimizer.type=sgd --set output.dir="$TMP/bad"
+refused 2 "parallel.momentum_correction = 1: must be in [0, 1)" \
+    "$TMP/job.cfg" --set parallel.compress=topk --set parallel.momentum_correction=1 \
+    --set optimizer.type=sgd --set output.dir="$TMP/bad"
+
 # --- bad values ---------------------------------------------------------------------------
 refused 2 "parallel.compress_ratio = 0: must be in (0, 1]" config "$TMP/job.cfg" --set parallel.compress_ratio=0
 refused 2 "parallel.compress_ratio = 1.5: out of range [0, 1]" config "$TMP/job.cfg" --set parallel.compress_ratio=1.5

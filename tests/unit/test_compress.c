@@ -52,6 +52,34 @@ static void test_topk_ties_and_residual(void **state)
     gd_compressor_destroy(&c);
 }
 
+/* DGC's momentum correction and factor masking by hand (m = 0.5, k = 1 of 4): the velocity
+ * u = m u + x feeds the residual, and where a coordinate was sent both are cleared. Plain
+ * error feedback would send coordinate 2 at the second step (p = 2, 2, 3, 0); without the
+ * masking the fourth coordinate's velocity would live on (-2, then -1). */
+static void test_momentum_correction(void **state)
+{
+    (void)state;
+    gd_compressor c;
+    gd_wire w = self_wire();
+    gd_compress_params p = params(0.25, 0, 1);
+    p.momentum = 0.5;
+    make(&c, "topk", p, 4);
+    const float x[3][4] = {{1, 2, 0, -4}, {1, 0, 3, 0}, {0, 0, 0, 0}};
+    const float out_want[3][4] = {{0, 0, 0, -4}, {0, 3, 0, 0}, {0, 0, 4.5f, 0}};
+    const float e_want[3][4] = {{1, 2, 0, 0}, {2.5f, 0, 3, 0}, {3.25f, 0, 0, 0}};
+    const float u_want[3][4] = {{1, 2, 0, 0}, {1.5f, 0, 3, 0}, {0.75f, 0, 0, 0}};
+    float out[4];
+    for (int t = 0; t < 3; t++) {
+        gd_compressor_exchange(&c, &w, x[t], out);
+        for (int i = 0; i < 4; i++) {
+            assert_true(out[i] == out_want[t][i]);
+            assert_true(c.residual[i] == e_want[t][i]);
+            assert_true(c.velocity[i] == u_want[t][i]);
+        }
+    }
+    gd_compressor_destroy(&c);
+}
+
 /* A point-to-point push (ps-async): the receiver decodes exactly what the sender's memory
  * counted as sent, the residual keeps the rest, and on one rank the code is the exchange's
  * (the same compressor and stream give the same message both ways). */
@@ -332,6 +360,7 @@ int main(void)
     MPI_Init(NULL, NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topk_ties_and_residual),
+        cmocka_unit_test(test_momentum_correction),
         cmocka_unit_test(test_topk_against_sort),
         cmocka_unit_test(test_qsgd_unbiased),
         cmocka_unit_test(test_half_rounding),
