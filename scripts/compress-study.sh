@@ -20,6 +20,7 @@ TARGET=${TARGET:-0.65}
 SPECS=${SPECS:-"none: fp16:parallel.compress=fp16
 topk-1%-ef:parallel.compress=topk,parallel.compress_ratio=0.01
 topk-1%-no-ef:parallel.compress=topk,parallel.compress_ratio=0.01,parallel.error_feedback=false
+topk-1%-dgc:parallel.compress=topk,parallel.compress_ratio=0.01,parallel.momentum_correction=0.9,optimizer.type=sgd
 qsgd-4bit:parallel.compress=qsgd,parallel.qsgd_levels=7 sign-ef:parallel.compress=sign
 powersgd-r4:parallel.compress=powersgd,parallel.powersgd_rank=4"}
 PY=/usr/bin/python3
