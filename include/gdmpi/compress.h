@@ -125,6 +125,8 @@ const gd_memory_ops *gd_memory_find(const gd_compress_params *p);
  * train.seed) for MPI rank
  * rank_id; no weight matrices. */
 gd_compress_params gd_compress_config(const gd_config *c, int rank_id);
+/* parallel.compress is other than none. */
+int gd_compress_enabled(const gd_config *c);
 /* parallel.momentum_correction against the other keys (compressor, feedback, optimizer,
  * mode): GD_ECONFIG naming the key that excludes it. */
 int gd_momentum_correction_check(const gd_config *c);

@@ -176,6 +176,11 @@ gd_compress_params gd_compress_config(const gd_config *c, int rank_id)
     return p;
 }
 
+int gd_compress_enabled(const gd_config *c)
+{
+    return strcmp(c->parallel.compress, "none") != 0;
+}
+
 int gd_momentum_correction_check(const gd_config *c)
 {
     const double m = c->parallel.momentum_correction;

@@ -75,8 +75,6 @@ static int spare_core(MPI_Comm comm)
     return spare;
 }
 
-static int compressing(const gd_config *c) { return strcmp(c->parallel.compress, "none") != 0; }
-
 /* parallel.overlap: auto means on for models that report their gradient slices, on nodes
  * with a core to spare (collective). */
 static int wants_overlap(const gd_step_ctx *ctx)
@@ -87,7 +85,7 @@ static int wants_overlap(const gd_step_ctx *ctx)
         return 0; /* SMPI's non-blocking allreduce is linear (src/pmpi/wrap.c); true is refused */
 #endif
     if (!strcmp(v, "auto")) /* a compressor needs the whole gradient: plain */
-        return spare_core(ctx->comm) && ctx->model->ops->lockstep && !compressing(ctx->cfg);
+        return spare_core(ctx->comm) && ctx->model->ops->lockstep && !gd_compress_enabled(ctx->cfg);
     return !strcmp(v, "true");
 }
 
@@ -171,7 +169,7 @@ static int allreduce_setup(gd_step_ctx *ctx)
     s->comm = MPI_COMM_NULL;
     s->wire = (gd_wire){.comm = ctx->comm, .size = ctx->size, .bytes = ctx->wire};
     ctx->counts_wire = 1;
-    s->compressed = compressing(ctx->cfg);
+    s->compressed = gd_compress_enabled(ctx->cfg);
     if (s->compressed) {
         gd_compress_params p = compress_params(ctx);
         return gd_compressor_create(&s->comp, ctx->cfg->parallel.compress, &p,
@@ -332,7 +330,7 @@ static int allreduce_state(gd_step_ctx *ctx, gd_state *s, gd_state_use use)
 static int allreduce_check(const gd_config *c, int size)
 {
     (void)size;
-    if (compressing(c) && !strcmp(c->parallel.overlap, "true"))
+    if (gd_compress_enabled(c) && !strcmp(c->parallel.overlap, "true"))
         return gd_fail(GD_ECONFIG, "parallel.compress = %s: not with parallel.overlap = true "
                        "(a compressor needs the whole gradient; set overlap = auto or false)",
                        c->parallel.compress);

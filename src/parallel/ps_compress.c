@@ -41,11 +41,10 @@ struct ps_zip {
     int feedback, random;
 };
 
-static int compressing(const gd_config *c) { return strcmp(c->parallel.compress, "none") != 0; }
 
 int ps_zip_check(const gd_config *c)
 {
-    if (!compressing(c))
+    if (!gd_compress_enabled(c))
         return GD_OK;
     gd_compress_params p = gd_compress_config(c, 0);
     return gd_compressor_check_push(c->parallel.compress, &p, c->parallel.mode);
@@ -117,7 +116,7 @@ static int zip_create(gd_step_ctx *ctx, ps_state *s, ps_zip *z)
 
 int ps_zip_setup(gd_step_ctx *ctx, ps_state *s)
 {
-    if (!compressing(ctx->cfg))
+    if (!gd_compress_enabled(ctx->cfg))
         return GD_OK;
     s->zip = gd_alloc(1, sizeof *s->zip, "ps compression");
     return s->zip ? zip_create(ctx, s, s->zip) : GD_ERR;

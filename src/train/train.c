@@ -20,6 +20,7 @@
 #include "trainer.h"
 
 #include "ckpt.h"
+#include "gdmpi/compress.h"
 #include "gdmpi/error.h"
 #include "gdmpi/h5util.h"
 #include "gdmpi/watchdog.h"
@@ -304,7 +305,7 @@ static int plan_roles(gd_trainer *t)
     const gd_config *c = t->cfg;
     t->strategy = gd_strategy_find(c->parallel.mode);
     int rc = t->strategy->check ? t->strategy->check(c, t->size) : GD_OK;
-    if (!rc && strcmp(c->parallel.compress, "none") && !t->strategy->compresses)
+    if (!rc && gd_compress_enabled(c) && !t->strategy->compresses)
         rc = gd_fail(GD_ECONFIG, "parallel.compress = %s: parallel.mode = %s does not compress "
                      "(allreduce and ps-async do)", c->parallel.compress, c->parallel.mode);
     if (!rc)
