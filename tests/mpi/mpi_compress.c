@@ -1,7 +1,7 @@
 /* Run under mpirun (np >= 1): the compressors' exchanges across ranks against references
  * computed on every rank from every rank's input: signSGD's majority vote, EF-signSGD's sum
- * of scaled signs, top-k's sum of the ranks' sparse vectors, fp16's float32 sum, and the
- * bytes each counts. Rank 0 prints ok/not ok. */
+ * of scaled signs, top-k's sum of the ranks' sparse vectors, fp16's float32 sum, PowerSGD's
+ * step on the sum of the ranks' matrices, and the bytes each counts. Rank 0 prints ok/not ok. */
 #include "gdmpi/compress.h"
 #include "gdmpi/error.h"
 
@@ -125,6 +125,38 @@ static int half_sum(int size)
     return good && bytes[GD_WIRE_SENT] == 2.0 * (size - 1) / size * 2 * N;
 }
 
+/* PowerSGD across the ranks: P and Q are summed by allreduce, so one step on the ranks'
+ * matrices M_r equals one step on one rank of their sum (sum M_r) Q, which every rank
+ * computes alone on MPI_COMM_SELF from the same Q (drawn from the stream (seed, 0)). A 30 x
+ * 40 matrix at offset 0, rank 2; the last 3 coordinates ride dense. */
+static int powersgd_sum(int size)
+{
+    gd_compress_params p = {.rank = 2, .feedback = 1, .seed = 1, .nmatrices = 1,
+                            .matrix = {{.offset = 0, .rows = 30, .cols = 40}}};
+    MPI_Comm_rank(MPI_COMM_WORLD, &p.rank_id);
+    gd_compressor all, one;
+    if (gd_compressor_create(&all, "powersgd", &p, N, size) ||
+        gd_compressor_create(&one, "powersgd", &p, N, 1))
+        return 0;
+    static float x[N], sum[N], out[N], want[N];
+    for (size_t i = 0; i < N; i++) {
+        x[i] = input(p.rank_id, i);
+        sum[i] = 0;
+        for (int r = 0; r < size; r++)
+            sum[i] += input(r, i);
+    }
+    gd_wire w = {.comm = MPI_COMM_WORLD, .size = size, .bytes = bytes};
+    gd_wire self = {.comm = MPI_COMM_SELF, .size = 1, .bytes = bytes};
+    gd_compressor_exchange(&all, &w, x, out);
+    gd_compressor_exchange(&one, &self, sum, want);
+    int good = 1;
+    for (size_t i = 0; i < N; i++)
+        good &= fabsf(out[i] - want[i]) <= 1e-4f * (1 + fabsf(want[i]));
+    gd_compressor_destroy(&all);
+    gd_compressor_destroy(&one);
+    return good;
+}
+
 static void report(int good, const char *what, int size)
 {
     int rank;
@@ -143,6 +175,7 @@ int main(int argc, char **argv)
     report(scaled_signs(size), "sign with feedback: the sum of the ranks' scaled signs", size);
     report(topk_sums(size), "topk: k = n is the plain sum, k = 1 each rank's largest; bytes", size);
     report(half_sum(size), "fp16: the float32-widening sum of the 16-bit codes; bytes", size);
+    report(powersgd_sum(size), "powersgd: one step across the ranks is one step on their sum", size);
     MPI_Finalize();
     return 0;
 }
