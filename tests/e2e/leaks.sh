@@ -58,9 +58,12 @@ done
 train hogwild 2 --set parallel.mode=hogwild
 train hogwild-groups 2 --set parallel.mode=hogwild --set parallel.group_size=1
 train gossip 3 --set parallel.mode=gossip --set parallel.topology=ring
-for c in fp16 topk qsgd sign; do
-    train "compress-$c" 2 --set parallel.compress=$c --set parallel.compress_ratio=0.1
+for c in fp16 qsgd sign; do
+    train "compress-$c" 2 --set parallel.compress=$c
 done
+# top-k with DGC's memory: the residual and the velocity
+train compress-topk-dgc 2 --set parallel.compress=topk --set parallel.compress_ratio=0.1 \
+    --set parallel.momentum_correction=0.9 --set optimizer.type=sgd
 train compress-powersgd 2 --set parallel.compress=powersgd --set parallel.powersgd_rank=2 \
     --set model.type=mlp --set model.hidden=8
 train local-sgd 2 --set parallel.mode=local-sgd --set parallel.average_every=4 $STEPS
