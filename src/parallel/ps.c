@@ -194,7 +194,8 @@ int ps_setup(gd_step_ctx *ctx, int async)
     s->bound = async ? c->parallel.staleness : -1;
     s->inverse_lr = async && !strcmp(c->parallel.staleness_lr, "inverse");
     s->wire = (gd_wire){.comm = ctx->comm, .size = ctx->size, .bytes = ctx->wire};
-    ctx->counts_wire = async; /* ps's rows are a server's: not counted */
+    /* ps: rank 0's rows count server 0's bytes; ps-async: the lead worker's (its report) */
+    ctx->counts_wire = 1;
     int rc = plan_slices(ctx, s);
     if (!rc)
         rc = slice_optimizer(ctx, ctx->serving ? s->len[s->me] : 0);

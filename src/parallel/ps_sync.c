@@ -65,6 +65,8 @@ static void reply_all(gd_step_ctx *ctx, ps_state *s)
     for (int i = 0; i < s->W; i++)
         MPI_Isend(m, (int)ps_msg_bytes(len), MPI_BYTE, ctx->nservers + i, PS_TAG_REPLY, ctx->comm,
                   &sends[i]);
+    const size_t bytes = (size_t)s->W * ps_msg_bytes(len);
+    ps_wire_sent(s, bytes, bytes);
     gd_watchdog_enter("replying to the workers", ctx->step);
     MPI_Waitall(s->W, sends, MPI_STATUSES_IGNORE);
     gd_watchdog_leave();
@@ -82,6 +84,7 @@ static void server_step(gd_step_ctx *ctx, ps_state *s)
     gd_watchdog_enter("waiting for pushes", ctx->step);
     MPI_Waitall(s->W, v->req, MPI_STATUSES_IGNORE);
     gd_watchdog_leave();
+    gd_wire_count(&s->wire, 0, (double)s->W * (double)ps_msg_bytes(len));
     gd_step_time(ctx, GD_T_WAIT, &since);
     v->idle_s += since - start;
     float *g = ctx->model->g + lo;

@@ -48,6 +48,25 @@ PYEOF
 }
 check "metrics.csv has the same columns in every mode; summary.json's ps member is there" outputs_agree
 
+# ps counts its bytes exactly: each step a worker pushes its gradient and reads the model
+# (one message each way, a 64-byte header and n floats); server 0, whose rows metrics.csv
+# holds, receives the two pushes and sends the two replies.
+ps_bytes() {
+    $PY - "$TMP/ps" <<'PYEOF'
+import sys, csv, json
+d = sys.argv[1]
+s = json.load(open(d + "/summary.json"))
+msg = 64 + 4 * s["model"]["parameters"]
+steps = s["steps_per_epoch"]
+rows = list(csv.DictReader(open(d + "/metrics.csv")))
+assert all(float(r["bytes_sent"]) == float(r["bytes_recv"]) == 2 * steps * msg for r in rows), rows
+want = [2 * msg, msg, msg]
+got = [(r["bytes_sent"], r["bytes_recv"]) for r in s["ranks"]]
+assert got == [(3 * steps * w, 3 * steps * w) for w in want], (got, steps, msg)
+PYEOF
+}
+check "ps at np=3: server 0 sends and receives 2 x (64 + 4n) bytes a step, each worker half" ps_bytes
+
 # --- downpour as published vs averaged pushes (Dean et al. 2012, Algorithm 1) --------------
 # One worker, push and fetch every k steps: downpour's server applies exactly the k local
 # SGD steps the worker took, so it is plain SGD (allreduce at np=1) to float rounding for
