@@ -179,17 +179,22 @@ static void send_reply(gd_step_ctx *ctx, ps_state *s, int i, int with_params)
     const size_t lo = s->lo[s->me], len = with_params ? s->len[s->me] : 0;
     MPI_Request *req = &v->req[s->W + 1 + i];
 #ifdef GDMPI_SIM
-    /* gdmpi-sim: the server's link sends its replies one after the other, as the real
-     * host's send queue does (the qdisc's FIFO; Open MPI hands the whole eager message to
-     * TCP at once), where SimGrid's flow model would share the link between the replies in
-     * flight. With two workers that matters: two replies sent together both arrive after
-     * twice a reply's time instead of one after one and one after two, so the workers push
-     * together again, and the simulated workers stayed in that lockstep (each round trip 2x
-     * the one-worker one, 1.14-1.38 x the measured epoch) where the real ones settle half a
-     * cycle apart (docs/scaling.md). So the next reply starts when the last one has crossed:
-     * MPI_Issend, since SMPI's small sends are detached and complete at once; it cannot
-     * wait for a receive, as every worker posts its reply's receive before its push. */
-    MPI_Waitall(s->W, v->req + s->W + 1, MPI_STATUSES_IGNORE);
+    /* gdmpi-sim: a reply under the eager limit (Open MPI's btl_tcp_eager_limit, 64 KiB) is
+     * handed to the kernel whole and leaves the server's link after the replies before it,
+     * as the measured server's do (docs/scaling.md: replies sent together arrive one after
+     * the other); SimGrid's flow model would share the link between the replies in flight,
+     * so that two replies sent together both arrive after twice one reply's time. With two
+     * workers that held the simulated ones in lockstep, pushing together and waiting twice
+     * the one-worker round trip (ps-async at np = 3: 1.14-1.38 x the measured epoch), where
+     * the real ones settle half a cycle apart. So the next small reply starts when the last
+     * one has crossed: MPI_Issend, since SMPI's small sends are detached and complete at
+     * once. It waits for no receive: every worker posts its reply's receive before its
+     * push. Larger replies go in fragments that interleave, and share the link as before. */
+    const int in_order = ps_msg_bytes(len) < 65536;
+    if (in_order)
+        MPI_Waitall(s->W, v->req + s->W + 1, MPI_STATUSES_IGNORE);
+    else
+        MPI_Wait(req, MPI_STATUS_IGNORE);
 #else
     MPI_Wait(req, MPI_STATUS_IGNORE); /* the last reply to i: done, since i answered it */
 #endif
@@ -199,10 +204,11 @@ static void send_reply(gd_step_ctx *ctx, ps_state *s, int i, int with_params)
                        .diverged = (int32_t)ctx->diverged};
     memcpy(m->x, ctx->model->w + lo, len * sizeof(float));
 #ifdef GDMPI_SIM
-    MPI_Issend(m, (int)ps_msg_bytes(len), MPI_BYTE, ctx->nservers + i, PS_TAG_REPLY, ctx->comm, req);
-#else
-    MPI_Isend(m, (int)ps_msg_bytes(len), MPI_BYTE, ctx->nservers + i, PS_TAG_REPLY, ctx->comm, req);
+    if (in_order)
+        MPI_Issend(m, (int)ps_msg_bytes(len), MPI_BYTE, ctx->nservers + i, PS_TAG_REPLY, ctx->comm, req);
+    else
 #endif
+        MPI_Isend(m, (int)ps_msg_bytes(len), MPI_BYTE, ctx->nservers + i, PS_TAG_REPLY, ctx->comm, req);
     ps_wire_sent(s, ps_msg_bytes(len), ps_msg_bytes(len));
 }
 
