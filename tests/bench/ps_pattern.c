@@ -10,7 +10,9 @@
  *   BYTES     push and reply size (default 31416: softmax's 7,850 floats and a header)
  *   STEPS     round trips per worker (default 400)
  *   ORDER     1: the server's next reply starts when its last one has been received
- *             (MPI_Issend, then wait), as gdmpi-sim's ps-async server now sends them;
+ *             (MPI_Issend, then wait): replies in order, as gdmpi-sim's ps-async server
+ *             sends them where a route's latency is small beside a reply's time on the
+ *             link (gdmpi-sim starts the next when the last has left the link);
  *             0 (default): replies as the real server sends them
  *   TIMELINE  a path prefix: each worker writes PREFIX.<rank>, one line per step, the
  *             MPI_Wtime of its push and of its reply's arrival */
