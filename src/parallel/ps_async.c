@@ -7,17 +7,12 @@
  * servers. Servers do not run the loop: serve() answers messages until every worker is
  * done. */
 #include "ps.h"
+#include "sim_link.h"
 
 #include "gdmpi/error.h"
 #include "gdmpi/watchdog.h"
 
 #include <math.h>
-#ifdef GDMPI_SIM
-#include <simgrid/host.h>
-#include <simgrid/link.h>
-#include <time.h>
-#include <xbt/dynar.h>
-#endif
 #include <string.h>
 
 /* ---- worker ---------------------------------------------------------------------- */
@@ -179,68 +174,13 @@ static void post_row_recv(gd_step_ctx *ctx, ps_state *s)
               &s->s.req[s->W]);
 }
 
-#ifdef GDMPI_SIM
-/* gdmpi-sim: a server's replies leave its link one after the other, as a real host's send
- * queue sends them (docs/scaling.md: replies sent together arrive one after the other),
- * where SimGrid's flow model would share the link between the replies in flight, so that
- * two replies sent together both arrive after twice one reply's time. With two workers that
- * held the simulated ones in lockstep, pushing together and waiting twice the one-worker
- * round trip (ps-async at np = 3: 1.14-1.38 x the measured epoch), where the real ones
- * settle half a cycle apart. So a reply under the eager limit (Open MPI's
- * btl_tcp_eager_limit, 64 KiB: handed to the kernel whole) starts when the last one has
- * left the link: the server waits (a simulated sleep) until then, after its update, which
- * thus overlaps the last reply's sending as a real server's does. Left, not arrived: the
- * link is free once the last byte is on it, whatever the route's latency. The time on the
- * link is the bytes over the bandwidth of the server's own link (the first of a route from
- * it; SMPI's per-size bandwidth factors are not applied). Larger replies go in 128 KiB
- * fragments that interleave on a real link and keep SimGrid's sharing (not measured).
- * Every rank's statics are its own in SMPI. */
-static double nic_free; /* simulated time at which the server's link has sent the last reply */
-
-static double nic_bandwidth(void)
-{
-    static double bw = -1;
-    if (bw >= 0)
-        return bw;
-    bw = 0;
-    sg_host_t self = sg_host_self(), *hosts = sg_host_list();
-    const size_t n = sg_host_count();
-    for (size_t k = 0; k < n && bw == 0; k++) {
-        if (hosts[k] == self)
-            continue;
-        xbt_dynar_t links = xbt_dynar_new(sizeof(sg_link_t), NULL);
-        sg_host_get_route(self, hosts[k], links);
-        if (!xbt_dynar_is_empty(links))
-            bw = sg_link_get_bandwidth(xbt_dynar_get_as(links, 0, sg_link_t));
-        xbt_dynar_free(&links);
-    }
-    xbt_free(hosts);
-    return bw;
-}
-
-static void nic_wait(size_t bytes)
-{
-    if (bytes >= 65536) /* fragments, interleaved with the other replies' on a real link */
-        return;
-    const double bw = nic_bandwidth(), now = MPI_Wtime();
-    if (nic_free > now) {
-        const double s = nic_free - now;
-        struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-        nanosleep(&ts, NULL); /* SMPI: a simulated sleep */
-    }
-    if (bw > 0)
-        nic_free = (nic_free > now ? nic_free : now) + (double)bytes / bw;
-}
-#endif
 
 static void send_reply(gd_step_ctx *ctx, ps_state *s, int i, int with_params)
 {
     ps_server *v = &s->s;
     const size_t lo = s->lo[s->me], len = with_params ? s->len[s->me] : 0;
     MPI_Request *req = &v->req[s->W + 1 + i];
-#ifdef GDMPI_SIM
-    nic_wait(ps_msg_bytes(len));
-#endif
+    sim_send_queue(ps_msg_bytes(len)); /* gdmpi-sim only: see sim_link.h */
     MPI_Wait(req, MPI_STATUS_IGNORE); /* the last reply to i: done, since i answered it */
     ps_msg *m = v->reply[i];
     m->h = (ps_header){.version = v->version, .clock = server_clock(s),
