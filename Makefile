@@ -77,11 +77,6 @@ JOBS    ?= $(shell nproc)
 export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 MPIRUN  := mpirun --oversubscribe
-# Every MPI_Init would otherwise open the cm PML and probe its MTLs (PSM waits about 0.2 s
-# on a machine without that hardware) before settling on ob1, shared memory and TCP, which
-# is what runs here: a fifth of a second per process, most of `make test`'s time. A site
-# with a fast fabric sets OMPI_MCA_pml=ucx (or cm) in its environment.
-export OMPI_MCA_pml ?= ob1
 
 LIB_SRCS  := $(shell find src -name '*.c' ! -name main.c ! -path 'src/pmpi/*' | sort)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)

@@ -10,7 +10,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_orte_abort_print_stack=0 OMPI_MCA_btl_base_warn_component_unused=0
 # Failed runs: kill leftover processes at once instead of after 1 s (keeps tests quick).
 export OMPI_MCA_odls_base_sigkill_timeout=0
-# Skip the cm PML's probe at each MPI_Init (0.2 s here); the Makefile says why.
+# Skip the cm PML's probe at each MPI_Init (0.2 s here); tests/run-all.sh says why.
 export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}"
 # The sanitizer pass (make test SANITIZE=...): AddressSanitizer and UBSan check every
 # process of every suite, LeakSanitizer only the unit tests' and tests/e2e/leaks.sh's

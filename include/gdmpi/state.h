@@ -37,9 +37,10 @@ typedef enum { GD_STATE_SAVE, GD_STATE_SAVE_LONE, GD_STATE_LOAD } gd_state_use;
  * ranks; gd_state_load_elastic). The declaring component says what its rows mean:
  *   GD_EL_REFUSE  (the default) they cannot be carried: the resume is refused, naming it
  *   GD_EL_FIRST   the same on every rank (synchronous figures): every rank takes row 0
- *   GD_EL_MEAN    every rank takes the mean of the P rows (local models: an average)
+ *   GD_EL_MEAN    every rank takes the mean of the P rows (local models: an average;
+ *                 error-feedback residuals, per-rank gradient sums divided by the count)
  *   GD_EL_SPREAD  every rank takes the sum over P rows / Q, so the Q rows sum to what the
- *                 P rows did (error-feedback residuals, sample counts)
+ *                 P rows did (sample counts)
  *   GD_EL_STREAM  each rank's own random stream: rank q takes row q mod P, mixed with q
  *                 when q >= P, so no two ranks draw the same stream (a stream that every
  *                 rank shares says GD_EL_FIRST)

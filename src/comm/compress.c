@@ -190,6 +190,10 @@ int gd_momentum_correction_check(const gd_config *c)
     if (m < 0 || m >= 1)
         return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: must be in [0, 1) (0: off)",
                        m);
+    if (strcmp(c->parallel.mode, "allreduce"))
+        return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: allreduce only, not "
+                       "parallel.mode = %s (ps-async's per-slice memories keep no velocity)",
+                       m, c->parallel.mode);
     if (strcmp(name, "topk") && strcmp(name, "randomk"))
         return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: needs parallel.compress = "
                        "topk or randomk (its masking clears the coordinates a sparse message "
@@ -202,10 +206,6 @@ int gd_momentum_correction_check(const gd_config *c)
         return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: the momentum is applied "
                        "before the compressor; optimizer.type = %s would apply its own after "
                        "it (use optimizer.type = sgd)", m, c->optimizer.type);
-    if (strcmp(c->parallel.mode, "allreduce"))
-        return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: allreduce only (the "
-                       "per-slice memories of parallel.mode = %s keep no velocity)", m,
-                       c->parallel.mode);
     return GD_OK;
 }
 
@@ -318,15 +318,16 @@ void gd_compressor_exchange(gd_compressor *c, gd_wire *w, const float *x, float 
 
 void gd_compressor_declare(gd_compressor *c, gd_state *s)
 {
+    /* An elastic resume takes the mean: both are gradient sums of one rank's batch, which
+       enter the ranks' sum and are divided by the global count (Q x batch_size after a
+       resume at Q ranks); Q ranks at the mean add up to Q/P of the P ranks' sum, so the
+       step they still make, per sample, is the one they would have made at P. */
     if (c->p.feedback)
-        /* what was not sent enters the sum of the ranks' gradients: spread, the Q residuals
-           still sum to what the P did */
         gd_state_add(s, GD_STATE_F32, GD_PER_RANK, c->residual, c->n, "compress/residual")
-            ->elastic = GD_EL_SPREAD;
+            ->elastic = GD_EL_MEAN;
     if (c->velocity)
-        /* the ranks' velocities sum to the momentum of the summed gradient: spread, as e */
         gd_state_add(s, GD_STATE_F32, GD_PER_RANK, c->velocity, c->n, "compress/velocity")
-            ->elastic = GD_EL_SPREAD;
+            ->elastic = GD_EL_MEAN;
     if (c->ops->random)
         gd_state_add(s, GD_STATE_U64, GD_PER_RANK, c->rng.s, 4, "compress/rng")->elastic =
             GD_EL_STREAM;

@@ -174,7 +174,6 @@ static void post_row_recv(gd_step_ctx *ctx, ps_state *s)
               &s->s.req[s->W]);
 }
 
-
 static void send_reply(gd_step_ctx *ctx, ps_state *s, int i, int with_params)
 {
     ps_server *v = &s->s;

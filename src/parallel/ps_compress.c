@@ -41,7 +41,6 @@ struct ps_zip {
     int feedback, random;
 };
 
-
 int ps_zip_check(const gd_config *c)
 {
     if (!gd_compress_enabled(c))

@@ -9,21 +9,17 @@
 #include <time.h>
 #include <xbt/dynar.h>
 
-/* gdmpi-sim: a server's replies leave its link one after the other, as a real host's send
- * queue sends them (docs/scaling.md: replies sent together arrive one after the other),
- * where SimGrid's flow model would share the link between the replies in flight, so that
- * two replies sent together both arrive after twice one reply's time. With two workers that
- * held the simulated ones in lockstep, pushing together and waiting twice the one-worker
- * round trip (ps-async at np = 3: 1.14-1.38 x the measured epoch), where the real ones
- * settle half a cycle apart. So a reply under the eager limit (Open MPI's
- * btl_tcp_eager_limit, 64 KiB: handed to the kernel whole) starts when the last one has
- * left the link: the server waits (a simulated sleep) until then, after its update, which
- * thus overlaps the last reply's sending as a real server's does. Left, not arrived: the
- * link is free once the last byte is on it, whatever the route's latency. The time on the
- * link is the bytes over the bandwidth of the server's own link (the first of a route from
- * it; SMPI's per-size bandwidth factors are not applied). Larger replies go in 128 KiB
- * fragments that interleave on a real link and keep SimGrid's sharing (not measured).
- * Every rank's statics are its own in SMPI. */
+/* Why: sim_link.h. How: a reply under the eager limit (Open MPI's btl_tcp_eager_limit,
+ * 64 KiB: handed to the kernel whole) starts when the last one has left the link, not
+ * when it has arrived (the link is free once the last byte is on it, whatever the route's
+ * latency). The time on the link is the bytes over the bandwidth of the server's own link
+ * (the first of a route from it; SMPI's per-size bandwidth factors are not applied). The
+ * server applies the next push before it waits, so its update overlaps the last reply's
+ * sending as a real server's does; but during the wait itself it is blocked, where a real
+ * MPI_Isend returns at once and the server could apply a push that arrives meanwhile.
+ * Larger replies go in 128 KiB fragments that interleave on a real link: they keep
+ * SimGrid's sharing and book no time on the link (not measured). Every rank's statics are
+ * its own in SMPI. */
 static double nic_free; /* simulated time at which the server's link has sent the last reply */
 
 static double nic_bandwidth(void)

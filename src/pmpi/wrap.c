@@ -50,13 +50,6 @@ int MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest, int tag, 
     return PMPI_Isend(buf, count, type, dest, tag, comm, req);
 }
 
-int MPI_Issend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm,
-               MPI_Request *req)
-{
-    gd_inject_delay(comm);
-    return PMPI_Issend(buf, count, type, dest, tag, comm, req);
-}
-
 int MPI_Recv(void *buf, int count, MPI_Datatype type, int source, int tag, MPI_Comm comm,
              MPI_Status *status)
 {

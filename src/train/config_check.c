@@ -106,6 +106,8 @@ int gd_config_check(gd_config *c)
     if (c->parallel.compress_ratio <= 0)
         return gd_fail(GD_ECONFIG, "parallel.compress_ratio = %g: must be in (0, 1] (the "
                        "fraction of coordinates each rank sends)", c->parallel.compress_ratio);
+    if ((rc = gd_momentum_correction_check(c)))
+        return rc;
     double start[2]; /* testfn: a bad model.start is refused here, before any training */
     if (gd_model_without_data(c) && c->model.start[0] && gd_testfn_parse_start(c->model.start, start))
         return GD_ECONFIG;

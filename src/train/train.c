@@ -308,8 +308,6 @@ static int plan_roles(gd_trainer *t)
     if (!rc && gd_compress_enabled(c) && !t->strategy->compresses)
         rc = gd_fail(GD_ECONFIG, "parallel.compress = %s: parallel.mode = %s does not compress "
                      "(allreduce and ps-async do)", c->parallel.compress, c->parallel.mode);
-    if (!rc)
-        rc = gd_momentum_correction_check(c);
     if (!rc && t->strategy->async && c->train.patience > 0)
         rc = gd_fail(GD_ECONFIG, "train.patience = %ld: early stopping needs a synchronous mode "
                      "(allreduce, ps, local-sgd, easgd); %s has no common best epoch",

@@ -27,9 +27,9 @@ learns hw4 4 "hogwild at np=4 in two groups of 2 (averaged every 4 steps), momen
 # A leader posts a round every 4 of its 128 steps only when none is in flight, and a round
 # completes only once the other leader joins it: how many complete depends on the two
 # leaders' pace (an oversubscribed sanitizer run saw fewer than 31), never more than
-# 128/4 plus the closing rounds.
+# 128/4 plus the slower leader's closing round.
 check "hogwild two groups: the leaders averaged, group_of_rank is [0, 0, 1, 1]" \
-    holds hw4 's["hogwild"]["groups"] == 2 and 1 <= s["hogwild"]["averages"] <= 34 and
+    holds hw4 's["hogwild"]["groups"] == 2 and 1 <= s["hogwild"]["averages"] <= 33 and
         s["hogwild"]["group_of_rank"] == [0, 0, 1, 1]'
 learns easgd3 3 "easgd (synchronous) at np=3" --set parallel.mode=easgd
 check "easgd: one exchange every tau = 4 steps, beta = 0.9" \

@@ -90,6 +90,11 @@ check "momentum_correction: top-k's 168 bytes a step" wire_bytes dgc 168
 check "momentum_correction: summary.json's compress says 0.9" \
     holds dgc 'abs(s["compress"]["momentum_correction"] - 0.9) < 1e-12'
 # shellcheck disable=SC2086
+train dgc-off $DGC --set parallel.momentum_correction=0
+differs() { [ -s "$TMP/$1/model.h5" ] && [ -s "$TMP/$2/model.h5" ] && ! same_model "$TMP/$1" "$TMP/$2"; }
+check "momentum_correction: model.h5 differs from top-k with plain error feedback (the key acts)" \
+    differs dgc dgc-off
+# shellcheck disable=SC2086
 train dgc-cut $DGC --set train.max_steps=40
 # shellcheck disable=SC2086
 train dgc-cut $DGC --set train.resume=auto
@@ -113,6 +118,12 @@ refused 2 "parallel.momentum_correction = 0.9: needs error feedback" \
 refused 2 "parallel.momentum_correction = 1: must be in [0, 1)" \
     "$TMP/job.cfg" --set parallel.compress=topk --set parallel.momentum_correction=1 \
     --set optimizer.type=sgd --set output.dir="$TMP/bad"
+refused 2 "parallel.momentum_correction = 0.9: the momentum is applied before the compressor; optimizer.type = adam" \
+    config "$TMP/job.cfg" --set parallel.compress=randomk --set parallel.momentum_correction=0.9 \
+    --set optimizer.type=adam
+refused 2 "parallel.momentum_correction = 0.9: allreduce only, not parallel.mode = ps-async" \
+    config "$TMP/job.cfg" --set parallel.compress=topk --set parallel.momentum_correction=0.9 \
+    --set optimizer.type=sgd --set parallel.mode=ps-async
 
 # --- bad values ---------------------------------------------------------------------------
 refused 2 "parallel.compress_ratio = 0: must be in (0, 1]" config "$TMP/job.cfg" --set parallel.compress_ratio=0

@@ -48,24 +48,30 @@ PYEOF
 }
 check "metrics.csv has the same columns in every mode; summary.json's ps member is there" outputs_agree
 
-# ps counts its bytes exactly: each step a worker pushes its gradient and reads the model
-# (one message each way, a 64-byte header and n floats); server 0, whose rows metrics.csv
-# holds, receives the two pushes and sends the two replies.
+# ps counts its bytes exactly: each step a worker pushes its gradient to each server and
+# reads back that server's slice (one message each way, a 64-byte header and the slice's
+# floats); server j receives the W pushes of its slice and sends the W replies. metrics.csv
+# holds server 0's (its rows are rank 0's). np=3 with one server, np=4 with two (slices of
+# ceil and floor n/2).
 ps_bytes() {
-    $PY - "$TMP/ps" <<'PYEOF'
+    $PY - "$TMP/$1" <<'PYEOF'
 import sys, csv, json
 d = sys.argv[1]
 s = json.load(open(d + "/summary.json"))
-msg = 64 + 4 * s["model"]["parameters"]
-steps = s["steps_per_epoch"]
+S, W, n = s["ps"]["servers"], s["ps"]["workers"], s["model"]["parameters"]
+lens = [n // S + (1 if j < n % S else 0) for j in range(S)]
+steps, epochs = s["steps_per_epoch"], s["final"]["epoch"]
+want = [W * (64 + 4 * l) for l in lens] + [64 * S + 4 * n] * W  # a step, each way
 rows = list(csv.DictReader(open(d + "/metrics.csv")))
-assert all(float(r["bytes_sent"]) == float(r["bytes_recv"]) == 2 * steps * msg for r in rows), rows
-want = [2 * msg, msg, msg]
+assert all(float(r["bytes_sent"]) == float(r["bytes_recv"]) == steps * want[0] for r in rows), rows
 got = [(r["bytes_sent"], r["bytes_recv"]) for r in s["ranks"]]
-assert got == [(3 * steps * w, 3 * steps * w) for w in want], (got, steps, msg)
+assert got == [(epochs * steps * w, epochs * steps * w) for w in want], (got, want, steps)
 PYEOF
 }
-check "ps at np=3: server 0 sends and receives 2 x (64 + 4n) bytes a step, each worker half" ps_bytes
+check "ps at np=3: server 0 sends and receives 2 x (64 + 4n) bytes a step, each worker half" ps_bytes ps
+mpi 4 "$DIR/ps.cfg" --set data.train="$TMP/arch.h5" --set data.val="$TMP/arch-val.h5" \
+    --set train.epochs=1 --set parallel.servers=2 --set output.dir="$TMP/ps2"
+check "ps at np=4 with two servers: each server its slice's bytes, each worker both" ps_bytes ps2
 
 # --- downpour as published vs averaged pushes (Dean et al. 2012, Algorithm 1) --------------
 # One worker, push and fetch every k steps: downpour's server applies exactly the k local
