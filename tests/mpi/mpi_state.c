@@ -4,6 +4,7 @@
  * documented layout; a lone save by rank 0 must load as "unknown" elsewhere; load errors
  * must name the dataset; ranks that declare different fields must fail together.
  * usage: mpi_state DIR ; rank 0 prints ok/not ok lines. */
+#include "gdmpi/compress.h"
 #include "gdmpi/error.h"
 #include "gdmpi/state.h"
 
@@ -715,6 +716,47 @@ static void check_elastic(const char *path)
         H5Fclose(file);
 }
 
+/* The compressor's memories across an elastic resume: the residual and DGC's velocity are
+ * gradient sums of one rank's batch, divided by the global count after the exchange, so
+ * each of the Q ranks takes the mean of the P rows (docs/checkpoints.md). */
+static int compressor_memory_loads_mean(const char *path)
+{
+    gd_compress_params p = {.ratio = 0.5, .feedback = 1, .momentum = 0.9, .seed = 1,
+                            .rank_id = rank};
+    gd_compressor c;
+    gd_state s;
+    if (gd_compressor_create(&c, "topk", &p, EL_LEN, 1))
+        return 0;
+    for (int i = 0; i < EL_LEN; i++) {
+        c.residual[i] = (float)el_value(rank, i);
+        c.velocity[i] = (float)el_value(rank, i) + 1.0f;
+    }
+    memset(&s, 0, sizeof s);
+    gd_compressor_declare(&c, &s);
+    hid_t file = create_on_root(path);
+    int good = gd_state_save(MPI_COMM_WORLD, &s, file) == GD_OK;
+    good &= close_on_root(file);
+    file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    good &= file >= 0;
+    int unknown = 0;
+    for (int q = 0; good && q < EL_Q; q++) {
+        memset(c.residual, 0, EL_LEN * sizeof(float));
+        memset(c.velocity, 0, EL_LEN * sizeof(float));
+        good &= gd_state_load_elastic(&s, file, q, size, EL_Q, &unknown) == GD_OK && !unknown;
+        for (int i = 0; i < EL_LEN; i++) {
+            double sum = 0;
+            for (int r = 0; r < size; r++)
+                sum += el_value(r, i);
+            good &= fabs(c.residual[i] - sum / size) < 1e-4;
+            good &= fabs(c.velocity[i] - (sum / size + 1)) < 1e-4;
+        }
+    }
+    if (file >= 0)
+        H5Fclose(file);
+    gd_compressor_destroy(&c);
+    return good;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -743,6 +785,9 @@ int main(int argc, char **argv)
     check_disagree(path);
     path_of(path, sizeof path, "elastic");
     check_elastic(path);
+    path_of(path, sizeof path, "elastic-compress");
+    report(compressor_memory_loads_mean(path),
+           "elastic: the compressor's residual and velocity load as the mean of the P rows");
     MPI_Finalize();
     return 0;
 }
