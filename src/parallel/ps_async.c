@@ -7,7 +7,6 @@
  * servers. Servers do not run the loop: serve() answers messages until every worker is
  * done. */
 #include "ps.h"
-#include "sim_link.h"
 
 #include "gdmpi/error.h"
 #include "gdmpi/watchdog.h"
@@ -179,7 +178,6 @@ static void send_reply(gd_step_ctx *ctx, ps_state *s, int i, int with_params)
     ps_server *v = &s->s;
     const size_t lo = s->lo[s->me], len = with_params ? s->len[s->me] : 0;
     MPI_Request *req = &v->req[s->W + 1 + i];
-    sim_send_queue(ps_msg_bytes(len)); /* gdmpi-sim only: see sim_link.h */
     MPI_Wait(req, MPI_STATUS_IGNORE); /* the last reply to i: done, since i answered it */
     ps_msg *m = v->reply[i];
     m->h = (ps_header){.version = v->version, .clock = server_clock(s),

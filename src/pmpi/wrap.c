@@ -20,8 +20,17 @@
  * blocking one that has no wrapper here (the rule is written down there). */
 #include "gdmpi/inject.h"
 #include "gdmpi/watchdog.h"
+#include "send_queue.h"
 
 #include <mpi.h>
+
+/* gdmpi-sim: a send waits its turn on the host's link (send_queue.h; nothing otherwise). */
+static void queue_send(int count, MPI_Datatype type)
+{
+    int size = 0;
+    PMPI_Type_size(type, &size);
+    gd_send_queue((size_t)count * (size_t)size);
+}
 
 /* Before a blocking call: returns whether the watchdog now watches it, for after(). */
 static int before(MPI_Comm comm, const char *what, int peer)
@@ -40,6 +49,7 @@ static int after(int watched, int rc)
 int MPI_Send(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm)
 {
     int w = before(comm, "MPI_Send", dest);
+    queue_send(count, type);
     return after(w, PMPI_Send(buf, count, type, dest, tag, comm));
 }
 
@@ -47,6 +57,7 @@ int MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest, int tag, 
               MPI_Request *req)
 {
     gd_inject_delay(comm);
+    queue_send(count, type);
     return PMPI_Isend(buf, count, type, dest, tag, comm, req);
 }
 

@@ -1,6 +1,6 @@
-/* gdmpi-sim only (sim_link.h): a server's small replies leave its link one after the
+/* gdmpi-sim only (send_queue.h): a host's small messages leave its link one after the
  * other. */
-#include "sim_link.h"
+#include "send_queue.h"
 
 #ifdef GDMPI_SIM
 #include <mpi.h>
@@ -9,18 +9,19 @@
 #include <time.h>
 #include <xbt/dynar.h>
 
-/* Why: sim_link.h. How: a reply under the eager limit (Open MPI's btl_tcp_eager_limit,
+/* Why: send_queue.h. How: a message under the eager limit (Open MPI's btl_tcp_eager_limit,
  * 64 KiB: handed to the kernel whole) starts when the last one has left the link, not
  * when it has arrived (the link is free once the last byte is on it, whatever the route's
- * latency). The time on the link is the bytes over the bandwidth of the server's own link
+ * latency). The time on the link is the bytes over the bandwidth of the host's own link
  * (the first of a route from it; SMPI's per-size bandwidth factors are not applied). The
- * server applies the next push before it waits, so its update overlaps the last reply's
- * sending as a real server's does; but during the wait itself it is blocked, where a real
- * MPI_Isend returns at once and the server could apply a push that arrives meanwhile.
- * Larger replies go in 128 KiB fragments that interleave on a real link: they keep
- * SimGrid's sharing and book no time on the link (not measured). Every rank's statics are
- * its own in SMPI. */
-static double nic_free; /* simulated time at which the server's link has sent the last reply */
+ * sender waits (a simulated sleep) just before the send, so whatever it computed since
+ * the last send (a ps-async server's update) overlaps that send's time on the link, as on
+ * a real host; but during the wait it is blocked, where a real MPI_Isend returns at once
+ * and a server could apply a push that arrives meanwhile. Larger messages go in 128 KiB
+ * fragments that interleave on a real link: they keep SimGrid's sharing and book no time
+ * on the link (not measured). Every rank's statics are its own in SMPI, and the platforms
+ * put one rank on a host. */
+static double nic_free; /* simulated time at which the host's link has sent the last message */
 
 static double nic_bandwidth(void)
 {
@@ -43,7 +44,7 @@ static double nic_bandwidth(void)
     return bw;
 }
 
-void sim_send_queue(size_t bytes)
+void gd_send_queue(size_t bytes)
 {
     if (bytes >= 65536) /* fragments, interleaved with the other replies' on a real link */
         return;
