@@ -82,10 +82,11 @@ static void dgc_compensate(gd_compressor *c, const float *x)
 
 static void dgc_update(gd_compressor *c)
 {
-    residual_update(c);
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
+        c->residual[i] = c->pbuf[i] - c->sent[i];
         if (c->sent[i] != 0.0f)
             c->velocity[i] = 0.0f;
+    }
 }
 
 static const gd_memory_ops memory_none = {"none", plain_compensate, plain_update};
@@ -194,10 +195,9 @@ int gd_momentum_correction_check(const gd_config *c)
         return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: allreduce only, not "
                        "parallel.mode = %s (ps-async's per-slice memories keep no velocity)",
                        m, c->parallel.mode);
-    if (strcmp(name, "topk") && strcmp(name, "randomk"))
+    if (strcmp(name, "topk"))
         return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: needs parallel.compress = "
-                       "topk or randomk (its masking clears the coordinates a sparse message "
-                       "sent), not %s", m, name);
+                       "topk (Deep Gradient Compression's selection), not %s", m, name);
     if (!gd_compress_config(c, 0).feedback)
         return gd_fail(GD_ECONFIG, "parallel.momentum_correction = %g: needs error feedback "
                        "(parallel.error_feedback = true or auto): the residual holds the "

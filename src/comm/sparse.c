@@ -3,10 +3,9 @@
 
 #include "gdmpi/error.h"
 
-#include <math.h>
-#include <stdlib.h>
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int sparse_check(const gd_compress_params *p, size_t n)

@@ -248,7 +248,7 @@ const gd_key gd_keys[] = {
      "for the biased compressors (topk, randomk, sign, powersgd), off for fp16, bf16, qsgd; sign "
      "without it is the majority vote"},
     {"parallel", "momentum_correction", GD_KEY_REAL, F(parallel.momentum_correction), "0", 0, 1,
-     NULL, "topk, randomk with error feedback, allreduce: Deep Gradient Compression's momentum "
+     NULL, "topk with error feedback, allreduce: Deep Gradient Compression's momentum "
      "correction and factor masking, with this momentum in [0, 1) on each rank before the "
      "compressor (0: off); needs optimizer.type = sgd"},
     {"parallel", "qsgd_levels", GD_KEY_INT, F(parallel.qsgd_levels), "7", 1, 32767, NULL,

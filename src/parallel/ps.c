@@ -97,20 +97,19 @@ int ps_check(const gd_config *c, int size, int async)
     return GD_OK;
 }
 
-static void free_msgs(ps_msg **m, int count)
+void ps_free_msgs(ps_msg **m, int count)
 {
     for (int i = 0; m && i < count; i++)
         free(m[i]);
     free(m);
 }
 
-/* One buffer per peer: a header and lens[i] floats (or `floats` each when lens is NULL). */
-static ps_msg **alloc_msgs(int count, const size_t *lens, size_t floats)
+ps_msg **ps_alloc_msgs(int count, const size_t *lens, size_t floats)
 {
     ps_msg **m = gd_alloc((size_t)count, sizeof *m, "ps messages");
     for (int i = 0; m && i < count; i++)
         if (!(m[i] = gd_alloc(1, ps_msg_bytes(lens ? lens[i] : floats), "ps message"))) {
-            free_msgs(m, i);
+            ps_free_msgs(m, i);
             return NULL;
         }
     return m;
@@ -120,8 +119,8 @@ static int worker_alloc(ps_state *s)
 {
     ps_worker *w = &s->w;
     const size_t S = (size_t)s->S;
-    w->push = alloc_msgs(s->S, s->len, 0);
-    w->reply = alloc_msgs(s->S, s->len, 0);
+    w->push = ps_alloc_msgs(s->S, s->len, 0);
+    w->reply = ps_alloc_msgs(s->S, s->len, 0);
     w->req = gd_alloc(2 * S, sizeof *w->req, "ps requests");
     w->flags = gd_alloc(S, sizeof *w->flags, "ps flags");
     w->sent = gd_alloc(S, sizeof *w->sent, "ps counts");
@@ -142,8 +141,8 @@ static int server_alloc(ps_state *s)
 {
     ps_server *v = &s->s;
     const size_t len = s->len[s->me];
-    v->push = alloc_msgs(s->W, NULL, ps_push_floats(s, s->me)); /* a code may exceed len */
-    v->reply = alloc_msgs(s->async ? s->W : 1, NULL, len); /* ps sends one reply to all */
+    v->push = ps_alloc_msgs(s->W, NULL, ps_push_floats(s, s->me)); /* a code may exceed len */
+    v->reply = ps_alloc_msgs(s->async ? s->W : 1, NULL, len); /* ps sends one reply to all */
     v->req = gd_alloc(2 * (size_t)s->W + 1, sizeof *v->req, "ps requests");
     v->applied = gd_alloc((size_t)s->W, sizeof *v->applied, "ps counts");
     v->clock = gd_alloc(2 * (size_t)s->W, sizeof(int64_t), "ps clocks");
@@ -505,8 +504,8 @@ void ps_destroy(gd_step_ctx *ctx)
     ps_state *s = ctx->state;
     if (!s)
         return;
-    free_msgs(s->w.push, s->S);
-    free_msgs(s->w.reply, s->S);
+    ps_free_msgs(s->w.push, s->S);
+    ps_free_msgs(s->w.reply, s->S);
     free(s->w.req);
     free(s->w.flags);
     free(s->w.sent);
@@ -514,8 +513,8 @@ void ps_destroy(gd_step_ctx *ctx)
     free(s->w.acc_vsum);
     free(s->w.grad_version);
     free(s->w.local);
-    free_msgs(s->s.push, s->W);
-    free_msgs(s->s.reply, s->async ? s->W : 1);
+    ps_free_msgs(s->s.push, s->W);
+    ps_free_msgs(s->s.reply, s->async ? s->W : 1);
     free(s->s.req);
     free(s->s.applied);
     free(s->s.clock);

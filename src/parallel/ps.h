@@ -152,6 +152,10 @@ int ps_finish(gd_step_ctx *ctx);
 void ps_summary(const gd_step_ctx *ctx, FILE *f);
 void ps_destroy(gd_step_ctx *ctx);
 size_t ps_msg_bytes(size_t floats);
+/* One buffer per peer: a header and lens[i] floats (or `floats` each when lens is NULL);
+ * NULL when one cannot be allocated. */
+ps_msg **ps_alloc_msgs(int count, const size_t *lens, size_t floats);
+void ps_free_msgs(ps_msg **m, int count);
 /* Worker: one round trip with every server (w.flags[j]: what to send server j); returns
  * when every reply is in, and takes the parameters, stop and divergence they bring. */
 void ps_worker_round(gd_step_ctx *ctx, ps_state *s);

@@ -78,10 +78,13 @@ static int plan_payloads(gd_step_ctx *ctx, ps_state *s, ps_zip *z)
 
 static int worker_buffers(gd_step_ctx *ctx, ps_state *s, ps_zip *z)
 {
-    z->out = gd_alloc((size_t)s->S, sizeof *z->out, "compressed pushes");
-    for (int j = 0; z->out && j < s->S; j++)
-        if (!(z->out[j] = gd_alloc(1, sizeof(ps_msg) + z->payload[j], "compressed push")))
-            return GD_ERR;
+    size_t *code = gd_alloc((size_t)s->S, sizeof *code, "compressed pushes");
+    if (!code)
+        return GD_ERR;
+    for (int j = 0; j < s->S; j++)
+        code[j] = (z->payload[j] + sizeof(float) - 1) / sizeof(float); /* floats to hold it */
+    z->out = ps_alloc_msgs(s->S, code, 0);
+    free(code);
     z->residual = gd_alloc(ctx->model->nparams + 1, sizeof *z->residual, "ps residuals");
     z->rng = gd_alloc(4 * (size_t)s->S, sizeof *z->rng, "ps compressor streams");
     return z->out && z->residual && z->rng ? GD_OK : GD_ERR;
@@ -240,9 +243,7 @@ void ps_zip_destroy(ps_state *s)
         return;
     for (int k = 0; z->c && k < z->count; k++)
         gd_compressor_destroy(&z->c[k]);
-    for (int j = 0; z->out && j < s->S; j++)
-        free(z->out[j]);
-    free(z->out);
+    ps_free_msgs(z->out, s->S);
     free(z->c);
     free(z->payload);
     free(z->dense);
