@@ -46,8 +46,9 @@ typedef enum { GD_STATE_SAVE, GD_STATE_SAVE_LONE, GD_STATE_LOAD } gd_state_use;
  *                 rank shares says GD_EL_FIRST)
  *   GD_EL_OWN     rank q < P takes row q, the others keep what they hold (timers, bytes)
  *   GD_EL_SKIP    left as it is: the caller rebuilds it (the shard order)
- * At the same rank count (a remainder epoch's checkpoint) every rule but FIRST loads the
- * rank's own row.
+ * P, Q and q count the rank's own role (gd_state_ranks: servers, or workers): with
+ * parameter servers a worker's rules run over the workers' rows only. At the same count in
+ * the role (a remainder epoch's checkpoint) every rule but FIRST loads the rank's own row.
  * A SHARED vector of one value per server may say GD_EL_FIRST too: when the server count
  * changed, every value takes the file's first. */
 typedef enum { GD_EL_REFUSE, GD_EL_FIRST, GD_EL_MEAN, GD_EL_SPREAD, GD_EL_STREAM, GD_EL_OWN,
@@ -97,14 +98,21 @@ int gd_state_save_lone(const gd_state *s, hid_t file, int ranks);
  * fields that the file does not describe for this rank (left as they were). Errors name
  * the dataset. */
 int gd_state_load(const gd_state *s, hid_t file, int rank, int *unknown);
-/* Each rank alone, from a file that ranks_then ranks wrote, loaded by ranks_now ranks (an
+/* Who loads an elastic resume: ranks [0, servers) serve and the others work, in the file
+ * (then) and now. A rank takes its PER_RANK rows from those of its own role, as the q-th
+ * of its role's ranks: a worker never takes a server's row (a batch stream servers never
+ * seeded, a model they never trained), and MEAN and SPREAD run over the role's rows. */
+typedef struct gd_state_ranks {
+    int rank, then, now, servers_then, servers_now;
+} gd_state_ranks;
+
+/* Each rank alone, from a file that r->then ranks wrote, loaded by r->now ranks (an
  * elastic resume): SHARED and SLICED fields load as with gd_state_load (a slice is read at
  * this rank's lo, whatever the owners were), PER_RANK ones by their elastic rule; every
  * rule needs rows that the file does not describe (a save by rank 0 alone) is left as it
  * was and counted in *unknown. A field with GD_EL_REFUSE is an error naming it, with its
  * hint. */
-int gd_state_load_elastic(const gd_state *s, hid_t file, int rank, int ranks_then, int ranks_now,
-                          int *unknown);
+int gd_state_load_elastic(const gd_state *s, hid_t file, const gd_state_ranks *r, int *unknown);
 /* Reads the whole of PER_RANK dataset name ([ranks x len] values of type, all rows known)
  * into out, which holds ranks * len values. */
 int gd_state_read_rows(hid_t file, const char *name, gd_state_type type, size_t ranks,

@@ -579,12 +579,13 @@ static int check_rows(hid_t set, const gd_state_field *f, int nd, const hsize_t 
     return rc;
 }
 
-/* The first want values of every row, converted to memtype, into out (ranks x want). */
-static int read_all_rows(hid_t set, const gd_state_field *f, hid_t memtype, hsize_t ranks,
-                         hsize_t want, void *out)
+/* The first want values of rows [lo, lo + ranks), converted to memtype, into out (ranks x
+ * want). */
+static int read_all_rows(hid_t set, const gd_state_field *f, hid_t memtype, hsize_t lo,
+                         hsize_t ranks, hsize_t want, void *out)
 {
     hid_t space = H5Dget_space(set);
-    hsize_t start[2] = {0, 0}, cnt[2] = {ranks, want};
+    hsize_t start[2] = {lo, 0}, cnt[2] = {ranks, want};
     int ok = space >= 0 && H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0;
     hid_t mem = ok ? H5Screate_simple(2, cnt, NULL) : -1;
     ok = ok && mem >= 0 && H5Dread(set, memtype, mem, space, H5P_DEFAULT, out) >= 0;
@@ -595,15 +596,24 @@ static int read_all_rows(hid_t set, const gd_state_field *f, hid_t memtype, hsiz
     return ok ? GD_OK : gd_fail(GD_ERR, "cannot read dataset '%s'", f->name);
 }
 
-/* MEAN and SPREAD: column sums of the rows, divided, in the field's own type. */
-static int load_divided(hid_t set, const gd_state_field *f, int ranks_then, double divisor)
+/* An elastic load's view of the rows: the rank takes its rows from those of its own role
+ * (servers from the servers' rows, workers from the workers'), as the q-th of `now`. */
+typedef struct el_group {
+    int lo, then; /* the role's rows in the file: [lo, lo + then) */
+    int q, now;   /* this rank's index in its role now, and the role's ranks now */
+} el_group;
+
+/* MEAN and SPREAD: column sums of the group's rows, divided, in the field's own type. */
+static int load_divided(hid_t set, const gd_state_field *f, const el_group *g, double divisor)
 {
     const size_t want = f->rows * f->len;
-    double *all = gd_alloc((size_t)ranks_then * want + 1, sizeof *all, "elastic rows");
-    int rc = all ? read_all_rows(set, f, H5T_NATIVE_DOUBLE, (hsize_t)ranks_then, want, all) : GD_ERR;
+    double *all = gd_alloc((size_t)g->then * want + 1, sizeof *all, "elastic rows");
+    int rc = all ? read_all_rows(set, f, H5T_NATIVE_DOUBLE, (hsize_t)g->lo, (hsize_t)g->then,
+                                 want, all)
+                 : GD_ERR;
     for (size_t i = 0; !rc && i < want; i++) {
         double sum = 0;
-        for (int r = 0; r < ranks_then; r++)
+        for (int r = 0; r < g->then; r++)
             sum += all[(size_t)r * want + i];
         sum /= divisor;
         if (f->type == GD_STATE_F32)
@@ -627,17 +637,17 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-static int load_stream(hid_t set, const gd_state_field *f, int rank, int ranks_then)
+static int load_stream(hid_t set, const gd_state_field *f, const el_group *g)
 {
-    const size_t want = f->rows * f->len, row = (size_t)(rank % ranks_then);
-    uint64_t *all = gd_alloc((size_t)ranks_then * want + 1, sizeof *all, "elastic rows");
-    int rc = all ? read_all_rows(set, f, H5T_NATIVE_UINT64, (hsize_t)ranks_then, want, all) : GD_ERR;
-    for (size_t i = 0; !rc && i < want; i++) {
-        uint64_t v = all[row * want + i];
-        ((uint64_t *)f->data)[i] = rank < ranks_then
-                                       ? v : mix64(v ^ (0xd1b54a32d192ed03ULL * (uint64_t)rank + i));
-    }
-    free(all);
+    const size_t want = f->rows * f->len;
+    uint64_t *v = gd_alloc(want + 1, sizeof *v, "elastic rows");
+    int rc = v ? read_all_rows(set, f, H5T_NATIVE_UINT64, (hsize_t)(g->lo + g->q % g->then), 1,
+                               want, v)
+               : GD_ERR;
+    for (size_t i = 0; !rc && i < want; i++)
+        ((uint64_t *)f->data)[i] =
+            g->q < g->then ? v[i] : mix64(v[i] ^ (0xd1b54a32d192ed03ULL * (uint64_t)g->q + i));
+    free(v);
     return rc;
 }
 
@@ -651,34 +661,34 @@ static int refuse(const gd_state_field *f, int ranks_then, int ranks_now)
 /* A rule that needs rows the file does not describe leaves the field as it is and counts
  * it in *unknown (an asynchronous job's workers start afresh). */
 static int load_elastic_rows(hid_t set, const gd_state_field *f, int nd, const hsize_t *dims,
-                             int rank, int ranks_then, int ranks_now, int *unknown)
+                             int ranks_then, const el_group *g, int *unknown)
 {
     if (f->elastic == GD_EL_REFUSE)
-        return refuse(f, ranks_then, ranks_now);
+        return refuse(f, ranks_then, g->lo ? g->lo + g->now : g->now);
     int known = 0, first = 0;
     int rc = check_rows(set, f, nd, dims, ranks_then, &known, &first);
     const int all = known == ranks_then, n = (int)(f->rows * f->len);
     if (rc || n == 0)
         return rc;
-    if (f->elastic == GD_EL_FIRST ? !first : f->elastic == GD_EL_OWN ? !all && rank < ranks_then : !all) {
+    if (f->elastic == GD_EL_FIRST ? !first : f->elastic == GD_EL_OWN ? !all && g->q < g->then : !all) {
         (*unknown)++;
         return GD_OK;
     }
-    /* the same rank count (a remainder epoch's checkpoint): every rank its own row, exact */
-    const gd_state_elastic rule = ranks_then == ranks_now && f->elastic != GD_EL_FIRST
+    /* the same ranks in the role (a remainder epoch's checkpoint): its own row, exact */
+    const gd_state_elastic rule = g->then == g->now && f->elastic != GD_EL_FIRST
                                       ? GD_EL_OWN : f->elastic;
     switch (rule) {
     case GD_EL_FIRST:
         return read_span(set, f, 2, 0, 0, (hsize_t)n, f->data);
     case GD_EL_OWN:
-        return rank < ranks_then ? read_span(set, f, 2, (hsize_t)rank, 0, (hsize_t)n, f->data)
-                                 : GD_OK;
+        return g->q < g->then ? read_span(set, f, 2, (hsize_t)(g->lo + g->q), 0, (hsize_t)n, f->data)
+                              : GD_OK;
     case GD_EL_MEAN:
-        return load_divided(set, f, ranks_then, ranks_then);
+        return load_divided(set, f, g, g->then);
     case GD_EL_SPREAD:
-        return load_divided(set, f, ranks_then, ranks_now);
+        return load_divided(set, f, g, g->now);
     case GD_EL_STREAM:
-        return f->type == GD_STATE_U64 ? load_stream(set, f, rank, ranks_then)
+        return f->type == GD_STATE_U64 ? load_stream(set, f, g)
                                        : gd_fail(GD_ERR, "'%s': a stream is uint64", f->name);
     default:
         return GD_OK;
@@ -687,7 +697,7 @@ static int load_elastic_rows(hid_t set, const gd_state_field *f, int nd, const h
 
 /* ranks_then 0: an ordinary load; else an elastic one (gd_state_load_elastic). */
 static int load_field(hid_t file, const gd_state_field *f, int rank, int *unknown,
-                      int ranks_then, int ranks_now)
+                      int ranks_then, const el_group *g)
 {
     if (f->scope != GD_PER_RANK && f->len == 0)
         return GD_OK; /* nothing of it lives on this rank */
@@ -710,7 +720,7 @@ static int load_field(hid_t file, const gd_state_field *f, int rank, int *unknow
     else if (f->scope == GD_SHARED)
         rc = load_shared(set, f, nd, dims);
     else if (f->scope == GD_PER_RANK && ranks_then)
-        rc = load_elastic_rows(set, f, nd, dims, rank, ranks_then, ranks_now, unknown);
+        rc = load_elastic_rows(set, f, nd, dims, ranks_then, g, unknown);
     else if (f->scope == GD_PER_RANK)
         rc = load_per_rank(set, f, nd, dims, rank, unknown);
     else
@@ -724,17 +734,24 @@ int gd_state_load(const gd_state *s, hid_t file, int rank, int *unknown)
     *unknown = 0;
     int rc = GD_OK;
     for (int i = 0; !rc && i < s->n; i++)
-        rc = load_field(file, &s->f[i], rank, unknown, 0, 0);
+        rc = load_field(file, &s->f[i], rank, unknown, 0, NULL);
     return rc;
 }
 
-int gd_state_load_elastic(const gd_state *s, hid_t file, int rank, int ranks_then, int ranks_now,
-                          int *unknown)
+int gd_state_load_elastic(const gd_state *s, hid_t file, const gd_state_ranks *r, int *unknown)
 {
     *unknown = 0;
+    const int serving = r->rank < r->servers_now;
+    const el_group g = {.lo = serving ? 0 : r->servers_then,
+                        .then = serving ? r->servers_then : r->then - r->servers_then,
+                        .q = serving ? r->rank : r->rank - r->servers_now,
+                        .now = serving ? r->servers_now : r->now - r->servers_now};
+    if (g.then < 1 || g.now < 1)
+        return gd_fail(GD_ERR, "%d ranks with %d servers cannot be loaded from %d with %d",
+                       r->now, r->servers_now, r->then, r->servers_then);
     int rc = GD_OK;
     for (int i = 0; !rc && i < s->n; i++)
-        rc = load_field(file, &s->f[i], rank, unknown, ranks_then, ranks_now);
+        rc = load_field(file, &s->f[i], r->rank, unknown, r->then, &g);
     return rc;
 }
 
@@ -755,7 +772,7 @@ int gd_state_read_rows(hid_t file, const char *name, gd_state_type type, size_t 
     int rc = check_rows(set, &f, nd, dims, (int)ranks, &known, &first);
     if (!rc && known != (int)ranks)
         rc = gd_fail(GD_ERR, "'%s': the file does not describe every rank", name);
-    rc = rc ? rc : read_all_rows(set, &f, mem_type(&f), ranks, len, out);
+    rc = rc ? rc : read_all_rows(set, &f, mem_type(&f), 0, ranks, len, out);
     H5Dclose(set);
     return rc;
 }

@@ -327,14 +327,16 @@ static int check_config(const gd_trainer *t, hid_t f)
 /* The rank and server counts may differ where the mode and the data allow (elastic.c);
  * *elastic then says the resume is elastic: another rank count, or a checkpoint taken in an
  * elastic resume's remainder epoch. */
-static int check_ranks(const gd_trainer *t, hid_t f, long *ranks_then, int *elastic)
+static int check_ranks(const gd_trainer *t, hid_t f, long *ranks_then, long *servers_then,
+                       int *elastic)
 {
-    long servers = 0, remainder = 0;
+    long remainder = 0;
     int rc = gd_h5_read_attr_long(f, "ranks", ranks_then);
-    rc = rc ? rc : gd_h5_read_attr_long(f, "servers", &servers);
+    rc = rc ? rc : gd_h5_read_attr_long(f, "servers", servers_then);
     rc = rc ? rc : gd_h5_read_attr_long(f, "remainder", &remainder);
     if (rc)
         return rc;
+    const long servers = *servers_then;
     *elastic = *ranks_then != t->size || servers != t->ctx.nservers || remainder;
     if (*ranks_then < 1 || servers < 0 || servers >= *ranks_then)
         return gd_fail(GD_ERR, "%ld ranks and %ld servers: the file is damaged", *ranks_then,
@@ -343,7 +345,8 @@ static int check_ranks(const gd_trainer *t, hid_t f, long *ranks_then, int *elas
 }
 
 /* The checks in the order that names the most telling difference first. */
-static int check_identity(const gd_trainer *t, hid_t f, long *ranks_then, int *elastic)
+static int check_identity(const gd_trainer *t, hid_t f, long *ranks_then, long *servers_then,
+                          int *elastic)
 {
     int rc = expect_string(f, "format", CK_FORMAT, "not a gdmpi checkpoint");
     rc = rc ? rc : expect_long(f, "version", CK_VERSION, "an unknown checkpoint version");
@@ -352,7 +355,7 @@ static int check_identity(const gd_trainer *t, hid_t f, long *ranks_then, int *e
                                  "the optimizer differs (optimizer.type)");
     rc = rc ? rc : expect_string(f, "mode", t->cfg->parallel.mode,
                                  "the parallel mode differs (parallel.mode)");
-    rc = rc ? rc : check_ranks(t, f, ranks_then, elastic);
+    rc = rc ? rc : check_ranks(t, f, ranks_then, servers_then, elastic);
     return rc ? rc : check_config(t, f);
 }
 
@@ -445,12 +448,16 @@ static int elastic_sums(gd_trainer *t, hid_t f, long ranks_then)
     return GD_OK;
 }
 
-static int read_state(gd_trainer *t, hid_t f, long ranks_then, int elastic, int *unknown)
+static int read_state(gd_trainer *t, hid_t f, long ranks_then, long servers_then, int elastic,
+                      int *unknown)
 {
     gd_state *s = gd_alloc(1, sizeof *s, "checkpoint state");
     int rc = s ? declare_run(t, s, GD_STATE_LOAD) : GD_ERR;
+    const gd_state_ranks who = {.rank = t->rank, .then = (int)ranks_then, .now = t->size,
+                                .servers_then = (int)servers_then,
+                                .servers_now = t->ctx.nservers};
     if (!rc && elastic)
-        rc = gd_state_load_elastic(s, f, t->rank, (int)ranks_then, t->size, unknown);
+        rc = gd_state_load_elastic(s, f, &who, unknown);
     else if (!rc)
         rc = gd_state_load(s, f, t->rank, unknown);
     if (!rc && elastic && !*unknown)
@@ -468,9 +475,9 @@ static int read_file(gd_trainer *t, const char *path)
     if (f < 0)
         return gd_fail(GD_ERR, "%s: cannot open checkpoint (not HDF5, or truncated)", path);
     int unknown = 0, elastic = 0;
-    long ranks_then = t->size;
-    int rc = check_identity(t, f, &ranks_then, &elastic);
-    rc = rc ? rc : read_state(t, f, ranks_then, elastic, &unknown);
+    long ranks_then = t->size, servers_then = t->ctx.nservers;
+    int rc = check_identity(t, f, &ranks_then, &servers_then, &elastic);
+    rc = rc ? rc : read_state(t, f, ranks_then, servers_then, elastic, &unknown);
     rc = rc || unknown ? rc : check_record(t, elastic);
     H5Fclose(f);
     if (rc)

@@ -3,7 +3,8 @@
  * The state engine carries each component's fields by the rule the component declared
  * (gdmpi/state.h, GD_EL_*): parameters and optimizer state held whole or sliced load as
  * they are (a server's slice is cut for the new server count), figures that every rank
- * shares come from rank 0, local models are averaged, error-feedback residuals spread.
+ * shares come from rank 0, local models and error-feedback residuals are averaged, each
+ * within its role (servers, workers).
  * What is left is the epoch in progress, which this file owns.
  *
  * Every checkpoint of a synchronous job records which rows of the training set the epoch

@@ -652,23 +652,24 @@ static void el_fill(el_bufs *b, int r)
         b->servers[j] = 1000 + j;
 }
 
-/* What pretend rank q of EL_Q loads must be: row 0, the mean, the sum over Q, ... */
-static int el_loaded_ok(const el_bufs *b, int q)
+/* What the q-th of `now` ranks of a role loads from that role's rows [lo, lo + then) must
+ * be: row 0 (FIRST: the job's), the group's mean, its sum over now, its own row, ... */
+static int el_loaded_ok(const el_bufs *b, int lo, int then, int q, int now)
 {
     int good = 1;
     for (int i = 0; i < EL_LEN; i++) {
         double sum = 0;
-        for (int r = 0; r < size; r++)
+        for (int r = lo; r < lo + then; r++)
             sum += el_value(r, i);
         good &= b->first[i] == (int64_t)el_value(0, i);
-        good &= fabs(b->mean[i] - sum / size) < 1e-4;
-        good &= fabs(b->spread[i] - sum / EL_Q) < 1e-12;
-        good &= b->own[i] == (q < size ? (float)el_value(q, i) : -1.0f);
+        good &= fabs(b->mean[i] - sum / then) < 1e-4;
+        good &= fabs(b->spread[i] - sum / now) < 1e-12;
+        good &= b->own[i] == (q < then ? (float)el_value(lo + q, i) : -1.0f);
         good &= b->skip[i] == -1.0f;
     }
     for (int i = 0; i < 4; i++) {
         good &= b->shared[i] == rng_value(99, i);
-        good &= q >= size || b->stream[i] == rng_value(q, i);
+        good &= q >= then || b->stream[i] == rng_value(lo + q, i);
     }
     for (int j = 0; j <= size; j++)
         good &= b->servers[j] == 1000;
@@ -694,8 +695,9 @@ static void check_elastic(const char *path)
             b.own[i] = b.skip[i] = -1.0f;
         el_declare(&s, &b, (size_t)size + 1); /* one server more than the file has */
         gd_clear_error();
-        good = gd_state_load_elastic(&s, file, q, size, EL_Q, &unknown) == GD_OK && !unknown &&
-               el_loaded_ok(&b, q);
+        const gd_state_ranks who = {.rank = q, .then = size, .now = EL_Q};
+        good = gd_state_load_elastic(&s, file, &who, &unknown) == GD_OK && !unknown &&
+               el_loaded_ok(&b, 0, size, q, EL_Q);
         memcpy(streams[q], b.stream, sizeof b.stream);
     }
     report(good, "elastic: FIRST row 0, MEAN the mean, SPREAD sum / Q, OWN its own or kept, "
@@ -704,11 +706,27 @@ static void check_elastic(const char *path)
         for (int p = 0; p < q; p++)
             good &= memcmp(streams[p], streams[q], sizeof streams[q]) != 0;
     report(good, "elastic: no two of the Q ranks draw the same stream");
+    if (size > 1 && file >= 0) { /* 1 server then, 2 now: each role loads from its own rows */
+        for (int q = 0; good && q < EL_Q; q++) {
+            memset(&b, 0, sizeof b);
+            for (int i = 0; i < EL_LEN; i++)
+                b.own[i] = b.skip[i] = -1.0f;
+            el_declare(&s, &b, (size_t)size + 1);
+            const gd_state_ranks who = {.rank = q, .then = size, .now = EL_Q, .servers_then = 1,
+                                        .servers_now = 2};
+            good = gd_state_load_elastic(&s, file, &who, &unknown) == GD_OK && !unknown &&
+                   (q < 2 ? el_loaded_ok(&b, 0, 1, q, 2) : el_loaded_ok(&b, 1, size - 1, q - 2,
+                                                                       EL_Q - 2));
+        }
+        report(good, "elastic: 1 server -> 2, each rank takes its rows from its own role's "
+                     "(a worker never a server's stream or state)");
+    }
     gd_state_field *f = gd_state_find(&s, "el/skip");
     f->elastic = GD_EL_REFUSE;
     f->hint = "why not";
     gd_clear_error();
-    rc = file >= 0 ? gd_state_load_elastic(&s, file, 0, size, EL_Q, &unknown) : GD_ERR;
+    const gd_state_ranks first = {.rank = 0, .then = size, .now = EL_Q};
+    rc = file >= 0 ? gd_state_load_elastic(&s, file, &first, &unknown) : GD_ERR;
     report(rc == GD_ECONFIG && strstr(gd_errmsg(), "'el/skip' is each rank's own") &&
                strstr(gd_errmsg(), "why not"),
            "elastic: a field without a rule refuses, naming itself and its hint");
@@ -742,7 +760,8 @@ static int compressor_memory_loads_mean(const char *path)
     for (int q = 0; good && q < EL_Q; q++) {
         memset(c.residual, 0, EL_LEN * sizeof(float));
         memset(c.velocity, 0, EL_LEN * sizeof(float));
-        good &= gd_state_load_elastic(&s, file, q, size, EL_Q, &unknown) == GD_OK && !unknown;
+        const gd_state_ranks who = {.rank = q, .then = size, .now = EL_Q};
+        good &= gd_state_load_elastic(&s, file, &who, &unknown) == GD_OK && !unknown;
         for (int i = 0; i < EL_LEN; i++) {
             double sum = 0;
             for (int r = 0; r < size; r++)
