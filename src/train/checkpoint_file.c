@@ -6,7 +6,8 @@
  * position. Layout (h5dump shows it; docs/outputs.md and docs/checkpoints.md):
  *
  *   attributes   format = "gdmpi-checkpoint", version, model_type, features, outputs,
- *                nparams, nstate, optimizer, state_slots, ranks, servers, mode, config (the
+ *                nparams, nstate, optimizer, state_slots, ranks, servers, train_rows,
+ *                remainder, mode, config (the
  *                checked keys, "section.key = value" a line), config_hash (FNV-1a, hex)
  *   model/       params (as the strategy holds them), state and rng (per rank)
  *   optimizer/   state (slots x parameters, as the parameters), t (per rank)
@@ -133,6 +134,8 @@ static int write_identity(const gd_trainer *t, hid_t f)
     rc = rc ? rc : gd_h5_attr_long(f, "state_slots", (long)t->optim.ops->state_slots);
     rc = rc ? rc : gd_h5_attr_long(f, "ranks", t->size);
     rc = rc ? rc : gd_h5_attr_long(f, "servers", t->ctx.nservers);
+    /* the training set's rows, which batcher/used numbers (agreed at setup: servers know) */
+    rc = rc ? rc : gd_h5_attr_long(f, "train_rows", (long)t->batch.total_rows);
     /* written in an elastic resume's remainder epoch: only its row bits describe the epoch */
     const long pos = t->ckpt->pos;
     rc = rc ? rc : gd_h5_attr_long(f, "remainder", t->batch.rest_from >= 0 && pos > 0 &&
@@ -341,6 +344,13 @@ static int check_ranks(const gd_trainer *t, hid_t f, long *ranks_then, long *ser
     if (*ranks_then < 1 || servers < 0 || servers >= *ranks_then)
         return gd_fail(GD_ERR, "%ld ranks and %ld servers: the file is damaged", *ranks_then,
                        servers);
+    long rows = 0; /* at the same rank count each rank's own record checks its shard */
+    if (*elastic && (rc = gd_h5_read_attr_long(f, "train_rows", &rows)))
+        return rc;
+    if (*elastic && (uint64_t)rows != t->batch.total_rows)
+        return gd_fail(GD_ECONFIG, "it was written for a training set of %ld rows, data.train "
+                       "has %llu: another rank count can resume only the same data", rows,
+                       (unsigned long long)t->batch.total_rows);
     return *elastic ? gd_elastic_refusal(t, *ranks_then, servers) : GD_OK;
 }
 

@@ -130,3 +130,8 @@ mpi 2 "$TMP/job.cfg" --set output.dir="$TMP/skew" --set parallel.mode=local-sgd 
     --set data.partition=label-skew --set train.epochs=1 --set output.checkpoint_every=1
 expect skew 2 "this run has 3: data.partition = label-skew draws each worker's classes for that worker count" 3 \
     --set parallel.mode=local-sgd --set data.partition=label-skew --set train.resume=auto
+# the rows the epoch's bits number must be the same training set's: 10 rows more (the same
+# 64-bit words of bits) is refused, not resumed with the wrong rows
+fixture more softmax rows=2410 features=8 classes=3 noise=0.5 seed=6
+expect more 2 "it was written for a training set of 2400 rows, data.train has 2410" 3 \
+    --set train.resume="$TMP/a42.h5" --set data.train="$TMP/more.h5"
