@@ -504,11 +504,17 @@ static int64_t *read_lengths(hid_t set, const gd_state_field *f, hsize_t ranks)
 {
     int64_t *lengths = gd_alloc(ranks, sizeof *lengths, "checkpoint lengths");
     hid_t a = lengths ? H5Aopen(set, "lengths", H5P_DEFAULT) : -1;
-    int ok = a >= 0 && H5Aread(a, H5T_NATIVE_INT64, lengths) >= 0;
+    hid_t space = a >= 0 ? H5Aget_space(a) : -1;
+    /* one entry a row: a longer attribute (a damaged file) must not overrun the array */
+    int ok = space >= 0 && H5Sget_simple_extent_npoints(space) == (hssize_t)ranks &&
+             H5Aread(a, H5T_NATIVE_INT64, lengths) >= 0;
+    if (space >= 0)
+        H5Sclose(space);
     if (a >= 0)
         H5Aclose(a);
     if (!ok && lengths) {
-        gd_fail(GD_ERR, "dataset '%s': missing attribute 'lengths'", f->name);
+        gd_fail(GD_ERR, "dataset '%s': attribute 'lengths' missing or not one entry a row",
+                f->name);
         free(lengths);
         return NULL;
     }

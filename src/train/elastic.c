@@ -195,8 +195,9 @@ int gd_elastic_remainder(gd_trainer *t, long *from)
     rc = gd_agree(t->comm, rc ? rc : t->ctx.serving ? GD_OK : order_rest(t));
     long steps = t->ctx.serving || !b->rows ? 0 : (long)((b->rest.rows + b->rows - 1) / b->rows);
     MPI_Allreduce(MPI_IN_PLACE, &steps, 1, MPI_LONG, MPI_MAX, t->comm);
-    if (steps > t->ctx.steps_per_epoch)
-        steps = t->ctx.steps_per_epoch;
+    if (!rc && steps > t->ctx.steps_per_epoch) /* a share is at most a shard: never, unless damaged */
+        return gd_fail(GD_ERR, "the epoch's %ld unused rows need %ld steps, more than its %ld",
+                       (long)total, steps, t->ctx.steps_per_epoch);
     b->rest_from = *from = t->ctx.steps_per_epoch - steps;
     return rc;
 }
