@@ -26,6 +26,8 @@ enum {
     GD_RNG_BUFFER = 11    /* data.stream: the shuffle buffer's draws (per worker, per epoch) */
 };
 
+/* splitmix64 of x: a 64-bit value mixed so that nearby inputs give unrelated outputs. */
+uint64_t gd_rng_mix(uint64_t x);
 void gd_rng_seed(gd_rng *r, uint64_t seed, uint64_t rank, uint64_t purpose);
 uint64_t gd_rng_next(gd_rng *r);
 double gd_rng_uniform(gd_rng *r);            /* [0, 1) */

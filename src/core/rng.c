@@ -12,6 +12,8 @@ static uint64_t splitmix64(uint64_t *x)
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
+uint64_t gd_rng_mix(uint64_t x) { return splitmix64(&x); }
+
 void gd_rng_seed(gd_rng *r, uint64_t seed, uint64_t rank, uint64_t purpose)
 {
     /* Mix the triple through splitmix so nearby seeds give unrelated streams. */

@@ -3,6 +3,7 @@
 #include "gdmpi/state.h"
 
 #include "gdmpi/error.h"
+#include "gdmpi/rng.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -635,24 +636,14 @@ static int load_divided(hid_t set, const gd_state_field *f, const el_group *g, d
     return rc;
 }
 
-/* splitmix64's finalizer: a rank's stream mixed with its number. */
-static uint64_t mix64(uint64_t x)
-{
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 static int load_stream(hid_t set, const gd_state_field *f, const el_group *g)
 {
     const size_t want = f->rows * f->len;
     uint64_t *v = gd_alloc(want + 1, sizeof *v, "elastic rows");
-    int rc = v ? read_all_rows(set, f, H5T_NATIVE_UINT64, (hsize_t)(g->lo + g->q % g->then), 1,
-                               want, v)
-               : GD_ERR;
+    int rc = v ? read_span(set, f, 2, (hsize_t)(g->lo + g->q % g->then), 0, want, v) : GD_ERR;
     for (size_t i = 0; !rc && i < want; i++)
         ((uint64_t *)f->data)[i] =
-            g->q < g->then ? v[i] : mix64(v[i] ^ (0xd1b54a32d192ed03ULL * (uint64_t)g->q + i));
+            g->q < g->then ? v[i] : gd_rng_mix(v[i] ^ (0xd1b54a32d192ed03ULL * (uint64_t)g->q + i));
     free(v);
     return rc;
 }
