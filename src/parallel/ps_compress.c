@@ -38,7 +38,6 @@ struct ps_zip {
     float *dense;        /* server: a push decoded */
     float *residual;     /* checkpoints: every slice's residual (worker: nparams floats) */
     uint64_t *rng;       /* checkpoints: every slice's stream (worker: 4 a slice) */
-    int feedback, random;
 };
 
 int ps_zip_check(const gd_config *c)
@@ -49,12 +48,11 @@ int ps_zip_check(const gd_config *c)
     return gd_compressor_check_push(c->parallel.compress, &p, c->parallel.mode);
 }
 
-/* Slice j's compressor on this rank: a worker's encoder, or a decoder (no feedback). */
+/* Slice j's compressor on this rank: a worker's encoder, or a server's decoder (the same
+ * parameters; a decoder never touches its memory). */
 static int create_for_slice(gd_step_ctx *ctx, ps_state *s, gd_compressor *c, int j)
 {
     gd_compress_params p = gd_compress_config(ctx->cfg, ctx->rank + ctx->size * j);
-    if (ctx->serving)
-        p.feedback = 0;
     return gd_compressor_create(c, ctx->cfg->parallel.compress, &p, s->len[j], 1);
 }
 
@@ -92,7 +90,6 @@ static int worker_buffers(gd_step_ctx *ctx, ps_state *s, ps_zip *z)
 
 static int zip_create(gd_step_ctx *ctx, ps_state *s, ps_zip *z)
 {
-    const gd_compressor_ops *ops = gd_compressor_find(ctx->cfg->parallel.compress);
     z->count = ctx->serving ? 1 : s->S;
     z->c = gd_alloc((size_t)z->count, sizeof *z->c, "ps compressors");
     z->payload = gd_alloc((size_t)s->S, sizeof *z->payload, "ps compressors");
@@ -103,8 +100,6 @@ static int zip_create(gd_step_ctx *ctx, ps_state *s, ps_zip *z)
         if (rc)
             return rc;
     }
-    z->feedback = gd_compress_config(ctx->cfg, 0).feedback;
-    z->random = ops->random;
     int rc = plan_payloads(ctx, s, z);
     if (rc)
         return rc;
@@ -185,10 +180,10 @@ void ps_zip_declare(gd_step_ctx *ctx, ps_state *s, gd_state *st, gd_state_use us
     }
     /* elastic resume: left zero, as for a worker a lone checkpoint does not describe (its
        slices are cut for the old server count; a zero stream is drawn afresh) */
-    if (z->feedback)
+    if (z->c[0].p.feedback)
         gd_state_add(st, GD_STATE_F32, GD_PER_RANK, z->residual, n, "compress/residual")->elastic =
             GD_EL_SKIP;
-    if (z->random)
+    if (z->c[0].ops->random)
         gd_state_add(st, GD_STATE_U64, GD_PER_RANK, z->rng, streams, "compress/rng")->elastic =
             GD_EL_SKIP;
 }
@@ -210,9 +205,9 @@ void ps_zip_resumed(gd_step_ctx *ctx, ps_state *s)
         (uint64_t)ctx->cfg->train.seed + 0x9e3779b97f4a7c15ULL * (uint64_t)ctx->epoch;
     for (int j = 0; j < z->count; j++) {
         gd_compressor *c = &z->c[j];
-        if (z->feedback)
+        if (z->c[0].p.feedback)
             memcpy(c->residual, z->residual + s->lo[j], s->len[j] * sizeof(float));
-        if (!z->random)
+        if (!z->c[0].ops->random)
             continue;
         if (all_zero(z->rng + 4 * (size_t)j, 4)) /* unknown: drawn afresh, as fresh_record does */
             gd_rng_seed(&c->rng, fresh, (uint64_t)c->p.rank_id, GD_RNG_COMPRESS);
@@ -227,7 +222,7 @@ void ps_zip_summary(const gd_step_ctx *ctx, const ps_state *s, FILE *f)
 {
     const ps_zip *z = s->zip;
     fprintf(f, "  \"compress\": {\"compressor\": \"%s\", \"error_feedback\": %s, \"push_bytes\": [",
-            ctx->cfg->parallel.compress, z && z->feedback ? "true" : "false");
+            ctx->cfg->parallel.compress, z && z->c[0].p.feedback ? "true" : "false");
     for (int j = 0; j < s->S; j++)
         fprintf(f, "%s%zu", j ? ", " : "", ps_push_bytes(s, j));
     fprintf(f, "], \"push_bytes_dense\": [");
