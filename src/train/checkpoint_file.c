@@ -137,9 +137,7 @@ static int write_identity(const gd_trainer *t, hid_t f)
     /* the training set's rows, which batcher/used numbers (agreed at setup: servers know) */
     rc = rc ? rc : gd_h5_attr_long(f, "train_rows", (long)t->batch.total_rows);
     /* written in an elastic resume's remainder epoch: only its row bits describe the epoch */
-    const long pos = t->ckpt->pos;
-    rc = rc ? rc : gd_h5_attr_long(f, "remainder", t->batch.rest_from >= 0 && pos > 0 &&
-                                                   pos < t->ctx.steps_per_epoch);
+    rc = rc ? rc : gd_h5_attr_long(f, "remainder", gd_elastic_in_remainder(t));
     rc = rc ? rc : gd_h5_attr_string(f, "mode", t->cfg->parallel.mode);
     rc = rc ? rc : gd_h5_attr_string(f, "config", text);
     rc = rc ? rc : gd_h5_attr_string(f, "config_hash", hash);

@@ -67,14 +67,18 @@ static void mark_used(const gd_trainer *t, uint64_t *bits)
     }
 }
 
+int gd_elastic_in_remainder(const gd_trainer *t)
+{
+    const long pos = t->ckpt->pos;
+    return t->batch.rest_from >= 0 && pos > 0 && pos < t->ctx.steps_per_epoch;
+}
+
 void gd_elastic_declare(gd_trainer *t, gd_state *s, gd_state_use use)
 {
     gd_batcher *b = &t->batch;
     uint64_t *bits = use == GD_STATE_LOAD ? b->used : b->used_save;
     if (use != GD_STATE_LOAD) {
-        const int remainder = b->rest_from >= 0 && t->ckpt->pos > 0 &&
-                              t->ckpt->pos < t->ctx.steps_per_epoch;
-        if (remainder) /* the rows used before the resume stay used */
+        if (gd_elastic_in_remainder(t)) /* the rows used before the resume stay used */
             memcpy(bits, b->used, b->used_words * sizeof *bits);
         else
             memset(bits, 0, b->used_words * sizeof *bits);

@@ -202,6 +202,8 @@ void gd_elastic_declare(gd_trainer *t, gd_state *s, gd_state_use use);
 int gd_elastic_refusal(const gd_trainer *t, long ranks_then, long servers_then);
 int gd_elastic_remainder(gd_trainer *t, long *from);
 void gd_elastic_end(gd_trainer *t);
+/* A save now falls inside an elastic resume's remainder epoch (not at its end). */
+int gd_elastic_in_remainder(const gd_trainer *t);
 /* The global number of the shard's row r (its place in the file). */
 uint64_t gd_batcher_row_id(const gd_trainer *t, size_t r);
 void gd_stopping_declare(gd_trainer *t, gd_state *s);
