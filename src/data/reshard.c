@@ -51,6 +51,12 @@ static int plan_sends(const int *dest, size_t rows, int ranks, size_t rec, int *
 }
 
 /* Packs every row into its destination's part of out (rows keep their order there). */
+/* Row i's features as stored (bytes or floats), feature_bytes(ds) of them. */
+static const char *row_features(const gd_dataset *ds, size_t i)
+{
+    return ds->x8 ? (const char *)(ds->x8 + i * ds->cols) : (const char *)(ds->x + i * ds->cols);
+}
+
 static void pack(const gd_dataset *ds, const uint64_t *ids, const int *dest, const uint64_t *pos,
                  size_t rec, const int *displs, int *next, char *out)
 {
@@ -59,9 +65,7 @@ static void pack(const gd_dataset *ds, const uint64_t *ids, const int *dest, con
         char *r = out + displs[dest[i]] + next[dest[i]]++ * rec;
         const record_head h = {.pos = pos[i], .id = ids[i], .y = ds->y[i]};
         memcpy(r, &h, sizeof h);
-        const char *src = ds->x8 ? (const char *)(ds->x8 + i * ds->cols)
-                                 : (const char *)(ds->x + i * ds->cols);
-        memcpy(r + sizeof h, src, fb);
+        memcpy(r + sizeof h, row_features(ds, i), fb);
     }
 }
 
@@ -155,9 +159,7 @@ int gd_data_subset(const gd_dataset *ds, const size_t *rows, size_t n, gd_datase
         return GD_ERR;
     }
     for (size_t i = 0; i < n; i++) {
-        const char *src = ds->x8 ? (const char *)(ds->x8 + rows[i] * ds->cols)
-                                 : (const char *)(ds->x + rows[i] * ds->cols);
-        memcpy((char *)x + i * fb, src, fb);
+        memcpy((char *)x + i * fb, row_features(ds, rows[i]), fb);
         d.y[i] = ds->y[rows[i]];
     }
     if (ds->x8)
